@@ -1,0 +1,363 @@
+//! Call core behaviour, tested like str0m does: rooms stepped on one virtual clock, their SIP
+//! outputs delivered to each other through an in-memory network that can drop packets.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::sdp::LocalMedia;
+use crate::sip::{Method, SipMessage};
+
+struct Room {
+    core: Core,
+    addr: SocketAddr,
+    media: Option<CallId>,
+    started: Vec<(CallId, Negotiated)>,
+    released: Vec<CallId>,
+    logs: Vec<String>,
+    sent: Vec<SipMessage>,
+}
+
+struct Net {
+    now: Instant,
+    rooms: Vec<Room>,
+    /// Rooms whose traffic is lost (a peer that is down).
+    down: Vec<usize>,
+    drop_next: usize,
+    prepare_answers: bool,
+}
+
+fn config(name: &str, port: u16, peers: &[u16]) -> CoreConfig {
+    CoreConfig {
+        room: name.into(),
+        sip_port: port,
+        peers: peers.iter().map(|p| format!("sip:peer@127.0.0.1:{p}").parse().unwrap()).collect(),
+        allow: AllowList::Only(peers.iter().map(|p| AllowEntry(format!("sip:127.0.0.1:{p}").parse().unwrap())).collect()),
+        auto_answer: false,
+        caps: Default::default(),
+        timing: Timing::default(),
+        seed: u64::from(port),
+    }
+}
+
+impl Net {
+    fn new(configs: Vec<CoreConfig>) -> Self {
+        let now = Instant::now();
+        let rooms = configs
+            .into_iter()
+            .map(|c| Room {
+                addr: SocketAddr::from(([127, 0, 0, 1], c.sip_port)),
+                core: Core::new(c, now),
+                media: None,
+                started: vec![],
+                released: vec![],
+                logs: vec![],
+                sent: vec![],
+            })
+            .collect();
+        Self { now, rooms, down: vec![], drop_next: 0, prepare_answers: true }
+    }
+
+    fn two_rooms() -> Self {
+        Self::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061])])
+    }
+
+    fn input(&mut self, room: usize, input: Input) {
+        self.rooms[room].core.handle_input(self.now, input);
+        self.settle();
+    }
+
+    fn press(&mut self, room: usize) {
+        self.input(room, Input::Button(Gesture::ShortPress));
+    }
+
+    /// Delivers every output until nothing moves (instantly: a LAN with no delay).
+    fn settle(&mut self) {
+        let addrs: HashMap<SocketAddr, usize> = self.rooms.iter().enumerate().map(|(i, r)| (r.addr, i)).collect();
+        loop {
+            let mut moved = false;
+            for i in 0..self.rooms.len() {
+                while let Some(out) = self.rooms[i].core.poll_output() {
+                    moved = true;
+                    let from = self.rooms[i].addr;
+                    match out {
+                        Output::SendSip { to, message } => {
+                            self.rooms[i].sent.push(message.clone());
+                            let lost = self.down.contains(&i) || addrs.get(&to).is_some_and(|j| self.down.contains(j));
+                            if self.drop_next > 0 {
+                                self.drop_next -= 1;
+                            } else if let (Some(&j), false) = (addrs.get(&to), lost) {
+                                let bytes = message.to_string();
+                                let parsed = SipMessage::parse(bytes.as_bytes()).expect("the core only sends valid SIP");
+                                self.rooms[j].core.handle_input(self.now, Input::SipReceived { from, message: parsed });
+                            }
+                        }
+                        Output::PrepareMedia { call, .. } => {
+                            self.rooms[i].media = Some(call);
+                            if self.prepare_answers {
+                                let base = self.rooms[i].addr.port() * 10;
+                                let local = LocalMedia { ip: [127, 0, 0, 1].into(), video_rtp: base, video_rtcp: base + 1, audio_rtp: base + 2, audio_rtcp: base + 3 };
+                                self.rooms[i].core.handle_input(self.now, Input::MediaPrepared { call, local });
+                            }
+                        }
+                        Output::StartMedia { call, negotiated, .. } => self.rooms[i].started.push((call, negotiated)),
+                        Output::ReleaseMedia { call } => self.rooms[i].released.push(call),
+                        Output::Log { message, .. } => self.rooms[i].logs.push(message),
+                        Output::SetMute(_) | Output::Led(_) => {}
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Advances the clock, firing every timer due on the way.
+    fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        loop {
+            let next = self.rooms.iter().filter_map(|r| r.core.poll_timeout()).filter(|t| *t <= end).min();
+            let Some(at) = next else { break };
+            self.now = self.now.max(at);
+            for r in &mut self.rooms {
+                if r.core.poll_timeout().is_some_and(|t| t <= self.now) {
+                    r.core.handle_timeout(self.now);
+                }
+            }
+            self.settle();
+        }
+        self.now = end;
+    }
+
+    fn state(&self, room: usize) -> CallState {
+        self.rooms[room].core.state()
+    }
+    fn led(&self, room: usize) -> LedPattern {
+        self.rooms[room].core.led()
+    }
+    fn error(&self, room: usize) -> Option<String> {
+        self.rooms[room].core.status(self.now).last_error
+    }
+    fn sent_status(&self, room: usize, status: u16) -> bool {
+        self.rooms[room].sent.iter().any(|m| matches!(m, SipMessage::Response(r) if r.status == status))
+    }
+    fn sent_request(&self, room: usize, method: Method) -> usize {
+        self.rooms[room].sent.iter().filter(|m| matches!(m, SipMessage::Request(r) if r.method == method)).count()
+    }
+}
+
+fn in_call() -> Net {
+    let mut net = Net::two_rooms();
+    net.press(0);
+    net.press(1);
+    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+    net
+}
+
+#[test]
+fn press_while_idle_rings_the_peer_and_its_press_answers() {
+    let mut net = Net::two_rooms();
+    net.press(0);
+    assert_eq!((net.state(0), net.state(1)), (CallState::Dialing, CallState::Ringing));
+    assert_eq!((net.led(0), net.led(1)), (LedPattern::SlowBlink, LedPattern::SlowBlink));
+    assert!(net.sent_status(1, 180));
+    net.press(1);
+    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+    assert_eq!((net.led(0), net.led(1)), (LedPattern::Solid, LedPattern::Solid));
+    let (a, b) = (&net.rooms[0].started[0].1, &net.rooms[1].started[0].1);
+    assert_eq!(a.video.as_ref().unwrap().remote_rtp_port, 50620, "A sends video to B's port");
+    assert_eq!(b.video.as_ref().unwrap().remote_rtp_port, 50610, "B sends video to A's port");
+    assert_eq!(a.audio.as_ref().unwrap().codec, "opus/48000/2");
+    assert_eq!(net.sent_request(0, Method::Ack), 1);
+}
+
+#[test]
+fn auto_answer_takes_the_call_without_a_press() {
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), CoreConfig { auto_answer: true, ..config("b", 5062, &[5061]) }]);
+    net.press(0);
+    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+}
+
+#[test]
+fn press_while_in_call_leaves_and_the_peer_follows() {
+    let mut net = in_call();
+    net.press(0);
+    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert_eq!((net.led(0), net.led(1)), (LedPattern::Off, LedPattern::Off));
+    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
+    assert_eq!(net.rooms[1].released, vec![CallId(1)]);
+    assert!(net.rooms[1].logs.iter().any(|l| l.contains("left the call")));
+    assert_eq!(net.error(0), None);
+}
+
+#[test]
+fn press_while_dialing_cancels_the_ringing_peer() {
+    let mut net = Net::two_rooms();
+    net.press(0);
+    net.press(0);
+    assert_eq!(net.sent_request(0, Method::Cancel), 1);
+    assert!(net.sent_status(1, 487));
+    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert_eq!(net.led(0), LedPattern::Off, "hanging up yourself is not an error");
+}
+
+#[test]
+fn press_while_ringing_after_the_caller_gave_up_does_nothing_wrong() {
+    let mut net = Net::two_rooms();
+    net.press(0);
+    net.press(0);
+    net.press(1);
+    assert_eq!(net.state(1), CallState::Dialing, "B is idle again, so its press dials A");
+}
+
+#[test]
+fn a_peer_that_is_down_makes_the_caller_give_up_with_an_error_led() {
+    let mut net = Net::two_rooms();
+    net.down = vec![1];
+    net.press(0);
+    net.advance(Duration::from_secs(9));
+    assert_eq!(net.state(0), CallState::Dialing);
+    assert!(net.sent_request(0, Method::Invite) >= 4, "INVITE is retransmitted");
+    net.advance(Duration::from_secs(1));
+    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.led(0), LedPattern::FastBlink);
+    assert!(net.error(0).unwrap().contains("did not answer"), "{:?}", net.error(0));
+    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
+    net.advance(Duration::from_secs(10));
+    assert_eq!(net.led(0), LedPattern::Off, "the error LED times out");
+}
+
+#[test]
+fn a_lost_invite_is_retransmitted_and_the_call_still_connects() {
+    let mut net = Net::two_rooms();
+    net.drop_next = 1;
+    net.press(0);
+    assert_eq!(net.state(1), CallState::Idle);
+    net.advance(Duration::from_millis(500));
+    assert_eq!(net.state(1), CallState::Ringing);
+    net.press(1);
+    assert_eq!(net.state(0), CallState::InCall);
+}
+
+#[test]
+fn a_third_room_calling_a_busy_room_hears_busy() {
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061, 5063]), config("c", 5063, &[5062])]);
+    net.press(0);
+    net.press(1);
+    net.press(2);
+    assert!(net.sent_status(1, 486));
+    assert_eq!(net.state(2), CallState::Idle);
+    assert!(net.error(2).unwrap().contains("busy"));
+    assert_eq!(net.state(1), CallState::InCall, "the ongoing call is untouched");
+}
+
+#[test]
+fn a_caller_not_on_the_allow_list_is_refused() {
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061]), config("c", 5063, &[5062])]);
+    net.press(2);
+    assert!(net.sent_status(1, 403));
+    assert_eq!(net.state(1), CallState::Idle);
+    assert!(net.rooms[1].logs.iter().any(|l| l.contains("not on the allow list")));
+    assert!(net.error(2).unwrap().contains("allow list"));
+    assert_eq!(net.led(2), LedPattern::FastBlink);
+}
+
+#[test]
+fn an_offer_without_a_common_codec_gets_488() {
+    let mut net = Net::two_rooms();
+    let invite = "INVITE sip:b@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKx\r\n\
+        From: <sip:a@127.0.0.1:5061>;tag=1\r\nTo: <sip:b@127.0.0.1:5062>\r\nCall-ID: pcmu\r\nCSeq: 1 INVITE\r\n\
+        Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let message = SipMessage::parse(invite.as_bytes()).unwrap();
+    net.input(1, Input::SipReceived { from: "127.0.0.1:5061".parse().unwrap(), message });
+    assert!(net.sent_status(1, 488));
+    assert_eq!(net.state(1), CallState::Idle);
+}
+
+#[test]
+fn a_remote_bye_returns_the_room_to_idle() {
+    let mut net = in_call();
+    net.press(1);
+    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.led(0), LedPattern::Off);
+}
+
+#[test]
+fn a_peer_that_vanishes_mid_call_ends_it_with_an_error() {
+    let mut net = in_call();
+    net.advance(Duration::from_secs(30));
+    assert_eq!(net.state(0), CallState::InCall, "keep-alives are answered");
+    net.down = vec![1];
+    net.advance(Duration::from_secs(21));
+    assert!(net.error(0).unwrap().contains("lost contact"));
+    assert_eq!(net.led(0), LedPattern::FastBlink);
+    assert_ne!(net.state(0), CallState::InCall);
+    net.advance(Duration::from_secs(4));
+    assert_eq!(net.state(0), CallState::Idle);
+}
+
+#[test]
+fn an_unanswered_incoming_call_stops_ringing() {
+    let mut net = Net::two_rooms();
+    net.press(0);
+    net.advance(Duration::from_secs(46));
+    assert!(net.sent_status(1, 487) || net.sent_status(1, 480));
+    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert!(net.error(0).unwrap().contains("nobody answered"), "{:?} {:?}", net.error(0), net.rooms[0].logs);
+}
+
+#[test]
+fn long_press_toggles_mute_and_the_led_says_so() {
+    let mut net = in_call();
+    net.input(0, Input::Button(Gesture::LongPress));
+    assert_eq!(net.led(0), LedPattern::Muted);
+    assert!(net.rooms[0].core.status(net.now).muted);
+    net.input(0, Input::Button(Gesture::LongPress));
+    assert_eq!(net.led(0), LedPattern::Solid);
+}
+
+#[test]
+fn hanging_up_while_ports_are_being_bound_releases_them() {
+    let mut net = Net::two_rooms();
+    net.prepare_answers = false;
+    net.press(0);
+    net.press(0);
+    assert_eq!(net.state(0), CallState::Idle);
+    let local = LocalMedia { ip: [127, 0, 0, 1].into(), video_rtp: 1, video_rtcp: 2, audio_rtp: 3, audio_rtcp: 4 };
+    net.rooms[0].released.clear();
+    net.input(0, Input::MediaPrepared { call: CallId(1), local });
+    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
+    assert_eq!(net.sent_request(0, Method::Invite), 0);
+}
+
+#[test]
+fn media_failure_in_a_call_hangs_up_with_the_reason() {
+    let mut net = in_call();
+    net.input(0, Input::MediaFailed { call: CallId(1), reason: "encoder died".into() });
+    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert!(net.error(0).unwrap().contains("encoder died"));
+}
+
+#[test]
+fn joining_with_no_peer_configured_explains_what_to_add() {
+    let mut net = Net::new(vec![config("a", 5061, &[])]);
+    net.press(0);
+    assert_eq!(net.state(0), CallState::Idle);
+    assert!(net.error(0).unwrap().contains("peers ="));
+}
+
+#[test]
+fn stray_bye_gets_481_and_options_gets_200() {
+    let mut net = Net::two_rooms();
+    let bye = "BYE sip:b@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKy\r\n\
+        From: <sip:a@127.0.0.1:5061>;tag=1\r\nTo: <sip:b@127.0.0.1:5062>;tag=2\r\nCall-ID: nope\r\nCSeq: 2 BYE\r\n\r\n";
+    let from: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+    net.input(1, Input::SipReceived { from, message: SipMessage::parse(bye.as_bytes()).unwrap() });
+    assert!(net.sent_status(1, 481));
+    let options = bye.replace("BYE", "OPTIONS").replace("2 OPTIONS", "3 OPTIONS");
+    net.input(1, Input::SipReceived { from, message: SipMessage::parse(options.as_bytes()).unwrap() });
+    assert!(net.sent_status(1, 200));
+    assert_eq!(net.state(1), CallState::Idle);
+}

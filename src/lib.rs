@@ -1,0 +1,8 @@
+//! roombox: meeting-room video-conferencing appliance firmware.
+//!
+//! # Layout
+//! - [`call`]: the sans-IO call core (state machine, LED, mute, timers). Decides, never acts.
+//! - [`sip`], [`sdp`]: wire formats and dialog/offer-answer rules, pure.
+pub mod call;
+pub mod sdp;
+pub mod sip;

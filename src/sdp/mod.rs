@@ -1,0 +1,217 @@
+//! SDP (RFC 4566) as typed data, parsed and printed with `gstreamer-sdp`, and the offer/answer
+//! rules of RFC 3264 for the codecs a room box speaks (H.264 and Opus) in [`negotiate`].
+
+pub mod negotiate;
+
+use std::net::IpAddr;
+
+use gstreamer_sdp as gst_sdp;
+
+pub use negotiate::{Capabilities, LocalMedia, Negotiated, NegotiatedStream, answer, offer, read_answer};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    #[error("SDP body could not be parsed: {0}")]
+    Unparsable(String),
+    #[error("SDP has no connection address (c=) for the {0} stream")]
+    NoConnection(String),
+    #[error("no common codec: the peer offered {offered}, roombox speaks H264 (packetization-mode=1) and opus/48000/2")]
+    NoCommonCodec { offered: String },
+    #[error("the answer does not match our offer: {0}")]
+    AnswerMismatch(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// One payload format of a media line: `a=rtpmap` plus its `a=fmtp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadFormat {
+    pub pt: u8,
+    pub encoding: String,
+    pub clock_rate: u32,
+    pub channels: Option<u32>,
+    pub fmtp: Option<String>,
+}
+
+impl PayloadFormat {
+    /// The value of one `key=value` fmtp parameter.
+    pub fn fmtp_param(&self, key: &str) -> Option<&str> {
+        self.fmtp.as_deref()?.split(';').filter_map(|p| p.trim().split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())
+    }
+    pub fn rtpmap(&self) -> String {
+        match self.channels {
+            Some(ch) => format!("{} {}/{}/{ch}", self.pt, self.encoding, self.clock_rate),
+            None => format!("{} {}/{}", self.pt, self.encoding, self.clock_rate),
+        }
+    }
+}
+
+/// One `m=` line. `kind` is `None` for media we do not handle (kept so the answer can reject it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaDescription {
+    pub kind: Option<MediaKind>,
+    pub media_name: String,
+    pub proto: String,
+    pub port: u16,
+    pub rtcp_port: Option<u16>,
+    pub rtcp_mux: bool,
+    pub connection: Option<IpAddr>,
+    pub formats: Vec<PayloadFormat>,
+}
+
+impl MediaDescription {
+    pub fn rejected(&self) -> bool {
+        self.port == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDescription {
+    pub session_id: u64,
+    pub version: u64,
+    pub origin: IpAddr,
+    pub connection: Option<IpAddr>,
+    pub media: Vec<MediaDescription>,
+}
+
+/// gstreamer-sdp refuses to run before `gst::init`; init is idempotent and cheap once done.
+fn ensure_gst() -> Result<(), SdpError> {
+    gstreamer::init().map_err(|e| SdpError::Unparsable(format!("GStreamer could not start: {e}")))
+}
+
+impl SessionDescription {
+    pub fn parse(text: &str) -> Result<Self, SdpError> {
+        ensure_gst()?;
+        let msg = gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|e| SdpError::Unparsable(e.to_string()))?;
+        let origin = msg.origin().ok_or_else(|| SdpError::Unparsable("missing o= line".into()))?;
+        let parse_ip = |s: Option<&str>| s.and_then(|a| a.parse::<IpAddr>().ok());
+        let media = msg.medias().map(parse_media).collect::<Result<Vec<_>, _>>()?;
+        if media.is_empty() {
+            return Err(SdpError::Unparsable("no m= lines".into()));
+        }
+        let sdp = Self {
+            session_id: origin.sess_id().and_then(|s| s.parse().ok()).unwrap_or(0),
+            version: origin.sess_version().and_then(|s| s.parse().ok()).unwrap_or(0),
+            origin: parse_ip(origin.addr()).unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            connection: parse_ip(msg.connection().and_then(|c| c.address())),
+            media,
+        };
+        Ok(sdp)
+    }
+
+    /// The address to send a stream's RTP to: its own c= line, else the session's.
+    pub fn address_of(&self, media: &MediaDescription) -> Result<IpAddr, SdpError> {
+        media.connection.or(self.connection).ok_or_else(|| SdpError::NoConnection(media.media_name.clone()))
+    }
+
+    pub fn to_text(&self) -> String {
+        if ensure_gst().is_err() {
+            return String::new();
+        }
+        // The session header is parsed rather than built: in GStreamer 1.22, add_time() with
+        // no repeat times stores an empty array that as_text() then reads past (a crash).
+        let ip_type = |ip: IpAddr| if ip.is_ipv6() { "IP6" } else { "IP4" };
+        let mut header = format!("v=0\r\no=roombox {} {} IN {} {}\r\ns=roombox\r\n", self.session_id, self.version, ip_type(self.origin), self.origin);
+        if let Some(c) = self.connection {
+            header.push_str(&format!("c=IN {} {c}\r\n", ip_type(c)));
+        }
+        header.push_str("t=0 0\r\n");
+        let Ok(mut msg) = gst_sdp::SDPMessage::parse_buffer(header.as_bytes()) else {
+            return String::new();
+        };
+        for m in &self.media {
+            let mut media = gst_sdp::SDPMedia::new();
+            media.set_media(&m.media_name);
+            media.set_port_info(u32::from(m.port), 1);
+            media.set_proto(&m.proto);
+            for f in &m.formats {
+                media.add_format(&f.pt.to_string());
+            }
+            if !m.rejected() {
+                for f in &m.formats {
+                    media.add_attribute("rtpmap", Some(&f.rtpmap()));
+                    if let Some(fmtp) = &f.fmtp {
+                        media.add_attribute("fmtp", Some(&format!("{} {fmtp}", f.pt)));
+                    }
+                }
+                if let Some(rtcp) = m.rtcp_port {
+                    media.add_attribute("rtcp", Some(&rtcp.to_string()));
+                }
+                if m.rtcp_mux {
+                    media.add_attribute("rtcp-mux", None);
+                }
+                media.add_attribute("sendrecv", None);
+            }
+            msg.add_media(media);
+        }
+        msg.as_text().unwrap_or_default()
+    }
+}
+
+fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpError> {
+    let media_name = media.media().unwrap_or_default().to_owned();
+    let kind = match media_name.as_str() {
+        "audio" => Some(MediaKind::Audio),
+        "video" => Some(MediaKind::Video),
+        _ => None,
+    };
+    let port = u16::try_from(media.port()).map_err(|_| SdpError::Unparsable(format!("bad port {}", media.port())))?;
+    let attrs: Vec<(&str, Option<&str>)> = media.attributes().map(|a| (a.key(), a.value())).collect();
+    let attr_for_pt = |key: &str, pt: u8| {
+        attrs.iter().filter(|(k, _)| *k == key).filter_map(|(_, v)| v.and_then(|v| v.split_once(' '))).find(|(p, _)| p.trim() == pt.to_string()).map(|(_, rest)| rest.trim().to_owned())
+    };
+    let mut formats = Vec::new();
+    for fmt in media.formats() {
+        let Ok(pt) = fmt.parse::<u8>() else { continue };
+        let (encoding, clock_rate, channels) = match attr_for_pt("rtpmap", pt) {
+            Some(map) => parse_rtpmap(&map).ok_or_else(|| SdpError::Unparsable(format!("bad rtpmap '{map}'")))?,
+            None => static_payload(pt),
+        };
+        formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt) });
+    }
+    let rtcp_port = attrs.iter().find(|(k, _)| *k == "rtcp").and_then(|(_, v)| (*v)?.split_whitespace().next()?.parse().ok());
+    Ok(MediaDescription {
+        kind,
+        media_name,
+        proto: media.proto().unwrap_or("RTP/AVP").to_owned(),
+        port,
+        rtcp_port,
+        rtcp_mux: attrs.iter().any(|(k, _)| *k == "rtcp-mux"),
+        connection: media.connections().next().and_then(|c| c.address()?.parse().ok()),
+        formats,
+    })
+}
+
+fn parse_rtpmap(map: &str) -> Option<(String, u32, Option<u32>)> {
+    let mut parts = map.split('/');
+    let encoding = parts.next()?.trim().to_owned();
+    let clock_rate = parts.next()?.trim().parse().ok()?;
+    let channels = match parts.next() {
+        Some(c) => Some(c.trim().parse().ok()?),
+        None => None,
+    };
+    Some((encoding, clock_rate, channels))
+}
+
+/// RFC 3551 static payload types, for offers that omit `a=rtpmap`.
+fn static_payload(pt: u8) -> (String, u32, Option<u32>) {
+    match pt {
+        0 => ("PCMU".into(), 8000, Some(1)),
+        8 => ("PCMA".into(), 8000, Some(1)),
+        9 => ("G722".into(), 8000, Some(1)),
+        _ => (format!("pt{pt}"), 0, None),
+    }
+}

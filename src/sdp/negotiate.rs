@@ -1,0 +1,191 @@
+//! SDP offer/answer (RFC 3264) for roombox's codecs: H.264 with packetization-mode=1
+//! (RFC 6184) and Opus/48000/2 (RFC 7587). Pure functions from descriptions to descriptions.
+
+use std::net::IpAddr;
+
+use super::{MediaDescription, MediaKind, PayloadFormat, SdpError, SessionDescription};
+
+/// The payload types roombox uses in its own offers.
+pub const H264_PT: u8 = 96;
+pub const OPUS_PT: u8 = 111;
+/// Constrained Baseline, level 3.1: what every H.264 decoder and hardware encoder handles.
+pub const H264_PROFILE_LEVEL_ID: &str = "42e01f";
+
+/// What this room will send and receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub video: bool,
+    pub audio: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self { video: true, audio: true }
+    }
+}
+
+/// The local RTP/RTCP ports of one call, bound before the offer or answer is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalMedia {
+    pub ip: IpAddr,
+    pub video_rtp: u16,
+    pub video_rtcp: u16,
+    pub audio_rtp: u16,
+    pub audio_rtcp: u16,
+}
+
+/// One stream both sides agreed on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NegotiatedStream {
+    pub pt: u8,
+    /// `encoding/clock-rate[/channels]`, e.g. `H264/90000`.
+    pub codec: String,
+    pub fmtp: Option<String>,
+    pub remote_ip: IpAddr,
+    pub remote_rtp_port: u16,
+    pub remote_rtcp_port: u16,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Negotiated {
+    pub video: Option<NegotiatedStream>,
+    pub audio: Option<NegotiatedStream>,
+}
+
+fn h264() -> PayloadFormat {
+    PayloadFormat {
+        pt: H264_PT,
+        encoding: "H264".into(),
+        clock_rate: 90000,
+        channels: None,
+        fmtp: Some(format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={H264_PROFILE_LEVEL_ID}")),
+    }
+}
+
+fn opus() -> PayloadFormat {
+    PayloadFormat { pt: OPUS_PT, encoding: "opus".into(), clock_rate: 48000, channels: Some(2), fmtp: Some("useinbandfec=1".into()) }
+}
+
+fn media_line(kind: MediaKind, port: u16, rtcp: u16, format: PayloadFormat) -> MediaDescription {
+    MediaDescription {
+        kind: Some(kind),
+        media_name: kind.as_str().into(),
+        proto: "RTP/AVP".into(),
+        port,
+        rtcp_port: Some(rtcp),
+        rtcp_mux: false,
+        connection: None,
+        formats: vec![format],
+    }
+}
+
+/// Our offer for a new call.
+pub fn offer(session_id: u64, caps: Capabilities, local: &LocalMedia) -> SessionDescription {
+    let mut media = Vec::new();
+    if caps.audio {
+        media.push(media_line(MediaKind::Audio, local.audio_rtp, local.audio_rtcp, opus()));
+    }
+    if caps.video {
+        media.push(media_line(MediaKind::Video, local.video_rtp, local.video_rtcp, h264()));
+    }
+    SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media }
+}
+
+/// Whether `format` is one roombox can send and receive for `kind`.
+fn supported(kind: MediaKind, format: &PayloadFormat) -> bool {
+    match kind {
+        MediaKind::Video => {
+            format.encoding.eq_ignore_ascii_case("H264")
+                && format.clock_rate == 90000
+                && format.fmtp_param("packetization-mode") == Some("1")
+        }
+        MediaKind::Audio => format.encoding.eq_ignore_ascii_case("opus") && format.clock_rate == 48000 && format.channels == Some(2),
+    }
+}
+
+fn stream(sdp: &SessionDescription, m: &MediaDescription, format: &PayloadFormat) -> Result<NegotiatedStream, SdpError> {
+    let remote_rtcp_port = m.rtcp_port.unwrap_or(if m.rtcp_mux { m.port } else { m.port.saturating_add(1) });
+    let codec = match format.channels {
+        Some(ch) => format!("{}/{}/{ch}", format.encoding, format.clock_rate),
+        None => format!("{}/{}", format.encoding, format.clock_rate),
+    };
+    Ok(NegotiatedStream {
+        pt: format.pt,
+        codec,
+        fmtp: format.fmtp.clone(),
+        remote_ip: sdp.address_of(m)?,
+        remote_rtp_port: m.port,
+        remote_rtcp_port,
+    })
+}
+
+/// Answers a peer's offer: the first supported format of the first audio and video line is
+/// accepted (with the offerer's payload type); every other line is rejected with port 0.
+/// Fails with [`SdpError::NoCommonCodec`] (SIP 488) when nothing can be accepted.
+pub fn answer(offer: &SessionDescription, session_id: u64, caps: Capabilities, local: &LocalMedia) -> Result<(SessionDescription, Negotiated), SdpError> {
+    let mut negotiated = Negotiated::default();
+    let mut media = Vec::new();
+    for m in &offer.media {
+        let wanted = match m.kind {
+            Some(MediaKind::Video) if caps.video && negotiated.video.is_none() => Some(MediaKind::Video),
+            Some(MediaKind::Audio) if caps.audio && negotiated.audio.is_none() => Some(MediaKind::Audio),
+            _ => None,
+        };
+        let chosen = wanted.filter(|_| !m.rejected()).and_then(|kind| Some((kind, m.formats.iter().find(|f| supported(kind, f))?)));
+        match chosen {
+            Some((kind, format)) => {
+                let s = stream(offer, m, format)?;
+                let (rtp, rtcp, slot) = match kind {
+                    MediaKind::Video => (local.video_rtp, local.video_rtcp, &mut negotiated.video),
+                    MediaKind::Audio => (local.audio_rtp, local.audio_rtcp, &mut negotiated.audio),
+                };
+                *slot = Some(s);
+                let mut ours = if kind == MediaKind::Video { h264() } else { opus() };
+                ours.pt = format.pt;
+                media.push(MediaDescription { proto: m.proto.clone(), ..media_line(kind, rtp, rtcp, ours) });
+            }
+            None => media.push(MediaDescription { port: 0, rtcp_port: None, rtcp_mux: false, connection: None, ..m.clone() }),
+        }
+    }
+    if negotiated.video.is_none() && negotiated.audio.is_none() {
+        return Err(SdpError::NoCommonCodec { offered: describe(offer) });
+    }
+    let answer = SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media };
+    Ok((answer, negotiated))
+}
+
+/// Reads the peer's answer to our offer.
+pub fn read_answer(our_offer: &SessionDescription, answer: &SessionDescription) -> Result<Negotiated, SdpError> {
+    if answer.media.len() != our_offer.media.len() {
+        return Err(SdpError::AnswerMismatch(format!("{} m= lines for our {}", answer.media.len(), our_offer.media.len())));
+    }
+    let mut negotiated = Negotiated::default();
+    for (ours, theirs) in our_offer.media.iter().zip(&answer.media) {
+        let Some(kind) = ours.kind.filter(|_| !theirs.rejected()) else { continue };
+        let Some(format) = theirs.formats.iter().find(|f| supported(kind, f)) else {
+            return Err(SdpError::AnswerMismatch(format!("{} answered with {}", kind.as_str(), describe_media(theirs))));
+        };
+        let s = stream(answer, theirs, format)?;
+        match kind {
+            MediaKind::Video => negotiated.video = Some(s),
+            MediaKind::Audio => negotiated.audio = Some(s),
+        }
+    }
+    if negotiated.video.is_none() && negotiated.audio.is_none() {
+        return Err(SdpError::NoCommonCodec { offered: describe(answer) });
+    }
+    Ok(negotiated)
+}
+
+fn describe_media(m: &MediaDescription) -> String {
+    let formats: Vec<String> = m.formats.iter().map(|f| format!("{}/{}", f.encoding, f.clock_rate)).collect();
+    format!("{} [{}]", m.media_name, formats.join(", "))
+}
+
+fn describe(sdp: &SessionDescription) -> String {
+    sdp.media.iter().map(describe_media).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+#[path = "negotiate_tests.rs"]
+mod tests;

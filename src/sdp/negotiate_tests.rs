@@ -1,0 +1,77 @@
+use super::*;
+
+fn local(base: u16) -> LocalMedia {
+    LocalMedia { ip: "127.0.0.1".parse().unwrap(), video_rtp: base, video_rtcp: base + 1, audio_rtp: base + 2, audio_rtcp: base + 3 }
+}
+
+#[test]
+fn our_offer_survives_print_and_parse_and_is_answered_in_full() {
+    let offer = offer(42, Capabilities::default(), &local(20000));
+    let text = offer.to_text();
+    assert!(text.contains("a=rtpmap:96 H264/90000"), "{text}");
+    assert!(text.contains("packetization-mode=1"), "{text}");
+    assert!(text.contains("a=rtpmap:111 opus/48000/2"), "{text}");
+    let parsed = SessionDescription::parse(&text).unwrap();
+    assert_eq!(parsed, offer);
+
+    let (answer, negotiated) = answer(&parsed, 7, Capabilities::default(), &local(30000)).unwrap();
+    let video = negotiated.video.unwrap();
+    assert_eq!((video.pt, video.codec.as_str(), video.remote_rtp_port, video.remote_rtcp_port), (96, "H264/90000", 20000, 20001));
+    assert_eq!(negotiated.audio.unwrap().codec, "opus/48000/2");
+
+    let back = read_answer(&offer, &SessionDescription::parse(&answer.to_text()).unwrap()).unwrap();
+    assert_eq!(back.video.unwrap().remote_rtp_port, 30000);
+    assert_eq!(back.audio.unwrap().remote_rtcp_port, 30003);
+}
+
+const LINPHONE_LIKE: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=call\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
+m=audio 7078 RTP/AVP 96 0 8\r\na=rtpmap:96 opus/48000/2\r\n\
+m=video 9078 RTP/AVP 97 98\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 profile-level-id=42801F\r\n\
+a=rtpmap:98 H264/90000\r\na=fmtp:98 profile-level-id=42801F;packetization-mode=1\r\na=rtcp-mux\r\n";
+
+#[test]
+fn answer_takes_the_offerers_payload_type_with_packetization_mode_1() {
+    let offer = SessionDescription::parse(LINPHONE_LIKE).unwrap();
+    let (answer, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    let video = negotiated.video.unwrap();
+    assert_eq!(video.pt, 98, "mode 0 (pt 97) must be skipped");
+    assert_eq!(video.remote_rtcp_port, 9078, "rtcp-mux without a=rtcp sends RTCP to the RTP port");
+    assert_eq!(negotiated.audio.unwrap().pt, 96);
+    assert_eq!(answer.media[1].formats[0].pt, 98);
+    assert!(answer.to_text().contains("a=rtpmap:98 H264/90000"));
+}
+
+#[test]
+fn offer_without_a_common_codec_is_refused() {
+    let pcmu_only = "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 7078 RTP/AVP 0\r\nm=video 9078 RTP/AVP 31\r\n";
+    let offer = SessionDescription::parse(pcmu_only).unwrap();
+    let err = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap_err();
+    assert!(matches!(err, SdpError::NoCommonCodec { .. }));
+    assert!(err.to_string().contains("PCMU/8000"), "{err}");
+}
+
+#[test]
+fn unsupported_lines_are_rejected_with_port_zero_but_kept_in_order() {
+    let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
+                m=application 5000 UDP/BFCP *\r\nm=audio 7078 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n";
+    let offer = SessionDescription::parse(text).unwrap();
+    let (answer, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    assert_eq!(answer.media.len(), 2);
+    assert!(answer.media[0].rejected());
+    assert_eq!(answer.media[1].port, 40002);
+    assert!(negotiated.video.is_none());
+}
+
+#[test]
+fn an_answer_that_changes_the_codec_is_an_error() {
+    let ours = offer(1, Capabilities::default(), &local(20000));
+    let mut theirs = ours.clone();
+    theirs.media[1].formats[0].encoding = "VP8".into();
+    assert!(matches!(read_answer(&ours, &theirs), Err(SdpError::AnswerMismatch(_))));
+}
+
+#[test]
+fn garbage_is_not_sdp() {
+    assert!(SessionDescription::parse("hello world").is_err());
+    assert!(SessionDescription::parse("").is_err());
+}
