@@ -6,3 +6,4 @@
 pub mod call;
 pub mod sdp;
 pub mod sip;
+pub mod config;

@@ -1,0 +1,275 @@
+//! The room's configuration: one TOML file (default `/etc/roombox/roombox.toml`), plain data
+//! with named defaults, validated once at load. Every mistake is reported as
+//! `file:line:column: what is wrong` plus a hint (see `values.rs` for the value types).
+
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use values::{AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, Seconds, VideoSource};
+
+use crate::call::{AllowEntry, AllowList, Timing};
+
+pub const DEFAULT_PATH: &str = "/etc/roombox/roombox.toml";
+pub const DEFAULT_SOCKET: &str = "/run/roombox/control.sock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: {message}{hint}")]
+    Invalid { path: String, line: usize, column: usize, message: String, hint: String },
+    #[error("{path}: {message}")]
+    Unplaced { path: String, message: String },
+    #[error("cannot read {path}: {source} (check the path and that the roombox user may read it)")]
+    Unreadable { path: String, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub room: RoomConfig,
+    pub sip: SipConfig,
+    pub call: CallConfig,
+    pub video: VideoConfig,
+    pub audio: AudioConfig,
+    pub display: DisplayConfig,
+    pub panel: PanelConfig,
+    pub control: ControlConfig,
+    pub media: MediaConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomConfig {
+    /// Shown on the idle screen and used as our SIP user name.
+    #[serde(deserialize_with = "room_name")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Address and UDP port for SIP.
+    #[serde(deserialize_with = "socket_addr")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallConfig {
+    /// Who to call when the button is pressed (the first entry, for now).
+    pub peers: Vec<PeerUri>,
+    /// Who may call in; empty means only the configured peers, `"*"` anyone.
+    pub allow: Vec<AllowValue>,
+    pub auto_answer: bool,
+    pub dial_timeout_s: Seconds,
+    pub ring_timeout_s: Seconds,
+    pub peer_timeout_s: Seconds,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VideoConfig {
+    pub source: VideoSource,
+    pub width: Bounded<64, 3840>,
+    pub height: Bounded<64, 2160>,
+    pub fps: Bounded<1, 60>,
+    pub bitrate_kbps: Bounded<100, 20000>,
+    pub encoder: EncoderChoice,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioConfig {
+    pub capture: AudioDevice,
+    pub playback: AudioDevice,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    pub output: DisplayOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanelConfig {
+    pub backend: PanelBackend,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Receive jitter buffer, milliseconds.
+    pub jitter_buffer_ms: Bounded<0, 2000>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace (RUST_LOG overrides it).
+    #[serde(deserialize_with = "log_level")]
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            room: RoomConfig { name: "roombox".into() },
+            sip: SipConfig { listen: SocketAddr::from(([0, 0, 0, 0], 5060)) },
+            call: CallConfig {
+                peers: vec![],
+                allow: vec![],
+                auto_answer: false,
+                dial_timeout_s: Seconds(Timing::default().dial_timeout.as_secs_f64()),
+                ring_timeout_s: Seconds(Timing::default().ring_timeout.as_secs_f64()),
+                peer_timeout_s: Seconds(Timing::default().peer_timeout.as_secs_f64()),
+            },
+            video: VideoConfig {
+                source: VideoSource::Auto,
+                width: Bounded(1280),
+                height: Bounded(720),
+                fps: Bounded(30),
+                bitrate_kbps: Bounded(2000),
+                encoder: EncoderChoice::Auto,
+            },
+            audio: AudioConfig { capture: AudioDevice::Auto, playback: AudioDevice::Auto },
+            display: DisplayConfig { output: DisplayOutput::Auto },
+            panel: PanelConfig { backend: PanelBackend::Sim },
+            control: ControlConfig { socket: DEFAULT_SOCKET.into() },
+            media: MediaConfig { jitter_buffer_ms: Bounded(50) },
+            log: LogConfig { level: "info".into() },
+        }
+    }
+}
+
+macro_rules! section_defaults {
+    ($($t:ident . $field:ident),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                Config::default().$field
+            }
+        }
+    )*};
+}
+section_defaults!(RoomConfig.room, SipConfig.sip, CallConfig.call, VideoConfig.video, AudioConfig.audio, DisplayConfig.display,
+    PanelConfig.panel, ControlConfig.control, MediaConfig.media, LogConfig.log);
+
+impl Config {
+    /// The configuration used when no file exists: works on a machine with no devices at all.
+    pub fn builtin() -> Self {
+        let mut config = Self::default();
+        config.video.source = VideoSource::Test;
+        config.audio = AudioConfig { capture: AudioDevice::Test, playback: AudioDevice::Null };
+        config.display.output = DisplayOutput::None;
+        config
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.display().to_string(), source })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end_matches('\n').to_owned();
+            let hint = hint_for(&message);
+            match e.span() {
+                Some(span) => {
+                    let (line, column) = line_column(text, span.start);
+                    ConfigError::Invalid { path: origin.into(), line, column, message, hint }
+                }
+                None => ConfigError::Unplaced { path: origin.into(), message: format!("{message}{hint}") },
+            }
+        })
+    }
+
+    pub fn allow_list(&self) -> AllowList {
+        if self.call.allow.contains(&AllowValue::Anyone) {
+            return AllowList::Anyone;
+        }
+        let explicit = self.call.allow.iter().filter_map(|a| match a {
+            AllowValue::Peer(uri) => Some(uri.clone()),
+            AllowValue::Anyone => None,
+        });
+        let peers = self.call.peers.iter().map(|p| p.0.clone());
+        AllowList::Only(explicit.chain(peers).map(AllowEntry).collect())
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            dial_timeout: self.call.dial_timeout_s.duration(),
+            ring_timeout: self.call.ring_timeout_s.duration(),
+            peer_timeout: self.call.peer_timeout_s.duration(),
+            ..Timing::default()
+        }
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// For "unknown field `fsp`, expected one of `width`, …": the closest known name.
+fn hint_for(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return String::new() };
+    let Some((unknown, expected)) = rest.split_once('`') else { return String::new() };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let best = known.iter().map(|k| (edit_distance(unknown, k), *k)).min();
+    match best {
+        Some((d, k)) if d <= 2.max(unknown.len() / 3) => format!(" (did you mean `{k}`?)"),
+        _ => " (remove it, or see systemd/roombox.toml for every key)".into(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+fn room_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(serde::de::Error::custom(format!("room name \"{name}\" must be 1-64 letters, digits, '-', '_' or '.' (it is the SIP user name)")));
+    }
+    Ok(name)
+}
+
+fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| serde::de::Error::custom(format!("\"{text}\" is not an address and port: use e.g. \"0.0.0.0:5060\"")))
+}
+
+fn log_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let level = String::deserialize(d)?;
+    match level.as_str() {
+        "error" | "warn" | "info" | "debug" | "trace" => Ok(level),
+        _ => Err(serde::de::Error::custom(format!("unknown log level \"{level}\": use error, warn, info, debug or trace"))),
+    }
+}

@@ -1,0 +1,93 @@
+use super::*;
+
+fn error_of(text: &str) -> String {
+    Config::parse(text, "room.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn an_empty_file_means_every_default() {
+    assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+}
+
+#[test]
+fn a_typo_in_a_key_points_at_it_and_suggests_the_right_one() {
+    let err = error_of("[room]\nname = \"oslo\"\n\n[video]\nfsp = 30\n");
+    assert!(err.starts_with("room.toml:5:1:"), "{err}");
+    assert!(err.contains("unknown field `fsp`"), "{err}");
+    assert!(err.contains("did you mean `fps`?"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_points_at_the_value() {
+    let err = error_of("[video]\nwidth = \"wide\"\n");
+    assert!(err.starts_with("room.toml:2:9:"), "{err}");
+}
+
+#[test]
+fn out_of_range_numbers_say_the_range() {
+    let err = error_of("[video]\nfps = 500\n");
+    assert!(err.starts_with("room.toml:2:7:"), "{err}");
+    assert!(err.contains("from 1 to 60"), "{err}");
+}
+
+#[test]
+fn a_peer_must_be_a_sip_uri_with_an_ip_address() {
+    let err = error_of("[call]\npeers = [\"sip:oslo@192.0.2.10\", \"oslo.example.com\"]\n");
+    assert!(err.starts_with("room.toml:2:9:"), "{err}");
+    assert!(err.contains("sip:"), "{err}");
+    let err = error_of("[call]\npeers = [\"sip:oslo@meeting.example.com\"]\n");
+    assert!(err.contains("not an IP address"), "{err}");
+}
+
+#[test]
+fn bad_device_and_listen_values_are_explained() {
+    assert!(error_of("[sip]\nlisten = \"5060\"\n").contains("0.0.0.0:5060"));
+    assert!(error_of("[audio]\ncapture = \"my mic!\"\n").contains("ALSA"));
+    assert!(error_of("[display]\noutput = \"hdmi\"\n").contains("\"kms\""));
+    assert!(error_of("[panel]\nbackend = \"gpoi\"\n").contains("\"sim\""));
+    assert!(error_of("[room]\nname = \"Room 1\"\n").contains("SIP user name"));
+    assert!(error_of("[log]\nlevel = \"loud\"\n").contains("debug"));
+}
+
+#[test]
+fn broken_toml_syntax_has_a_position() {
+    let err = error_of("[video\nwidth = 3\n");
+    assert!(err.starts_with("room.toml:1:"), "{err}");
+}
+
+#[test]
+fn values_are_read_into_their_types() {
+    let text = "[room]\nname = \"oslo\"\n[call]\npeers = [\"sip:bergen@127.0.0.1:5062\"]\nallow = [\"sip:tromso@127.0.0.1\"]\n\
+                auto_answer = true\ndial_timeout_s = 1.5\n[video]\nsource = \"/dev/video2\"\nencoder = \"openh264enc\"\n\
+                [audio]\ncapture = \"hw:1,0\"\nplayback = \"null\"\n[display]\noutput = \"fakesink sync=true\"\n";
+    let c = Config::parse(text, "x").unwrap();
+    assert_eq!(c.video.source, VideoSource::Device("/dev/video2".into()));
+    assert_eq!(c.video.encoder, EncoderChoice::Element("openh264enc".into()));
+    assert_eq!(c.audio.capture, AudioDevice::Alsa("hw:1,0".into()));
+    assert_eq!(c.display.output, DisplayOutput::Pipeline("fakesink sync=true".into()));
+    assert_eq!(c.timing().dial_timeout, std::time::Duration::from_millis(1500));
+    let AllowList::Only(allowed) = c.allow_list() else { panic!("not anyone") };
+    assert_eq!(allowed.len(), 2, "explicit entries plus the configured peer");
+}
+
+#[test]
+fn a_star_in_allow_lets_anyone_call() {
+    let c = Config::parse("[call]\nallow = [\"*\"]\n", "x").unwrap();
+    assert_eq!(c.allow_list(), AllowList::Anyone);
+}
+
+#[test]
+fn the_documented_example_config_loads_and_equals_the_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/roombox.toml");
+    let example = Config::load(Path::new(path)).unwrap();
+    let mut expected = Config::default();
+    expected.call.peers = example.call.peers.clone();
+    assert_eq!(example, expected, "the example must document the defaults");
+    assert!(!example.call.peers.is_empty(), "the example shows how to name a peer");
+}
+
+#[test]
+fn an_unreadable_file_names_the_path() {
+    let err = Config::load(Path::new("/nonexistent/roombox.toml")).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/roombox.toml"), "{err}");
+}
