@@ -4,6 +4,11 @@
 //! - [`call`]: the sans-IO call core (state machine, LED, mute, timers). Decides, never acts.
 //! - [`sip`], [`sdp`]: wire formats and dialog/offer-answer rules, pure.
 pub mod call;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod media;
+pub mod panel;
+pub mod runtime;
 pub mod sdp;
 pub mod sip;
-pub mod config;

@@ -1,101 +1,16 @@
 //! The [`Core`] itself: call state, timers, mute, LED and status. The SIP-specific halves of
 //! its behaviour live in `outgoing.rs` and `incoming.rs`.
 
+pub(super) use super::state::{Call, Deadline, IdGen, Tx};
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::{CallId, CallState, Command, CoreConfig, CoreStatus, Gesture, Input, LedPattern, Level, Output};
-use crate::sdp::{LocalMedia, Negotiated, SessionDescription};
-use crate::sip::dialog::Dialog;
+use crate::sdp::LocalMedia;
 use crate::sip::retransmit::{Due, Retransmissions};
-use crate::sip::{Request, Response, SipMessage, SipUri};
-
-/// The transactions of the current call that may be retransmitting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Tx {
-    Invite,
-    Ok200,
-    Bye,
-    Cancel,
-    Options,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Deadline {
-    Dial,
-    Ring,
-    Hangup,
-}
-
-/// Everything about the one call in progress.
-#[derive(Debug)]
-pub(super) struct Call {
-    pub id: CallId,
-    pub outgoing: bool,
-    pub peer: SipUri,
-    pub peer_addr: SocketAddr,
-    pub dialog: Option<Dialog>,
-    pub invite: Option<Request>,
-    pub local: Option<LocalMedia>,
-    pub our_sdp: Option<SessionDescription>,
-    pub remote_offer: Option<SessionDescription>,
-    pub negotiated: Option<Negotiated>,
-    pub provisional: bool,
-    pub cancel_pending: bool,
-    pub answer_when_ready: bool,
-    pub last_invite_response: Option<Response>,
-    pub media_released: bool,
-    pub deadline: Option<(Instant, Deadline)>,
-    pub keepalive_at: Option<Instant>,
-    /// Why the call is ending, if it is a failure the room should be told about.
-    pub end_error: Option<String>,
-}
-
-impl Call {
-    pub fn new(id: CallId, outgoing: bool, peer: SipUri, peer_addr: SocketAddr) -> Self {
-        Self {
-            id,
-            outgoing,
-            peer,
-            peer_addr,
-            dialog: None,
-            invite: None,
-            local: None,
-            our_sdp: None,
-            remote_offer: None,
-            negotiated: None,
-            provisional: false,
-            cancel_pending: false,
-            answer_when_ready: false,
-            last_invite_response: None,
-            media_released: false,
-            deadline: None,
-            keepalive_at: None,
-            end_error: None,
-        }
-    }
-}
-
-/// Deterministic identifiers (tags, branches, Call-IDs) from a seed: splitmix64.
-#[derive(Debug)]
-pub(super) struct IdGen(u64);
-
-impl IdGen {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn token(&mut self) -> String {
-        format!("{:016x}", self.next())
-    }
-    pub fn branch(&mut self) -> String {
-        format!("z9hG4bK{}", self.token())
-    }
-}
+use crate::sip::{SipMessage, SipUri};
 
 /// How long BYEs for calls that already ended are still answered with 200 (timer J).
 const ENDED_MEMORY: Duration = Duration::from_secs(32);
@@ -143,7 +58,9 @@ impl Core {
             Input::Button(Gesture::ShortPress) => self.on_short_press(now),
             Input::Button(Gesture::LongPress) => self.set_muted(!self.muted),
             Input::Command(Command::Join) if self.state == CallState::Idle => self.dial(now),
-            Input::Command(Command::Join) => self.log(Level::Info, "join ignored: the room is already in or joining a call"),
+            Input::Command(Command::Join) => {
+                self.log(Level::Info, "join ignored: the room is already in or joining a call")
+            }
             Input::Command(Command::Leave) => self.leave(now),
             Input::Command(Command::Mute) => self.set_muted(true),
             Input::Command(Command::Unmute) => self.set_muted(false),
@@ -216,7 +133,7 @@ impl Core {
             led: self.led,
             muted: self.muted,
             peer: call.map(|c| c.peer.to_string()),
-            direction: call.map(|c| if c.outgoing { "outgoing" } else { "incoming" }),
+            direction: call.map(|c| if c.outgoing { "outgoing" } else { "incoming" }.to_owned()),
             call_id: call.and_then(|c| c.dialog.as_ref()).map(|d| d.call_id.clone()),
             negotiated: call.and_then(|c| c.negotiated.clone()),
             last_error: self.last_error.clone(),
@@ -257,7 +174,10 @@ impl Core {
 
     fn on_tx_timeout(&mut self, now: Instant, tx: Tx) {
         match tx {
-            Tx::Invite => self.fail_call(now, format!("{} did not answer: check that it is switched on and reachable", self.peer_name())),
+            Tx::Invite => self.fail_call(
+                now,
+                format!("{} did not answer: check that it is switched on and reachable", self.peer_name()),
+            ),
             Tx::Ok200 => self.fail_call(now, format!("{} never confirmed the call (no ACK)", self.peer_name())),
             Tx::Options => self.fail_call(now, format!("lost contact with {}: it stopped answering", self.peer_name())),
             Tx::Bye | Tx::Cancel => self.finish_call(now),
@@ -268,9 +188,17 @@ impl Core {
         match which {
             Deadline::Dial => {
                 let secs = self.cfg.timing.dial_timeout.as_secs_f32();
-                self.fail_call(now, format!("{} did not answer within {secs:.0} s: check that it is switched on and reachable", self.peer_name()));
+                self.fail_call(
+                    now,
+                    format!(
+                        "{} did not answer within {secs:.0} s: check that it is switched on and reachable",
+                        self.peer_name()
+                    ),
+                );
             }
-            Deadline::Ring if self.state == CallState::Ringing => self.reject_incoming(now, 480, Some("nobody answered in time".into())),
+            Deadline::Ring if self.state == CallState::Ringing => {
+                self.reject_incoming(now, 480, Some("nobody answered in time".into()))
+            }
             Deadline::Ring => {
                 let error = format!("nobody answered at {}", self.peer_name());
                 self.cancel_outgoing(now, Some(error));
@@ -315,7 +243,9 @@ impl Core {
     pub(super) fn fail_call(&mut self, now: Instant, error: String) {
         match self.state {
             CallState::InCall => self.send_bye(now, Some(error)),
-            CallState::Dialing if self.call.as_ref().is_some_and(|c| c.provisional) => self.cancel_outgoing(now, Some(error)),
+            CallState::Dialing if self.call.as_ref().is_some_and(|c| c.provisional) => {
+                self.cancel_outgoing(now, Some(error))
+            }
             CallState::Ringing => self.reject_incoming(now, 500, Some(error)),
             _ => {
                 if let Some(call) = self.call.as_mut() {
@@ -364,7 +294,9 @@ impl Core {
     /// A failure is shown at once; the call's end is only logged when the peer confirms.
     pub(super) fn start_hangup(&mut self, now: Instant, error: Option<String>) {
         let deadline = now + self.cfg.timing.hangup_timeout;
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         call.deadline = Some((deadline, Deadline::Hangup));
         call.keepalive_at = None;
         if !call.media_released {

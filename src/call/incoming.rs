@@ -46,11 +46,16 @@ impl Core {
         if self.current_dialog_is(&req) {
             return self.on_invite_in_dialog(from, req);
         }
-        let Ok(caller) = req.headers.from() else { return };
+        let Ok(caller) = req.headers.from() else {
+            return;
+        };
         if !self.cfg.allow.allows(from, &caller.uri) {
             self.reply(from, &req, 403);
             let hint = "add it to allow under [call] if it should get in";
-            self.log(Level::Warn, format!("refused a call from {} at {from}: not on the allow list ({hint})", caller.uri));
+            self.log(
+                Level::Warn,
+                format!("refused a call from {} at {from}: not on the allow list ({hint})", caller.uri),
+            );
             return;
         }
         if self.state != CallState::Idle {
@@ -62,7 +67,11 @@ impl Core {
             Ok(offer) => offer,
             Err(e) => {
                 self.reply(from, &req, 488);
-                let why = if req.body.trim().is_empty() { "the INVITE carried no SDP offer".to_owned() } else { e.to_string() };
+                let why = if req.body.trim().is_empty() {
+                    "the INVITE carried no SDP offer".to_owned()
+                } else {
+                    e.to_string()
+                };
                 self.log(Level::Warn, format!("refused a call from {}: {why}", caller.uri));
                 return;
             }
@@ -90,7 +99,9 @@ impl Core {
     /// A retransmitted INVITE gets our last response again; a re-INVITE in an established call
     /// is answered with the session we already have (media changes are not supported yet).
     fn on_invite_in_dialog(&mut self, from: SocketAddr, req: Request) {
-        let Some(call) = self.call.as_ref() else { return };
+        let Some(call) = self.call.as_ref() else {
+            return;
+        };
         let same_branch = call.invite.as_ref().and_then(|i| i.headers.via_branch()) == req.headers.via_branch();
         if same_branch && !call.outgoing {
             if let Some(last) = call.last_invite_response.clone() {
@@ -100,7 +111,10 @@ impl Core {
         }
         match (self.state, call.dialog.as_ref(), call.our_sdp.as_ref()) {
             (CallState::InCall, Some(dialog), Some(sdp)) => {
-                let ok = with_sdp_response(response(&req, 200, dialog.local.tag.as_deref(), Some(&dialog.local_contact())), sdp.to_text());
+                let ok = with_sdp_response(
+                    response(&req, 200, dialog.local.tag.as_deref(), Some(&dialog.local_contact())),
+                    sdp.to_text(),
+                );
                 self.send(from, ok);
             }
             _ => self.reply(from, &req, 491),
@@ -110,9 +124,17 @@ impl Core {
     /// Media is bound for an incoming call: ring, or answer at once.
     pub(super) fn incoming_media_ready(&mut self, now: Instant) {
         let (sip_port, caps, tag, session) = (self.cfg.sip_port, self.cfg.caps, self.ids.token(), self.ids.next() >> 1);
-        let Some(call) = self.call.as_mut() else { return };
-        let (Some(local), Some(invite), Some(offer)) = (call.local, call.invite.as_ref(), call.remote_offer.as_ref()) else { return };
-        let (Ok(to), Ok(caller), Ok(call_id)) = (invite.headers.to(), invite.headers.from(), invite.headers.call_id()) else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
+        let (Some(local), Some(invite), Some(offer)) = (call.local, call.invite.as_ref(), call.remote_offer.as_ref())
+        else {
+            return;
+        };
+        let (Ok(to), Ok(caller), Ok(call_id)) = (invite.headers.to(), invite.headers.from(), invite.headers.call_id())
+        else {
+            return;
+        };
         let sent_by = SocketAddr::new(local.ip, sip_port);
         let remote_target = invite.headers.contact().map_or_else(|| caller.uri.clone(), |c| c.uri);
         let (answer, negotiated) = match sdp::answer(offer, session, caps, &local) {
@@ -138,15 +160,17 @@ impl Core {
 
     /// Sends a response to the pending INVITE and remembers it for retransmitted INVITEs.
     fn respond_to_invite(&mut self, status: u16) {
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         let Some(invite) = &call.invite else { return };
         let tag = call.dialog.as_ref().and_then(|d| d.local.tag.clone()).unwrap_or_else(|| "0".into());
         let contact = call.dialog.as_ref().filter(|_| status < 300).map(Dialog::local_contact);
         let mut resp = response(invite, status, Some(&tag), contact.as_ref());
-        if status == 200 {
-            if let Some(sdp) = &call.our_sdp {
-                resp = with_sdp_response(resp, sdp.to_text());
-            }
+        if status == 200
+            && let Some(sdp) = &call.our_sdp
+        {
+            resp = with_sdp_response(resp, sdp.to_text());
         }
         call.last_invite_response = Some(resp.clone());
         let to = call.peer_addr;
@@ -164,8 +188,14 @@ impl Core {
 
     fn accept(&mut self, now: Instant) {
         self.respond_to_invite(200);
-        let Some(call) = self.call.as_ref() else { return };
-        let (Some(ok), Some(negotiated), to) = (call.last_invite_response.clone(), call.negotiated.clone(), call.peer_addr) else { return };
+        let Some(call) = self.call.as_ref() else {
+            return;
+        };
+        let (Some(ok), Some(negotiated), to) =
+            (call.last_invite_response.clone(), call.negotiated.clone(), call.peer_addr)
+        else {
+            return;
+        };
         self.tx.start(now, Tx::Ok200, ok.into(), to, true, TIMEOUT);
         self.enter_call(now, negotiated);
     }
@@ -203,7 +233,8 @@ impl Core {
 
     fn on_cancel(&mut self, now: Instant, from: SocketAddr, req: Request) {
         let ringing = self.state == CallState::Ringing && self.current_dialog_is(&req);
-        let same_branch = self.call.as_ref().and_then(|c| c.invite.as_ref()).and_then(|i| i.headers.via_branch()) == req.headers.via_branch();
+        let same_branch = self.call.as_ref().and_then(|c| c.invite.as_ref()).and_then(|i| i.headers.via_branch())
+            == req.headers.via_branch();
         if ringing && same_branch {
             self.reply(from, &req, 200);
             self.log(Level::Info, format!("{} stopped calling", self.peer_name()));

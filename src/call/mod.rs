@@ -7,11 +7,13 @@
 //! - `outgoing.rs`: dialling a peer and the responses to our requests.
 //! - `incoming.rs`: requests from peers (INVITE, ACK, BYE, CANCEL, OPTIONS).
 //! - `policy.rs`: who may call in.
+//! - `state.rs`: the data of the call in progress.
 
 mod core;
 mod incoming;
 mod outgoing;
 mod policy;
+mod state;
 
 #[cfg(test)]
 mod tests;
@@ -29,7 +31,7 @@ use crate::sip::{SipMessage, SipUri};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct CallId(pub u64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CallState {
     Idle,
@@ -43,7 +45,7 @@ pub enum CallState {
 }
 
 /// What the panel LED shows (see DESIGN.md, "Panel UX").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LedPattern {
     Off,
@@ -87,16 +89,32 @@ pub enum Level {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    SendSip { to: SocketAddr, message: SipMessage },
+    SendSip {
+        to: SocketAddr,
+        message: SipMessage,
+    },
     /// Bind this call's RTP/RTCP sockets towards `peer` and answer with `MediaPrepared`.
-    PrepareMedia { call: CallId, peer: SocketAddr },
-    StartMedia { call: CallId, local: LocalMedia, negotiated: Negotiated, muted: bool },
+    PrepareMedia {
+        call: CallId,
+        peer: SocketAddr,
+    },
+    StartMedia {
+        call: CallId,
+        local: LocalMedia,
+        negotiated: Negotiated,
+        muted: bool,
+    },
     /// Tear down everything media holds for this call (pipeline and sockets).
-    ReleaseMedia { call: CallId },
+    ReleaseMedia {
+        call: CallId,
+    },
     SetMute(bool),
     Led(LedPattern),
     /// Something an admin reading the log should know, in words.
-    Log { level: Level, message: String },
+    Log {
+        level: Level,
+        message: String,
+    },
 }
 
 /// Timing of the call core; every field has a product default.
@@ -145,14 +163,14 @@ pub struct CoreConfig {
 }
 
 /// The core's view of the room, for `roombox ctl status`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CoreStatus {
     pub room: String,
     pub state: CallState,
     pub led: LedPattern,
     pub muted: bool,
     pub peer: Option<String>,
-    pub direction: Option<&'static str>,
+    pub direction: Option<String>,
     pub call_id: Option<String>,
     pub negotiated: Option<Negotiated>,
     pub last_error: Option<String>,

@@ -15,11 +15,17 @@ impl Core {
     /// Starts calling the first configured peer: bind media first, then INVITE.
     pub(super) fn dial(&mut self, now: Instant) {
         let Some(peer) = self.cfg.peers.first().cloned() else {
-            self.fail_without_call(now, "no peer to call: add peers = [\"sip:room@192.0.2.10:5060\"] under [call] in the config");
+            self.fail_without_call(
+                now,
+                "no peer to call: add peers = [\"sip:room@192.0.2.10:5060\"] under [call] in the config",
+            );
             return;
         };
         let Some(addr) = peer.socket_addr() else {
-            self.fail_without_call(now, &format!("cannot dial {peer}: use the peer's IP address (DNS names need a registrar)"));
+            self.fail_without_call(
+                now,
+                &format!("cannot dial {peer}: use the peer's IP address (DNS names need a registrar)"),
+            );
             return;
         };
         let id = self.new_call(true, peer.clone(), addr);
@@ -44,8 +50,11 @@ impl Core {
     /// Media is bound: send the INVITE with our offer.
     pub(super) fn send_invite(&mut self, now: Instant) {
         let (room, sip_port, caps) = (self.cfg.room.clone(), self.cfg.sip_port, self.cfg.caps);
-        let (call_token, tag, branch, session) = (self.ids.token(), self.ids.token(), self.ids.branch(), self.ids.next() >> 1);
-        let Some(call) = self.call.as_mut() else { return };
+        let (call_token, tag, branch, session) =
+            (self.ids.token(), self.ids.token(), self.ids.branch(), self.ids.next() >> 1);
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         let Some(local) = call.local else { return };
         let sent_by = SocketAddr::new(local.ip, sip_port);
         let mut dialog = Dialog {
@@ -67,8 +76,14 @@ impl Core {
     }
 
     pub(super) fn on_response(&mut self, now: Instant, from: SocketAddr, resp: Response) {
-        let Ok((_, method)) = resp.headers.cseq() else { return };
-        let ours = self.call.as_ref().and_then(|c| c.dialog.as_ref()).is_some_and(|d| resp.headers.call_id().is_ok_and(|id| id == d.call_id));
+        let Ok((_, method)) = resp.headers.cseq() else {
+            return;
+        };
+        let ours = self
+            .call
+            .as_ref()
+            .and_then(|c| c.dialog.as_ref())
+            .is_some_and(|d| resp.headers.call_id().is_ok_and(|id| id == d.call_id));
         if !ours {
             self.log(Level::Info, format!("ignored a stray {} response from {from}", resp.status));
             return;
@@ -105,7 +120,9 @@ impl Core {
     fn on_provisional(&mut self, now: Instant) {
         self.tx.stop(&Tx::Invite);
         let ring_deadline = now + self.cfg.timing.ring_timeout;
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         if !call.provisional {
             call.provisional = true;
             if call.cancel_pending {
@@ -121,8 +138,12 @@ impl Core {
     fn on_answered(&mut self, now: Instant, resp: Response) {
         self.tx.stop(&Tx::Invite);
         let branch = self.ids.branch();
-        let Some(call) = self.call.as_mut() else { return };
-        let (Some(dialog), Some(invite)) = (call.dialog.as_mut(), call.invite.as_ref()) else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
+        let (Some(dialog), Some(invite)) = (call.dialog.as_mut(), call.invite.as_ref()) else {
+            return;
+        };
         if let Ok(to) = resp.headers.to() {
             dialog.remote.tag = to.tag;
         }
@@ -141,7 +162,10 @@ impl Core {
                     .and_then(|offer| sdp::read_answer(&offer, &SessionDescription::parse(&resp.body)?));
                 match answer {
                     Ok(negotiated) => self.enter_call(now, negotiated),
-                    Err(e) => self.send_bye(now, Some(format!("{} answered with media roombox cannot use: {e}", self.peer_name()))),
+                    Err(e) => self.send_bye(
+                        now,
+                        Some(format!("{} answered with media roombox cannot use: {e}", self.peer_name())),
+                    ),
                 }
             }
             // We hung up while the answer was on its way: the call exists now, so end it.
@@ -155,20 +179,26 @@ impl Core {
 
     fn on_refused(&mut self, now: Instant, resp: Response) {
         self.tx.stop(&Tx::Invite);
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         if let Some(invite) = &call.invite {
             let ack = ack_for_failure(invite, &resp);
             let to = call.peer_addr;
             self.send(to, ack);
         }
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         // After we hung up, the refusal (487, or a crossing 480) says nothing new.
         if self.state != CallState::Ending {
             let peer = call.peer.to_string();
             call.end_error = Some(match resp.status {
                 403 => format!("{peer} refused the call (403 Forbidden): add this room to its allow list"),
                 486 | 600 => format!("{peer} is busy in another call"),
-                488 | 606 => format!("{peer} has no codec in common with this room (488): it must speak H.264 and Opus"),
+                488 | 606 => {
+                    format!("{peer} has no codec in common with this room (488): it must speak H.264 and Opus")
+                }
                 404 | 480 => format!("{peer} is unavailable ({} {})", resp.status, resp.reason),
                 status => format!("{peer} rejected the call: {status} {}", resp.reason),
             });
@@ -178,7 +208,9 @@ impl Core {
 
     /// Hang up before the answer: CANCEL once the peer has responded, else as soon as it does.
     pub(super) fn cancel_outgoing(&mut self, now: Instant, error: Option<String>) {
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         if call.invite.is_none() {
             call.end_error = error;
             self.finish_call(now);
@@ -193,7 +225,9 @@ impl Core {
     }
 
     fn send_cancel(&mut self, now: Instant) {
-        let Some(call) = self.call.as_ref() else { return };
+        let Some(call) = self.call.as_ref() else {
+            return;
+        };
         let Some(invite) = &call.invite else { return };
         let (cancel, to) = (cancel_for(invite), call.peer_addr);
         self.send(to, cancel.clone());
@@ -203,7 +237,9 @@ impl Core {
     /// Hang up an established call (or one being established by a crossing 200).
     pub(super) fn send_bye(&mut self, now: Instant, error: Option<String>) {
         let branch = self.ids.branch();
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         let to = call.peer_addr;
         let Some(dialog) = call.dialog.as_mut() else {
             call.end_error = error;
@@ -219,13 +255,16 @@ impl Core {
     /// Both sides agreed: media starts and the keep-alive probing begins.
     pub(super) fn enter_call(&mut self, now: Instant, negotiated: sdp::Negotiated) {
         let (muted, keepalive) = (self.muted, now + self.cfg.timing.keepalive_interval);
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         let Some(local) = call.local else { return };
         call.negotiated = Some(negotiated.clone());
         call.deadline = None;
         call.keepalive_at = Some(keepalive);
         let (id, peer) = (call.id, call.peer.to_string());
-        let codecs: Vec<&str> = [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
+        let codecs: Vec<&str> =
+            [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
         self.set_state(now, CallState::InCall);
         self.log(Level::Info, format!("in call with {peer} ({})", codecs.join(", ")));
         self.push(Output::StartMedia { call: id, local, negotiated, muted });
@@ -233,14 +272,19 @@ impl Core {
 
     /// In a call: probe the peer so a vanished peer ends the call instead of freezing it.
     pub(super) fn send_keepalive(&mut self, now: Instant) {
-        let (interval, timeout, branch) = (self.cfg.timing.keepalive_interval, self.cfg.timing.peer_timeout, self.ids.branch());
+        let (interval, timeout, branch) =
+            (self.cfg.timing.keepalive_interval, self.cfg.timing.peer_timeout, self.ids.branch());
         let probing = self.tx.is_active(&Tx::Options);
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         call.keepalive_at = Some(now + interval);
         if probing {
             return; // the previous probe is still waiting; its timeout decides
         }
-        let (to, Some(dialog)) = (call.peer_addr, call.dialog.as_mut()) else { return };
+        let (to, Some(dialog)) = (call.peer_addr, call.dialog.as_mut()) else {
+            return;
+        };
         let options = dialog.request(Method::Options, &branch, None);
         self.send(to, options.clone());
         self.tx.start(now, Tx::Options, options.into(), to, true, timeout);

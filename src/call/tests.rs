@@ -33,7 +33,9 @@ fn config(name: &str, port: u16, peers: &[u16]) -> CoreConfig {
         room: name.into(),
         sip_port: port,
         peers: peers.iter().map(|p| format!("sip:peer@127.0.0.1:{p}").parse().unwrap()).collect(),
-        allow: AllowList::Only(peers.iter().map(|p| AllowEntry(format!("sip:127.0.0.1:{p}").parse().unwrap())).collect()),
+        allow: AllowList::Only(
+            peers.iter().map(|p| AllowEntry(format!("sip:127.0.0.1:{p}").parse().unwrap())).collect(),
+        ),
         auto_answer: false,
         caps: Default::default(),
         timing: Timing::default(),
@@ -89,7 +91,8 @@ impl Net {
                                 self.drop_next -= 1;
                             } else if let (Some(&j), false) = (addrs.get(&to), lost) {
                                 let bytes = message.to_string();
-                                let parsed = SipMessage::parse(bytes.as_bytes()).expect("the core only sends valid SIP");
+                                let parsed =
+                                    SipMessage::parse(bytes.as_bytes()).expect("the core only sends valid SIP");
                                 self.rooms[j].core.handle_input(self.now, Input::SipReceived { from, message: parsed });
                             }
                         }
@@ -97,7 +100,13 @@ impl Net {
                             self.rooms[i].media = Some(call);
                             if self.prepare_answers {
                                 let base = self.rooms[i].addr.port() * 10;
-                                let local = LocalMedia { ip: [127, 0, 0, 1].into(), video_rtp: base, video_rtcp: base + 1, audio_rtp: base + 2, audio_rtcp: base + 3 };
+                                let local = LocalMedia {
+                                    ip: [127, 0, 0, 1].into(),
+                                    video_rtp: base,
+                                    video_rtcp: base + 1,
+                                    audio_rtp: base + 2,
+                                    audio_rtcp: base + 3,
+                                };
                                 self.rooms[i].core.handle_input(self.now, Input::MediaPrepared { call, local });
                             }
                         }
@@ -175,7 +184,8 @@ fn press_while_idle_rings_the_peer_and_its_press_answers() {
 
 #[test]
 fn auto_answer_takes_the_call_without_a_press() {
-    let mut net = Net::new(vec![config("a", 5061, &[5062]), CoreConfig { auto_answer: true, ..config("b", 5062, &[5061]) }]);
+    let mut net =
+        Net::new(vec![config("a", 5061, &[5062]), CoreConfig { auto_answer: true, ..config("b", 5062, &[5061]) }]);
     net.press(0);
     assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
 }
@@ -243,7 +253,8 @@ fn a_lost_invite_is_retransmitted_and_the_call_still_connects() {
 
 #[test]
 fn a_third_room_calling_a_busy_room_hears_busy() {
-    let mut net = Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061, 5063]), config("c", 5063, &[5062])]);
+    let mut net =
+        Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061, 5063]), config("c", 5063, &[5062])]);
     net.press(0);
     net.press(1);
     net.press(2);

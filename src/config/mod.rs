@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use values::{AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, Seconds, VideoSource};
+pub use values::{
+    AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, Seconds, VideoSource,
+};
 
 use crate::call::{AllowEntry, AllowList, Timing};
 
@@ -164,8 +166,18 @@ macro_rules! section_defaults {
         }
     )*};
 }
-section_defaults!(RoomConfig.room, SipConfig.sip, CallConfig.call, VideoConfig.video, AudioConfig.audio, DisplayConfig.display,
-    PanelConfig.panel, ControlConfig.control, MediaConfig.media, LogConfig.log);
+section_defaults!(
+    RoomConfig.room,
+    SipConfig.sip,
+    CallConfig.call,
+    VideoConfig.video,
+    AudioConfig.audio,
+    DisplayConfig.display,
+    PanelConfig.panel,
+    ControlConfig.control,
+    MediaConfig.media,
+    LogConfig.log
+);
 
 impl Config {
     /// The configuration used when no file exists: works on a machine with no devices at all.
@@ -178,7 +190,8 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Unreadable { path: path.display().to_string(), source })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -228,8 +241,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// For "unknown field `fsp`, expected one of `width`, …": the closest known name.
 fn hint_for(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `") else { return String::new() };
-    let Some((unknown, expected)) = rest.split_once('`') else { return String::new() };
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return String::new();
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     let best = known.iter().map(|k| (edit_distance(unknown, k), *k)).min();
     match best {
@@ -256,20 +273,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn room_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let name = String::deserialize(d)?;
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(serde::de::Error::custom(format!("room name \"{name}\" must be 1-64 letters, digits, '-', '_' or '.' (it is the SIP user name)")));
+        return Err(serde::de::Error::custom(format!(
+            "room name \"{name}\" must be 1-64 letters, digits, '-', '_' or '.' (it is the SIP user name)"
+        )));
     }
     Ok(name)
 }
 
 fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let text = String::deserialize(d)?;
-    text.parse().map_err(|_| serde::de::Error::custom(format!("\"{text}\" is not an address and port: use e.g. \"0.0.0.0:5060\"")))
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!("\"{text}\" is not an address and port: use e.g. \"0.0.0.0:5060\""))
+    })
 }
 
 fn log_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let level = String::deserialize(d)?;
     match level.as_str() {
         "error" | "warn" | "info" | "debug" | "trace" => Ok(level),
-        _ => Err(serde::de::Error::custom(format!("unknown log level \"{level}\": use error, warn, info, debug or trace"))),
+        _ => Err(serde::de::Error::custom(format!(
+            "unknown log level \"{level}\": use error, warn, info, debug or trace"
+        ))),
     }
 }

@@ -69,10 +69,17 @@ impl TryFrom<String> for VideoSource {
         Ok(match text.as_str() {
             "auto" => Self::Auto,
             "test" => Self::Test,
-            "" => return Err("video source is empty: use \"auto\", \"test\", a device like \"/dev/video0\" or a GStreamer source".into()),
+            "" => return Err(
+                "video source is empty: use \"auto\", \"test\", a device like \"/dev/video0\" or a GStreamer source"
+                    .into(),
+            ),
             path if path.starts_with("/dev/") => Self::Device(path.into()),
             fragment if is_fragment(fragment) || fragment.ends_with("src") => Self::Pipeline(text),
-            other => return Err(format!("unknown video source \"{other}\": use \"auto\", \"test\", a device like \"/dev/video0\", or a GStreamer source such as \"videotestsrc is-live=true\"")),
+            other => {
+                return Err(format!(
+                    "unknown video source \"{other}\": use \"auto\", \"test\", a device like \"/dev/video0\", or a GStreamer source such as \"videotestsrc is-live=true\""
+                ));
+            }
         })
     }
 }
@@ -84,9 +91,17 @@ impl TryFrom<String> for AudioDevice {
             "auto" => Self::Auto,
             "test" => Self::Test,
             "null" => Self::Null,
-            "" => return Err("audio device is empty: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\"".into()),
+            "" => {
+                return Err(
+                    "audio device is empty: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\"".into()
+                );
+            }
             alsa if alsa.chars().all(|c| c.is_ascii_alphanumeric() || ":,=_-.".contains(c)) => Self::Alsa(text),
-            other => return Err(format!("\"{other}\" is not an audio device: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\" (see `aplay -L`)")),
+            other => {
+                return Err(format!(
+                    "\"{other}\" is not an audio device: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\" (see `aplay -L`)"
+                ));
+            }
         })
     }
 }
@@ -100,7 +115,11 @@ impl TryFrom<String> for DisplayOutput {
             "window" => Self::Window,
             "none" => Self::None,
             fragment if is_fragment(fragment) || fragment.ends_with("sink") => Self::Pipeline(text),
-            other => return Err(format!("unknown display \"{other}\": use \"auto\", \"kms\", \"window\", \"none\" or a GStreamer sink")),
+            other => {
+                return Err(format!(
+                    "unknown display \"{other}\": use \"auto\", \"kms\", \"window\", \"none\" or a GStreamer sink"
+                ));
+            }
         })
     }
 }
@@ -110,8 +129,12 @@ impl TryFrom<String> for EncoderChoice {
     fn try_from(text: String) -> Result<Self, String> {
         match text.as_str() {
             "auto" => Ok(Self::Auto),
-            name if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => Ok(Self::Element(text)),
-            other => Err(format!("\"{other}\" is not an encoder element name: use \"auto\" or e.g. \"x264enc\", \"v4l2h264enc\" (see `roombox check`)")),
+            name if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+                Ok(Self::Element(text))
+            }
+            other => Err(format!(
+                "\"{other}\" is not an encoder element name: use \"auto\" or e.g. \"x264enc\", \"v4l2h264enc\" (see `roombox check`)"
+            )),
         }
     }
 }
@@ -121,7 +144,9 @@ impl TryFrom<String> for PanelBackend {
     fn try_from(text: String) -> Result<Self, String> {
         match text.as_str() {
             "sim" => Ok(Self::Sim),
-            other => Err(format!("unknown panel backend \"{other}\": this build supports \"sim\" (driven by `roombox ctl press`)")),
+            other => Err(format!(
+                "unknown panel backend \"{other}\": this build supports \"sim\" (driven by `roombox ctl press`)"
+            )),
         }
     }
 }
@@ -146,7 +171,9 @@ impl<'de> Deserialize<'de> for PeerUri {
         let text = String::deserialize(d)?;
         let uri: SipUri = text.parse().map_err(|e| de::Error::custom(format!("{e}")))?;
         if uri.ip().is_none() {
-            return Err(de::Error::custom(format!("\"{text}\" names a host, not an IP address: roombox dials directly, e.g. \"sip:oslo@192.0.2.10:5060\"")));
+            return Err(de::Error::custom(format!(
+                "\"{text}\" names a host, not an IP address: roombox dials directly, e.g. \"sip:oslo@192.0.2.10:5060\""
+            )));
         }
         Ok(Self(uri))
     }
@@ -176,11 +203,9 @@ pub struct Bounded<const MIN: u32, const MAX: u32>(pub u32);
 impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Bounded<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = i64::deserialize(d)?;
-        u32::try_from(value)
-            .ok()
-            .filter(|v| (MIN..=MAX).contains(v))
-            .map(Self)
-            .ok_or_else(|| de::Error::custom(format!("{value} is out of range: use a whole number from {MIN} to {MAX}")))
+        u32::try_from(value).ok().filter(|v| (MIN..=MAX).contains(v)).map(Self).ok_or_else(|| {
+            de::Error::custom(format!("{value} is out of range: use a whole number from {MIN} to {MAX}"))
+        })
     }
 }
 
@@ -215,7 +240,11 @@ impl<'de> Deserialize<'de> for Seconds {
                 self.visit_f64(v as f64)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
-                if (0.05..=3600.0).contains(&v) { Ok(Seconds(v)) } else { Err(E::custom(format!("{v} s is out of range: use 0.05 to 3600 seconds"))) }
+                if (0.05..=3600.0).contains(&v) {
+                    Ok(Seconds(v))
+                } else {
+                    Err(E::custom(format!("{v} s is out of range: use 0.05 to 3600 seconds")))
+                }
             }
         }
         d.deserialize_any(V)

@@ -49,7 +49,12 @@ pub struct PayloadFormat {
 impl PayloadFormat {
     /// The value of one `key=value` fmtp parameter.
     pub fn fmtp_param(&self, key: &str) -> Option<&str> {
-        self.fmtp.as_deref()?.split(';').filter_map(|p| p.trim().split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())
+        self.fmtp
+            .as_deref()?
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim())
     }
     pub fn rtpmap(&self) -> String {
         match self.channels {
@@ -95,7 +100,8 @@ fn ensure_gst() -> Result<(), SdpError> {
 impl SessionDescription {
     pub fn parse(text: &str) -> Result<Self, SdpError> {
         ensure_gst()?;
-        let msg = gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|e| SdpError::Unparsable(e.to_string()))?;
+        let msg =
+            gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|e| SdpError::Unparsable(e.to_string()))?;
         let origin = msg.origin().ok_or_else(|| SdpError::Unparsable("missing o= line".into()))?;
         let parse_ip = |s: Option<&str>| s.and_then(|a| a.parse::<IpAddr>().ok());
         let media = msg.medias().map(parse_media).collect::<Result<Vec<_>, _>>()?;
@@ -124,7 +130,13 @@ impl SessionDescription {
         // The session header is parsed rather than built: in GStreamer 1.22, add_time() with
         // no repeat times stores an empty array that as_text() then reads past (a crash).
         let ip_type = |ip: IpAddr| if ip.is_ipv6() { "IP6" } else { "IP4" };
-        let mut header = format!("v=0\r\no=roombox {} {} IN {} {}\r\ns=roombox\r\n", self.session_id, self.version, ip_type(self.origin), self.origin);
+        let mut header = format!(
+            "v=0\r\no=roombox {} {} IN {} {}\r\ns=roombox\r\n",
+            self.session_id,
+            self.version,
+            ip_type(self.origin),
+            self.origin
+        );
         if let Some(c) = self.connection {
             header.push_str(&format!("c=IN {} {c}\r\n", ip_type(c)));
         }
@@ -171,7 +183,12 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
     let port = u16::try_from(media.port()).map_err(|_| SdpError::Unparsable(format!("bad port {}", media.port())))?;
     let attrs: Vec<(&str, Option<&str>)> = media.attributes().map(|a| (a.key(), a.value())).collect();
     let attr_for_pt = |key: &str, pt: u8| {
-        attrs.iter().filter(|(k, _)| *k == key).filter_map(|(_, v)| v.and_then(|v| v.split_once(' '))).find(|(p, _)| p.trim() == pt.to_string()).map(|(_, rest)| rest.trim().to_owned())
+        attrs
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .filter_map(|(_, v)| v.and_then(|v| v.split_once(' ')))
+            .find(|(p, _)| p.trim() == pt.to_string())
+            .map(|(_, rest)| rest.trim().to_owned())
     };
     let mut formats = Vec::new();
     for fmt in media.formats() {
@@ -182,7 +199,8 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
         };
         formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt) });
     }
-    let rtcp_port = attrs.iter().find(|(k, _)| *k == "rtcp").and_then(|(_, v)| (*v)?.split_whitespace().next()?.parse().ok());
+    let rtcp_port =
+        attrs.iter().find(|(k, _)| *k == "rtcp").and_then(|(_, v)| (*v)?.split_whitespace().next()?.parse().ok());
     Ok(MediaDescription {
         kind,
         media_name,

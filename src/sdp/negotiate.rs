@@ -35,7 +35,7 @@ pub struct LocalMedia {
 }
 
 /// One stream both sides agreed on.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NegotiatedStream {
     pub pt: u8,
     /// `encoding/clock-rate[/channels]`, e.g. `H264/90000`.
@@ -46,7 +46,7 @@ pub struct NegotiatedStream {
     pub remote_rtcp_port: u16,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Negotiated {
     pub video: Option<NegotiatedStream>,
     pub audio: Option<NegotiatedStream>,
@@ -63,7 +63,13 @@ fn h264() -> PayloadFormat {
 }
 
 fn opus() -> PayloadFormat {
-    PayloadFormat { pt: OPUS_PT, encoding: "opus".into(), clock_rate: 48000, channels: Some(2), fmtp: Some("useinbandfec=1".into()) }
+    PayloadFormat {
+        pt: OPUS_PT,
+        encoding: "opus".into(),
+        clock_rate: 48000,
+        channels: Some(2),
+        fmtp: Some("useinbandfec=1".into()),
+    }
 }
 
 fn media_line(kind: MediaKind, port: u16, rtcp: u16, format: PayloadFormat) -> MediaDescription {
@@ -99,11 +105,17 @@ fn supported(kind: MediaKind, format: &PayloadFormat) -> bool {
                 && format.clock_rate == 90000
                 && format.fmtp_param("packetization-mode") == Some("1")
         }
-        MediaKind::Audio => format.encoding.eq_ignore_ascii_case("opus") && format.clock_rate == 48000 && format.channels == Some(2),
+        MediaKind::Audio => {
+            format.encoding.eq_ignore_ascii_case("opus") && format.clock_rate == 48000 && format.channels == Some(2)
+        }
     }
 }
 
-fn stream(sdp: &SessionDescription, m: &MediaDescription, format: &PayloadFormat) -> Result<NegotiatedStream, SdpError> {
+fn stream(
+    sdp: &SessionDescription,
+    m: &MediaDescription,
+    format: &PayloadFormat,
+) -> Result<NegotiatedStream, SdpError> {
     let remote_rtcp_port = m.rtcp_port.unwrap_or(if m.rtcp_mux { m.port } else { m.port.saturating_add(1) });
     let codec = match format.channels {
         Some(ch) => format!("{}/{}/{ch}", format.encoding, format.clock_rate),
@@ -122,7 +134,12 @@ fn stream(sdp: &SessionDescription, m: &MediaDescription, format: &PayloadFormat
 /// Answers a peer's offer: the first supported format of the first audio and video line is
 /// accepted (with the offerer's payload type); every other line is rejected with port 0.
 /// Fails with [`SdpError::NoCommonCodec`] (SIP 488) when nothing can be accepted.
-pub fn answer(offer: &SessionDescription, session_id: u64, caps: Capabilities, local: &LocalMedia) -> Result<(SessionDescription, Negotiated), SdpError> {
+pub fn answer(
+    offer: &SessionDescription,
+    session_id: u64,
+    caps: Capabilities,
+    local: &LocalMedia,
+) -> Result<(SessionDescription, Negotiated), SdpError> {
     let mut negotiated = Negotiated::default();
     let mut media = Vec::new();
     for m in &offer.media {
@@ -131,7 +148,9 @@ pub fn answer(offer: &SessionDescription, session_id: u64, caps: Capabilities, l
             Some(MediaKind::Audio) if caps.audio && negotiated.audio.is_none() => Some(MediaKind::Audio),
             _ => None,
         };
-        let chosen = wanted.filter(|_| !m.rejected()).and_then(|kind| Some((kind, m.formats.iter().find(|f| supported(kind, f))?)));
+        let chosen = wanted
+            .filter(|_| !m.rejected())
+            .and_then(|kind| Some((kind, m.formats.iter().find(|f| supported(kind, f))?)));
         match chosen {
             Some((kind, format)) => {
                 let s = stream(offer, m, format)?;
@@ -144,7 +163,13 @@ pub fn answer(offer: &SessionDescription, session_id: u64, caps: Capabilities, l
                 ours.pt = format.pt;
                 media.push(MediaDescription { proto: m.proto.clone(), ..media_line(kind, rtp, rtcp, ours) });
             }
-            None => media.push(MediaDescription { port: 0, rtcp_port: None, rtcp_mux: false, connection: None, ..m.clone() }),
+            None => media.push(MediaDescription {
+                port: 0,
+                rtcp_port: None,
+                rtcp_mux: false,
+                connection: None,
+                ..m.clone()
+            }),
         }
     }
     if negotiated.video.is_none() && negotiated.audio.is_none() {
@@ -157,13 +182,23 @@ pub fn answer(offer: &SessionDescription, session_id: u64, caps: Capabilities, l
 /// Reads the peer's answer to our offer.
 pub fn read_answer(our_offer: &SessionDescription, answer: &SessionDescription) -> Result<Negotiated, SdpError> {
     if answer.media.len() != our_offer.media.len() {
-        return Err(SdpError::AnswerMismatch(format!("{} m= lines for our {}", answer.media.len(), our_offer.media.len())));
+        return Err(SdpError::AnswerMismatch(format!(
+            "{} m= lines for our {}",
+            answer.media.len(),
+            our_offer.media.len()
+        )));
     }
     let mut negotiated = Negotiated::default();
     for (ours, theirs) in our_offer.media.iter().zip(&answer.media) {
-        let Some(kind) = ours.kind.filter(|_| !theirs.rejected()) else { continue };
+        let Some(kind) = ours.kind.filter(|_| !theirs.rejected()) else {
+            continue;
+        };
         let Some(format) = theirs.formats.iter().find(|f| supported(kind, f)) else {
-            return Err(SdpError::AnswerMismatch(format!("{} answered with {}", kind.as_str(), describe_media(theirs))));
+            return Err(SdpError::AnswerMismatch(format!(
+                "{} answered with {}",
+                kind.as_str(),
+                describe_media(theirs)
+            )));
         };
         let s = stream(answer, theirs, format)?;
         match kind {

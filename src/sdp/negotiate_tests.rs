@@ -1,7 +1,13 @@
 use super::*;
 
 fn local(base: u16) -> LocalMedia {
-    LocalMedia { ip: "127.0.0.1".parse().unwrap(), video_rtp: base, video_rtcp: base + 1, audio_rtp: base + 2, audio_rtcp: base + 3 }
+    LocalMedia {
+        ip: "127.0.0.1".parse().unwrap(),
+        video_rtp: base,
+        video_rtcp: base + 1,
+        audio_rtp: base + 2,
+        audio_rtcp: base + 3,
+    }
 }
 
 #[test]
@@ -16,7 +22,10 @@ fn our_offer_survives_print_and_parse_and_is_answered_in_full() {
 
     let (answer, negotiated) = answer(&parsed, 7, Capabilities::default(), &local(30000)).unwrap();
     let video = negotiated.video.unwrap();
-    assert_eq!((video.pt, video.codec.as_str(), video.remote_rtp_port, video.remote_rtcp_port), (96, "H264/90000", 20000, 20001));
+    assert_eq!(
+        (video.pt, video.codec.as_str(), video.remote_rtp_port, video.remote_rtcp_port),
+        (96, "H264/90000", 20000, 20001)
+    );
     assert_eq!(negotiated.audio.unwrap().codec, "opus/48000/2");
 
     let back = read_answer(&offer, &SessionDescription::parse(&answer.to_text()).unwrap()).unwrap();

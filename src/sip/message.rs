@@ -98,7 +98,10 @@ impl Headers {
     /// The `branch` parameter of the topmost Via.
     pub fn via_branch(&self) -> Option<&str> {
         let via = self.get("Via")?.split(',').next()?;
-        via.split(';').filter_map(|p| p.trim().split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case("branch")).map(|(_, v)| v)
+        via.split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.eq_ignore_ascii_case("branch"))
+            .map(|(_, v)| v)
     }
 }
 
@@ -152,7 +155,9 @@ impl SipMessage {
             SipMessage::Response(Response { status, reason: reason.to_owned(), headers, body })
         } else {
             let mut parts = start.split(' ');
-            let (Some(method), Some(uri), Some("SIP/2.0"), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            let (Some(method), Some(uri), Some("SIP/2.0"), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
                 return Err(SipError::BadStartLine(start.to_owned()));
             };
             SipMessage::Request(Request { method: method.parse()?, uri: uri.parse()?, headers, body })
@@ -218,10 +223,11 @@ fn validate(message: &SipMessage) -> Result<(), SipError> {
     headers.to()?;
     headers.call_id()?;
     let (_, cseq_method) = headers.cseq()?;
-    if let SipMessage::Request(r) = message {
-        if cseq_method != r.method && !(r.method == Method::Ack && cseq_method == Method::Invite) {
-            return Err(SipError::BadHeader(format!("CSeq method {cseq_method} does not match {}", r.method)));
-        }
+    if let SipMessage::Request(r) = message
+        && cseq_method != r.method
+        && !(r.method == Method::Ack && cseq_method == Method::Invite)
+    {
+        return Err(SipError::BadHeader(format!("CSeq method {cseq_method} does not match {}", r.method)));
     }
     Ok(())
 }

@@ -48,7 +48,15 @@ impl<K> Default for Retransmissions<K> {
 impl<K: Clone + PartialEq> Retransmissions<K> {
     /// Tracks a message just sent. `capped` is true for non-INVITE requests and 2xx responses
     /// (interval grows to T2 and stays there); INVITE requests keep doubling.
-    pub fn start(&mut self, now: Instant, key: K, message: SipMessage, to: SocketAddr, capped: bool, timeout: Duration) {
+    pub fn start(
+        &mut self,
+        now: Instant,
+        key: K,
+        message: SipMessage,
+        to: SocketAddr,
+        capped: bool,
+        timeout: Duration,
+    ) {
         self.stop(&key);
         self.entries.push(Retransmit {
             key,

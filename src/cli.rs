@@ -1,0 +1,241 @@
+//! The command line: `roombox run | check | ctl`. Parsing is clap's; each command is a small
+//! function returning the process exit code.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError};
+use crate::control::{self, Request, Response, Status};
+use crate::media::{self, MediaPlan};
+
+#[derive(Debug, Parser)]
+#[command(name = "roombox", version, about = "Meeting-room video-conferencing appliance: press the button to join")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the room daemon (the systemd service runs this).
+    Run {
+        /// Config file; when the default is absent, built-in defaults for a machine with no devices are used.
+        #[arg(long, short, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Validate the config and report what the room would use; exit 0 if usable, 2 if not.
+    Check {
+        #[arg(long, short, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Drive a running room over its control socket.
+    Ctl {
+        /// Control socket (default: the one in the config, else /run/roombox/control.sock).
+        #[arg(long, short)]
+        socket: Option<PathBuf>,
+        /// Config file to read the socket path from.
+        #[arg(long, short, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlAction {
+    /// Short press of the button: join when idle, answer when ringing, leave in a call.
+    Press,
+    /// Long press of the button: toggle microphone mute.
+    LongPress,
+    /// Join the configured peer (no effect when already in a call).
+    Join,
+    /// Leave the call (or decline a ringing one).
+    Leave,
+    /// Mute the microphone.
+    Mute,
+    /// Unmute the microphone.
+    Unmute,
+    /// Show call state, LED, peer, codecs and live media figures.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save what the room's screen shows as a PNG.
+    Snapshot {
+        /// Where to write the PNG.
+        file: PathBuf,
+    },
+}
+
+/// Loads the config for `run`: a missing default file means built-in defaults.
+pub fn load_for_run(path: &Path) -> Result<(Config, bool), ConfigError> {
+    if path == Path::new(config::DEFAULT_PATH) && !path.exists() {
+        return Ok((Config::builtin(), true));
+    }
+    Config::load(path).map(|c| (c, false))
+}
+
+pub fn check(path: &Path) -> i32 {
+    let (config, builtin) = match load_for_run(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    println!(
+        "config: {}",
+        if builtin {
+            format!("{} absent: built-in defaults (test picture, test tone, no screen)", path.display())
+        } else {
+            format!("{} is valid", path.display())
+        }
+    );
+    if let Err(e) = gstreamer::init() {
+        eprintln!("error: GStreamer could not start: {e}");
+        return 2;
+    }
+    let plan = match MediaPlan::resolve(&config, &media::probe::detect())
+        .and_then(|plan| media::check_plan(&plan).map(|()| plan))
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    println!("room:    {}", config.room.name);
+    println!("sip:     {}{}", config.sip.listen, port_note(config.sip.listen));
+    let peers: Vec<String> = config.call.peers.iter().map(|p| p.0.to_string()).collect();
+    println!(
+        "peers:   {}",
+        if peers.is_empty() { "none (the button has no one to call)".into() } else { peers.join(", ") }
+    );
+    println!(
+        "video:   {} ({}x{} @ {} fps, {} kbit/s)",
+        plan.video_source.description, plan.width, plan.height, plan.fps, config.video.bitrate_kbps
+    );
+    println!("encoder: {}", plan.encoder.reason);
+    println!("decoder: {}", plan.decoder);
+    println!("mic:     {}", plan.audio_source.description);
+    println!("speaker: {}", plan.audio_sink.description);
+    println!("display: {}", plan.display.description);
+    println!("panel:   sim (roombox ctl press)");
+    println!("control: {}", config.control.socket.display());
+    0
+}
+
+fn port_note(addr: std::net::SocketAddr) -> &'static str {
+    match std::net::UdpSocket::bind(addr) {
+        Ok(_) => "",
+        Err(_) => " (in use now: fine if roombox is running, else change [sip] listen)",
+    }
+}
+
+pub async fn ctl(socket: Option<PathBuf>, config_path: &Path, action: CtlAction) -> i32 {
+    let socket = socket.unwrap_or_else(|| {
+        Config::load(config_path).map(|c| c.control.socket).unwrap_or_else(|_| config::DEFAULT_SOCKET.into())
+    });
+    let (request, json, snapshot) = match &action {
+        CtlAction::Press => (Request::Press, false, None),
+        CtlAction::LongPress => (Request::LongPress, false, None),
+        CtlAction::Join => (Request::Join, false, None),
+        CtlAction::Leave => (Request::Leave, false, None),
+        CtlAction::Mute => (Request::Mute, false, None),
+        CtlAction::Unmute => (Request::Unmute, false, None),
+        CtlAction::Status { json } => (Request::Status, *json, None),
+        CtlAction::Snapshot { file } => (Request::Snapshot, false, Some(file.clone())),
+    };
+    let response = match control::call(&socket, request).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    print_response(response, json, snapshot)
+}
+
+fn print_response(response: Response, json: bool, snapshot: Option<PathBuf>) -> i32 {
+    if let Some(error) = response.error.filter(|_| !response.ok) {
+        eprintln!("error: {error}");
+        return 1;
+    }
+    if let Some(path) = snapshot {
+        use base64::Engine as _;
+        let png = response.png_base64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        return match png.map(|png| std::fs::write(&path, png)) {
+            Some(Ok(())) => {
+                println!("{}", path.display());
+                0
+            }
+            Some(Err(e)) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                1
+            }
+            None => {
+                eprintln!("error: roombox sent no picture");
+                1
+            }
+        };
+    }
+    match response.status {
+        Some(status) if json => println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default()),
+        Some(status) => print!("{}", render_status(&status)),
+        None => {}
+    }
+    0
+}
+
+/// `ctl status` as text an admin reads over SSH.
+pub fn render_status(s: &Status) -> String {
+    let c = &s.call;
+    let mut out = format!(
+        "room:    {}  state: {:?}  LED: {:?}{}\n",
+        c.room,
+        c.state,
+        c.led,
+        if c.muted { "  (muted)" } else { "" }
+    );
+    if let Some(peer) = &c.peer {
+        out += &format!("peer:    {peer} ({})\n", c.direction.as_deref().unwrap_or("?"));
+    }
+    if let Some(n) = &c.negotiated {
+        let codec = |s: &Option<crate::sdp::NegotiatedStream>| {
+            s.as_ref().map_or("-".into(), |s| format!("{} pt {}", s.codec, s.pt))
+        };
+        out += &format!("codecs:  video {}, audio {}\n", codec(&n.video), codec(&n.audio));
+    }
+    if let Some(m) = &s.media {
+        let (v, a) = (&m.video_in, &m.audio_in);
+        out += &format!(
+            "video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms\n",
+            v.decoded_per_s,
+            v.kbps,
+            v.packets_lost.max(0),
+            v.jitter_ms
+        );
+        out += &format!(
+            "audio in:  {:5.1} buf/s {:7.0} kbit/s  lost {}  jitter {:.1} ms  level {:.0} dBFS\n",
+            a.decoded_per_s,
+            a.kbps,
+            a.packets_lost.max(0),
+            a.jitter_ms,
+            a.level_db.unwrap_or(-120.0)
+        );
+        out += &format!(
+            "video out: {:7.0} kbit/s ({})   audio out: {:5.0} kbit/s\n",
+            m.video_out.kbps, m.encoder, m.audio_out.kbps
+        );
+    }
+    if let Some(error) = &c.last_error {
+        out += &format!("last error: {error}\n");
+    }
+    out += &format!(
+        "devices: camera {}; mic {}; screen {}; encoder {}\n",
+        s.video_source, s.audio_source, s.display, s.encoder_reason
+    );
+    out
+}

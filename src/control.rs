@@ -1,0 +1,150 @@
+//! The control protocol (`roombox ctl`): one JSON object per line over a Unix socket, a typed
+//! request in, a typed response out. The server side only parses and forwards to the runtime.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::call::CoreStatus;
+use crate::media::MediaStats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Press,
+    LongPress,
+    Join,
+    Leave,
+    Mute,
+    Unmute,
+    Status,
+    Snapshot,
+}
+
+/// Everything `ctl status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub call: CoreStatus,
+    pub panel: String,
+    pub sip: String,
+    pub encoder: String,
+    pub encoder_reason: String,
+    pub video_source: String,
+    pub audio_source: String,
+    pub display: String,
+    pub media: Option<MediaStats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// A PNG, base64-encoded (snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub png_base64: Option<String>,
+}
+
+impl Response {
+    pub fn status(status: Status) -> Self {
+        Self { ok: true, error: None, status: Some(status), png_base64: None }
+    }
+    pub fn error(error: impl Into<String>) -> Self {
+        Self { ok: false, error: Some(error.into()), status: None, png_base64: None }
+    }
+    pub fn png(png: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            ok: true,
+            error: None,
+            status: None,
+            png_base64: Some(base64::engine::general_purpose::STANDARD.encode(png)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("another roombox already answers on {0}: stop it first (systemctl stop roombox)")]
+    InUse(PathBuf),
+    #[error(
+        "cannot create the control socket {path}: {source} (check [control] socket and that the directory is writable)"
+    )]
+    Bind { path: PathBuf, source: std::io::Error },
+    #[error("cannot reach roombox at {path}: {source} (is it running? `systemctl status roombox`; or pass --socket)")]
+    Connect { path: PathBuf, source: std::io::Error },
+    #[error("roombox at {path} answered badly: {reason}")]
+    Protocol { path: PathBuf, reason: String },
+}
+
+/// A request waiting for the runtime's answer.
+pub type Pending = (Request, oneshot::Sender<Response>);
+
+/// Binds the socket (group read/write only) and forwards each request to `requests`.
+pub async fn serve(path: &Path, requests: mpsc::Sender<Pending>) -> Result<tokio::task::JoinHandle<()>, ControlError> {
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(ControlError::InUse(path.into()));
+        }
+        let _ = std::fs::remove_file(path); // stale socket from a previous run
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| ControlError::Bind { path: path.into(), source })?;
+    }
+    let listener = UnixListener::bind(path).map_err(|source| ControlError::Bind { path: path.into(), source })?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
+    Ok(tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(handle_connection(stream, requests.clone()));
+        }
+    }))
+}
+
+async fn handle_connection(stream: UnixStream, requests: mpsc::Sender<Pending>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => {
+                let (tx, rx) = oneshot::channel();
+                if requests.send((request, tx)).await.is_err() {
+                    return;
+                }
+                rx.await.unwrap_or_else(|_| Response::error("roombox is shutting down"))
+            }
+            Err(e) => Response::error(format!("bad request: {e}")),
+        };
+        let Ok(mut text) = serde_json::to_string(&response) else {
+            return;
+        };
+        text.push('\n');
+        if write.write_all(text.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends one request and waits for the answer (the `roombox ctl` side).
+pub async fn call(path: &Path, request: Request) -> Result<Response, ControlError> {
+    let stream =
+        UnixStream::connect(path).await.map_err(|source| ControlError::Connect { path: path.into(), source })?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(&request)
+        .map_err(|e| ControlError::Protocol { path: path.into(), reason: e.to_string() })?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await.map_err(|source| ControlError::Connect { path: path.into(), source })?;
+    let answer = BufReader::new(read)
+        .lines()
+        .next_line()
+        .await
+        .map_err(|source| ControlError::Connect { path: path.into(), source })?;
+    let answer = answer.ok_or_else(|| ControlError::Protocol { path: path.into(), reason: "no answer".into() })?;
+    serde_json::from_str(&answer).map_err(|e| ControlError::Protocol { path: path.into(), reason: e.to_string() })
+}

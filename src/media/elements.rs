@@ -1,0 +1,144 @@
+//! Small helpers for building GStreamer graphs in code: make an element with string
+//! properties (set only where the element has them), parse a user fragment into a bin, link
+//! with errors that say which link failed.
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::MediaError;
+
+/// Which Debian package provides an element, for error messages.
+pub fn package_of(factory: &str) -> &'static str {
+    match factory {
+        "x264enc" => "gstreamer1.0-plugins-ugly",
+        "avdec_h264" => "gstreamer1.0-libav",
+        "openh264enc" | "openh264dec" | "kmssink" | "rtpopuspay" | "rtpopusdepay" => "gstreamer1.0-plugins-bad",
+        "textoverlay" => "gstreamer1.0-x",
+        "opusenc" | "opusdec" | "videoconvert" | "videoscale" | "audioconvert" | "audioresample" | "volume"
+        | "videotestsrc" | "audiotestsrc" => "gstreamer1.0-plugins-base",
+        "alsasrc" | "alsasink" => "gstreamer1.0-alsa",
+        _ => "gstreamer1.0-plugins-good",
+    }
+}
+
+/// Makes `factory`, setting each `(property, value)` it has from its string form.
+pub fn make(factory: &str, properties: &[(&str, &str)]) -> Result<gst::Element, MediaError> {
+    let element = gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| MediaError::MissingElement { element: factory.into(), package: package_of(factory) })?;
+    for (name, value) in properties {
+        set(&element, name, value)?;
+    }
+    Ok(element)
+}
+
+/// Sets a property from its string form if the element has it (hardware encoders differ
+/// between driver versions; a missing knob is not a reason to fail a call).
+pub fn set(element: &gst::Element, name: &str, value: &str) -> Result<(), MediaError> {
+    if element.find_property(name).is_none() {
+        tracing::debug!(element = %element.name(), property = name, "property not present, skipped");
+        return Ok(());
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| element.set_property_from_str(name, value))).map_err(
+        |_| MediaError::BadProperty {
+            element: element.factory().map(|f| f.name().to_string()).unwrap_or_default(),
+            property: name.into(),
+            value: value.into(),
+        },
+    )
+}
+
+pub fn capsfilter(caps: &str) -> Result<gst::Element, MediaError> {
+    let caps: gst::Caps = caps.parse().map_err(|_| MediaError::Internal(format!("bad caps {caps}")))?;
+    gst::ElementFactory::make("capsfilter")
+        .property("caps", &caps)
+        .build()
+        .map_err(|_| MediaError::MissingElement { element: "capsfilter".into(), package: "libgstreamer1.0-0" })
+}
+
+/// A user-supplied fragment (`videotestsrc ! textoverlay …`) as one bin whose only pad is a
+/// ghost of its unlinked pad in `direction`. (Ghosting every unlinked pad would also expose
+/// e.g. textoverlay's text_sink, and textoverlay then waits for text forever.)
+pub fn fragment(description: &str, direction: gst::PadDirection) -> Result<gst::Element, MediaError> {
+    let bad = |error: String| MediaError::BadFragment { fragment: description.into(), error };
+    let bin = gst::parse::bin_from_description(description, false).map_err(|e| bad(e.to_string()))?;
+    let pad = bin.find_unlinked_pad(direction).ok_or_else(|| bad(format!("it has no free {direction:?} pad")))?;
+    let ghost = gst::GhostPad::builder_with_target(&pad)
+        .map_err(|e| bad(e.to_string()))?
+        .name(if direction == gst::PadDirection::Src { "src" } else { "sink" })
+        .build();
+    bin.add_pad(&ghost).map_err(|e| bad(e.to_string()))?;
+    Ok(bin.upcast())
+}
+
+pub fn add_and_link(bin: &gst::Pipeline, chain: &[&gst::Element]) -> Result<(), MediaError> {
+    bin.add_many(chain.iter().copied()).map_err(|e| MediaError::Internal(e.to_string()))?;
+    for pair in chain.windows(2) {
+        pair[0]
+            .link(pair[1])
+            .map_err(|_| MediaError::Link { from: pair[0].name().to_string(), to: pair[1].name().to_string() })?;
+    }
+    Ok(())
+}
+
+/// Links `src` to a request pad of `rtpbin` named `pad`.
+pub fn link_to_request(src: &gst::Element, rtpbin: &gst::Element, pad: &str) -> Result<(), MediaError> {
+    let sink =
+        rtpbin.request_pad_simple(pad).ok_or_else(|| MediaError::Internal(format!("rtpbin refused pad {pad}")))?;
+    let srcpad = src.static_pad("src").ok_or_else(|| MediaError::Internal(format!("{} has no src pad", src.name())))?;
+    srcpad
+        .link(&sink)
+        .map_err(|e| MediaError::Link { from: src.name().to_string(), to: format!("rtpbin.{pad} ({e:?})") })?;
+    Ok(())
+}
+
+/// Links rtpbin's pad `pad` (static, or requested if needed) to `sink`.
+pub fn link_from_rtpbin(rtpbin: &gst::Element, pad: &str, sink: &gst::Element) -> Result<(), MediaError> {
+    let src = rtpbin
+        .static_pad(pad)
+        .or_else(|| rtpbin.request_pad_simple(pad))
+        .ok_or_else(|| MediaError::Internal(format!("rtpbin has no pad {pad}")))?;
+    let sinkpad =
+        sink.static_pad("sink").ok_or_else(|| MediaError::Internal(format!("{} has no sink pad", sink.name())))?;
+    src.link(&sinkpad)
+        .map_err(|e| MediaError::Link { from: format!("rtpbin.{pad}"), to: format!("{} ({e:?})", sink.name()) })?;
+    Ok(())
+}
+
+/// Elements every call uses, whatever the devices.
+const CALL_ELEMENTS: &[&str] = &[
+    "rtpbin",
+    "udpsrc",
+    "udpsink",
+    "rtph264pay",
+    "rtph264depay",
+    "h264parse",
+    "opusenc",
+    "opusdec",
+    "rtpopuspay",
+    "rtpopusdepay",
+    "videoconvert",
+    "videoscale",
+    "audioconvert",
+    "audioresample",
+    "volume",
+    "queue",
+    "pngenc",
+];
+
+/// Checks that every element a call of this plan needs is installed and that the device
+/// fragments parse, so a broken setup is reported by `check` and at start, not mid-call.
+pub fn check_plan(plan: &super::MediaPlan) -> Result<(), MediaError> {
+    for factory in CALL_ELEMENTS.iter().copied().chain([plan.encoder.element.as_str(), plan.decoder.as_str()]) {
+        if gst::ElementFactory::find(factory).is_none() {
+            return Err(MediaError::MissingElement { element: factory.into(), package: package_of(factory) });
+        }
+    }
+    use gst::PadDirection::{Sink, Src};
+    for (choice, direction) in
+        [(&plan.video_source, Src), (&plan.audio_source, Src), (&plan.audio_sink, Sink), (&plan.display, Sink)]
+    {
+        fragment(&choice.fragment, direction)?; // fails on any element that is not installed
+    }
+    Ok(())
+}

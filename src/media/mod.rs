@@ -1,0 +1,121 @@
+//! Media: the GStreamer side of a call, driven by the runtime on the core's orders.
+//!
+//! - `plan.rs`: which elements a call uses, resolved from config + a probe (pure).
+//! - `encoder.rs`: H.264 encoder choice and property mapping (pure).
+//! - `probe.rs`: what this machine has (cameras, sound cards, screens, element factories).
+//! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
+//! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
+//! - `screen.rs`: the idle screen and PNG snapshots.
+//! - `stats.rs`: rate meters and the status figures.
+
+mod elements;
+pub mod encoder;
+mod pipeline;
+pub mod plan;
+pub mod probe;
+pub mod screen;
+mod sockets;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::call::CallId;
+use crate::sdp::{LocalMedia, Negotiated};
+pub use elements::check_plan;
+pub use pipeline::CallPipeline;
+pub use plan::MediaPlan;
+use sockets::CallSockets;
+pub use stats::MediaStats;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    #[error("GStreamer element {element} is missing: install {package}")]
+    MissingElement { element: String, package: &'static str },
+    #[error("no H.264 decoder: install gstreamer1.0-libav (avdec_h264) or gstreamer1.0-plugins-bad (openh264dec)")]
+    NoDecoder,
+    #[error(transparent)]
+    Encoder(#[from] encoder::EncoderError),
+    #[error("GStreamer fragment \"{fragment}\" does not work: {error} (try it with gst-launch-1.0)")]
+    BadFragment { fragment: String, error: String },
+    #[error("{element} does not accept {property}={value}")]
+    BadProperty { element: String, property: String, value: String },
+    #[error("cannot link {from} to {to}")]
+    Link { from: String, to: String },
+    #[error("network: {0}")]
+    Socket(String),
+    #[error("media did not start: {0}")]
+    StartFailed(String),
+    #[error("snapshot failed: {0}")]
+    Snapshot(String),
+    #[error("internal media error: {0}")]
+    Internal(String),
+}
+
+/// What the media side reports back to the runtime (and so to the core).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    Failed { call: CallId, reason: String },
+}
+
+/// Holds each call's sockets from `prepare` until `start`, and the running pipeline after.
+pub struct Engine {
+    plan: MediaPlan,
+    events: UnboundedSender<MediaEvent>,
+    prepared: HashMap<CallId, CallSockets>,
+    running: Option<(CallId, CallPipeline)>,
+}
+
+impl Engine {
+    pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
+        Self { plan, events, prepared: HashMap::new(), running: None }
+    }
+
+    pub fn plan(&self) -> &MediaPlan {
+        &self.plan
+    }
+
+    /// Binds the call's ports towards `peer`.
+    pub fn prepare(&mut self, call: CallId, peer: SocketAddr) -> Result<LocalMedia, MediaError> {
+        let sockets = CallSockets::bind(peer)?;
+        let local = sockets.local;
+        self.prepared.insert(call, sockets);
+        Ok(local)
+    }
+
+    pub fn start(&mut self, call: CallId, negotiated: &Negotiated, muted: bool) -> Result<(), MediaError> {
+        let sockets = self
+            .prepared
+            .remove(&call)
+            .ok_or_else(|| MediaError::Internal(format!("call {} has no prepared ports", call.0)))?;
+        self.running = None; // one call at a time: never two pipelines on the camera
+        let pipeline = CallPipeline::start(call, &self.plan, negotiated, sockets, muted, self.events.clone())?;
+        self.running = Some((call, pipeline));
+        Ok(())
+    }
+
+    /// Tears down the call's pipeline and closes its sockets. Idempotent.
+    pub fn release(&mut self, call: CallId) {
+        self.prepared.remove(&call);
+        if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
+            self.running = None;
+        }
+    }
+
+    pub fn set_mute(&self, muted: bool) {
+        if let Some((_, p)) = &self.running {
+            p.set_mute(muted);
+        }
+    }
+
+    pub fn stats(&self) -> Option<MediaStats> {
+        self.running.as_ref().map(|(_, p)| p.stats())
+    }
+
+    /// What the screen shows now: the last remote frame in a call, else the idle screen.
+    pub fn snapshot_sample(&self) -> Option<gstreamer::Sample> {
+        self.running.as_ref().and_then(|(_, p)| p.last_frame())
+    }
+}

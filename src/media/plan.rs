@@ -1,0 +1,190 @@
+//! The media plan: what GStreamer elements a call uses, resolved once from the config and a
+//! probe of this machine. Pure (the probe is plain data), so `auto` choices are unit tested and
+//! `roombox check` can print exactly what a call would run.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::MediaError;
+use super::encoder::{self, EncoderPlan, EncoderSettings};
+use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, VideoSource};
+
+/// What this machine has, as far as choosing devices goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probe {
+    pub video_devices: Vec<PathBuf>,
+    pub alsa_cards: bool,
+    pub dri: bool,
+    pub desktop: bool,
+    /// GStreamer element factories that exist here.
+    pub factories: Vec<String>,
+}
+
+impl Probe {
+    pub fn has(&self, factory: &str) -> bool {
+        self.factories.iter().any(|f| f == factory)
+    }
+}
+
+/// One resolved choice: the GStreamer fragment and, in words, what it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Choice {
+    pub fragment: String,
+    pub description: String,
+}
+
+fn choice(fragment: impl Into<String>, description: impl Into<String>) -> Choice {
+    Choice { fragment: fragment.into(), description: description.into() }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaPlan {
+    pub room: String,
+    pub video_source: Choice,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub encoder: EncoderPlan,
+    pub decoder: String,
+    pub audio_source: Choice,
+    pub audio_sink: Choice,
+    pub display: Choice,
+    pub jitter_buffer_ms: u32,
+}
+
+/// The moving test picture, labelled with the room name so a receiver can tell who sent it.
+pub fn test_pattern(room: &str) -> String {
+    format!(
+        "videotestsrc is-live=true pattern=smpte horizontal-speed=3 ! textoverlay text=\"{room}\" font-desc=\"Sans Bold 28\" valignment=top halignment=left shaded-background=true"
+    )
+}
+
+/// The slate a call shows in place of a camera that is missing.
+pub fn slate(message: &str) -> String {
+    format!(
+        "videotestsrc is-live=true pattern=solid-color foreground-color=0xff263238 ! textoverlay text=\"{message}\" font-desc=\"Sans 24\" valignment=center halignment=center"
+    )
+}
+
+const TONE: &str = "audiotestsrc is-live=true wave=sine freq=440 volume=0.25";
+const SILENCE: &str = "audiotestsrc is-live=true wave=silence";
+const DISCARD: &str = "fakesink sync=true";
+
+impl MediaPlan {
+    pub fn resolve(config: &Config, probe: &Probe) -> Result<Self, MediaError> {
+        let room = config.room.name.clone();
+        let video_source = match &config.video.source {
+            VideoSource::Test => choice(test_pattern(&room), "test pattern"),
+            VideoSource::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
+            VideoSource::Device(path) if probe.video_devices.contains(path) => {
+                choice(format!("v4l2src device={}", path.display()), format!("camera {}", path.display()))
+            }
+            VideoSource::Device(path) => choice(
+                slate("camera unavailable"),
+                format!("slate: camera {} not found (check the cable, or `roombox check`)", path.display()),
+            ),
+            VideoSource::Auto => match probe.video_devices.first() {
+                Some(path) => {
+                    choice(format!("v4l2src device={}", path.display()), format!("camera {} (auto)", path.display()))
+                }
+                None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
+            },
+        };
+        let settings = EncoderSettings { bitrate_kbps: config.video.bitrate_kbps.0, fps: config.video.fps.0 };
+        let requested = match &config.video.encoder {
+            EncoderChoice::Auto => None,
+            EncoderChoice::Element(e) => Some(e.as_str()),
+        };
+        let encoder = encoder::choose(requested, settings, |f| probe.has(f))?;
+        let decoder =
+            ["avdec_h264", "openh264dec"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
+        Ok(Self {
+            room,
+            video_source,
+            width: config.video.width.0,
+            height: config.video.height.0,
+            fps: config.video.fps.0,
+            encoder,
+            decoder,
+            audio_source: audio_source(&config.audio.capture, probe),
+            audio_sink: audio_sink(&config.audio.playback, probe),
+            display: display(&config.display.output, probe),
+            jitter_buffer_ms: config.media.jitter_buffer_ms.0,
+        })
+    }
+}
+
+fn audio_source(device: &AudioDevice, probe: &Probe) -> Choice {
+    match device {
+        AudioDevice::Test => choice(TONE, "test tone (440 Hz)"),
+        AudioDevice::Null => choice(SILENCE, "silence"),
+        AudioDevice::Alsa(name) => choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")),
+        AudioDevice::Auto if probe.alsa_cards => choice("alsasrc", "ALSA default capture (auto)"),
+        AudioDevice::Auto => choice(SILENCE, "silence: no sound card found (auto)"),
+    }
+}
+
+fn audio_sink(device: &AudioDevice, probe: &Probe) -> Choice {
+    match device {
+        AudioDevice::Test | AudioDevice::Null => choice(DISCARD, "discarded (no speaker)"),
+        AudioDevice::Alsa(name) => choice(format!("alsasink device={name}"), format!("ALSA playback {name}")),
+        AudioDevice::Auto if probe.alsa_cards => choice("autoaudiosink", "default speaker (auto)"),
+        AudioDevice::Auto => choice(DISCARD, "discarded: no sound card found (auto)"),
+    }
+}
+
+fn display(output: &DisplayOutput, probe: &Probe) -> Choice {
+    match output {
+        DisplayOutput::Kms => choice("kmssink", "HDMI via KMS"),
+        DisplayOutput::Window => choice("autovideosink", "desktop window"),
+        DisplayOutput::None => choice(DISCARD, "no screen (picture kept for snapshots)"),
+        DisplayOutput::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
+        DisplayOutput::Auto if probe.desktop => choice("autovideosink", "desktop window (auto: a desktop is running)"),
+        DisplayOutput::Auto if probe.dri => choice("kmssink", "HDMI via KMS (auto: /dev/dri present, no desktop)"),
+        DisplayOutput::Auto => choice(DISCARD, "no screen found (auto); picture kept for snapshots"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe() -> Probe {
+        Probe { factories: vec!["x264enc".into(), "avdec_h264".into()], ..Probe::default() }
+    }
+
+    #[test]
+    fn the_builtin_config_needs_no_devices() {
+        let plan = MediaPlan::resolve(&Config::builtin(), &probe()).unwrap();
+        assert!(plan.video_source.fragment.starts_with("videotestsrc"));
+        assert!(plan.video_source.fragment.contains("roombox"), "the picture names the room");
+        assert_eq!(plan.audio_source.fragment, TONE);
+        assert_eq!(plan.display.fragment, DISCARD);
+        assert_eq!(plan.encoder.element, "x264enc");
+    }
+
+    #[test]
+    fn auto_uses_a_camera_and_sound_card_when_present_and_kms_without_a_desktop() {
+        let p = Probe { video_devices: vec!["/dev/video0".into()], alsa_cards: true, dri: true, ..probe() };
+        let plan = MediaPlan::resolve(&Config::default(), &p).unwrap();
+        assert_eq!(plan.video_source.fragment, "v4l2src device=/dev/video0");
+        assert_eq!(plan.audio_source.fragment, "alsasrc");
+        assert_eq!(plan.display.fragment, "kmssink");
+    }
+
+    #[test]
+    fn auto_without_devices_shows_a_slate_and_sends_silence_not_a_tone() {
+        let plan = MediaPlan::resolve(&Config::default(), &probe()).unwrap();
+        assert!(plan.video_source.fragment.contains("camera unavailable"));
+        assert_eq!(plan.audio_source.fragment, SILENCE);
+        assert!(plan.display.description.contains("no screen"));
+    }
+
+    #[test]
+    fn no_h264_decoder_is_an_error_with_the_package_to_install() {
+        let p = Probe { factories: vec!["x264enc".into()], ..Probe::default() };
+        let err = MediaPlan::resolve(&Config::builtin(), &p).unwrap_err();
+        assert!(err.to_string().contains("gstreamer1.0-libav"), "{err}");
+    }
+}

@@ -1,0 +1,72 @@
+//! What the room's screen shows, as PNG for `roombox ctl snapshot`: the last remote frame in a
+//! call, or the idle screen (room name and "press the button to join") between calls.
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::MediaError;
+
+/// The idle screen as a GStreamer source (also what a real display shows between calls);
+/// `source_options` are added to the videotestsrc (e.g. `num-buffers=1`). Its text is set with
+/// [`label_idle_screen`] (a launch string cannot carry a line break).
+pub fn idle_source(source_options: &str) -> String {
+    format!(
+        "videotestsrc {source_options} pattern=solid-color foreground-color=0xff1b2631 ! textoverlay name=idle-text \
+         font-desc=\"Sans Bold 28\" valignment=center halignment=center line-alignment=center"
+    )
+}
+
+/// Writes the room name and the call to action onto the idle screen in `bin`.
+pub fn label_idle_screen(bin: &gst::Bin, room: &str) {
+    if let Some(overlay) = bin.by_name("idle-text") {
+        overlay.set_property("text", format!("{room}\n\npress the button to join"));
+    }
+}
+
+/// Renders the idle screen once, at the room's picture size.
+pub fn idle_screen_png(room: &str, width: u32, height: u32) -> Result<Vec<u8>, MediaError> {
+    let description = format!(
+        "{} ! video/x-raw,width={width},height={height} ! videoconvert ! pngenc ! fakesink name=out enable-last-sample=true",
+        idle_source("num-buffers=1")
+    );
+    let pipeline = gst::parse::launch(&description)
+        .map_err(|e| MediaError::Snapshot(format!("idle screen: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| MediaError::Snapshot("idle screen is not a pipeline".into()))?;
+    label_idle_screen(pipeline.upcast_ref(), room);
+    let result = run_to_end(&pipeline).and_then(|()| {
+        let sink = pipeline.by_name("out").ok_or_else(|| MediaError::Snapshot("no sink".into()))?;
+        let sample = sink
+            .property::<Option<gst::Sample>>("last-sample")
+            .ok_or_else(|| MediaError::Snapshot("nothing rendered".into()))?;
+        buffer_bytes(&sample)
+    });
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+fn run_to_end(pipeline: &gst::Pipeline) -> Result<(), MediaError> {
+    pipeline.set_state(gst::State::Playing).map_err(|e| MediaError::Snapshot(e.to_string()))?;
+    let bus = pipeline.bus().ok_or_else(|| MediaError::Snapshot("no bus".into()))?;
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Eos, gst::MessageType::Error])
+        .ok_or_else(|| MediaError::Snapshot("rendering timed out".into()))?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Err(MediaError::Snapshot(e.error().to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// Encodes a raw video frame as PNG.
+pub fn sample_to_png(sample: &gst::Sample) -> Result<Vec<u8>, MediaError> {
+    let caps = gst::Caps::builder("image/png").build();
+    let png = gstreamer_video::convert_sample(sample, &caps, Some(gst::ClockTime::from_seconds(5)))
+        .map_err(|e| MediaError::Snapshot(e.to_string()))?;
+    buffer_bytes(&png)
+}
+
+fn buffer_bytes(sample: &gst::Sample) -> Result<Vec<u8>, MediaError> {
+    let buffer = sample.buffer().ok_or_else(|| MediaError::Snapshot("empty frame".into()))?;
+    let map = buffer.map_readable().map_err(|e| MediaError::Snapshot(e.to_string()))?;
+    Ok(map.as_slice().to_vec())
+}

@@ -1,0 +1,143 @@
+//! Live media statistics: rate meters fed from pad probes on the streaming threads, and the
+//! per-direction figures `roombox ctl status` shows.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Events per second and bytes per second over a sliding window. Pure: instants are passed in.
+#[derive(Debug)]
+pub struct RateMeter {
+    window: Duration,
+    samples: VecDeque<(Instant, u64)>,
+    total_events: u64,
+}
+
+impl RateMeter {
+    pub fn new(window: Duration) -> Self {
+        Self { window, samples: VecDeque::new(), total_events: 0 }
+    }
+
+    pub fn record(&mut self, now: Instant, bytes: u64) {
+        self.samples.push_back((now, bytes));
+        self.total_events += 1;
+        self.prune(now);
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while self.samples.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > self.window) {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Events per second over the window ending at `now`.
+    pub fn per_second(&mut self, now: Instant) -> f64 {
+        self.prune(now);
+        self.samples.len() as f64 / self.window.as_secs_f64()
+    }
+
+    /// Kilobits per second over the window ending at `now`.
+    pub fn kbps(&mut self, now: Instant) -> f64 {
+        self.prune(now);
+        let bytes: u64 = self.samples.iter().map(|(_, b)| b).sum();
+        bytes as f64 * 8.0 / 1000.0 / self.window.as_secs_f64()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total_events
+    }
+}
+
+/// A [`RateMeter`] shared with a streaming thread.
+#[derive(Debug)]
+pub struct SharedMeter(Mutex<RateMeter>);
+
+impl Default for SharedMeter {
+    fn default() -> Self {
+        Self(Mutex::new(RateMeter::new(Duration::from_secs(1))))
+    }
+}
+
+impl SharedMeter {
+    pub fn record(&self, bytes: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.record(Instant::now(), bytes);
+        }
+    }
+    /// (events/s, kbit/s, total events)
+    pub fn read(&self) -> (f64, f64, u64) {
+        let now = Instant::now();
+        self.0.lock().map(|mut m| (m.per_second(now), m.kbps(now), m.total())).unwrap_or_default()
+    }
+}
+
+/// What arrives from the peer on one stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReceiveStats {
+    pub codec: String,
+    /// Decoded frames per second (video) or decoded buffers per second (audio).
+    pub decoded_per_s: f64,
+    pub decoded_total: u64,
+    pub kbps: f64,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    pub jitter_ms: f64,
+    /// Loudness of the decoded audio (dBFS RMS); `None` for video.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level_db: Option<f64>,
+}
+
+/// What we send on one stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendStats {
+    pub codec: String,
+    pub kbps: f64,
+    pub packets_sent: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaStats {
+    pub video_in: ReceiveStats,
+    pub audio_in: ReceiveStats,
+    pub video_out: SendStats,
+    pub audio_out: SendStats,
+    pub encoder: String,
+    pub muted: bool,
+}
+
+/// RMS level in dBFS of interleaved 32-bit float samples.
+pub fn rms_dbfs(samples: impl Iterator<Item = f32>) -> f64 {
+    let (sum, n) = samples.fold((0.0f64, 0usize), |(s, n), x| (s + f64::from(x) * f64::from(x), n + 1));
+    if n == 0 || sum <= 0.0 {
+        return -120.0;
+    }
+    (20.0 * (sum / n as f64).sqrt().log10()).max(-120.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meter_reports_the_rate_of_the_last_window_only() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(Duration::from_secs(1));
+        for i in 0..30 {
+            m.record(t0 + Duration::from_millis(i * 33), 1250);
+        }
+        let end = t0 + Duration::from_millis(990);
+        assert_eq!(m.per_second(end), 30.0);
+        assert_eq!(m.kbps(end), 300.0);
+        assert_eq!(m.per_second(t0 + Duration::from_secs(5)), 0.0, "a stalled stream reads zero");
+        assert_eq!(m.total(), 30);
+    }
+
+    #[test]
+    fn rms_of_a_full_scale_sine_is_minus_3_db_and_silence_is_the_floor() {
+        let sine = (0..4800).map(|i| (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 48000.0).sin());
+        assert!((rms_dbfs(sine) + 3.01).abs() < 0.05);
+        assert_eq!(rms_dbfs(std::iter::repeat_n(0.0, 480)), -120.0);
+    }
+}

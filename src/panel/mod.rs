@@ -1,0 +1,23 @@
+//! The front panel: one button and one LED. Adapters show the LED pattern the core asks for
+//! and turn button activity into [`Gesture`]s. `sim` is driven by `roombox ctl press`; GPIO
+//! boards plug in behind the same trait.
+
+pub mod sim;
+
+use crate::call::LedPattern;
+use crate::config::PanelBackend;
+
+pub trait Panel: Send {
+    /// Shows the pattern (the adapter owns the blink timing).
+    fn show(&mut self, led: LedPattern);
+    /// What the LED shows now.
+    fn led(&self) -> LedPattern;
+    fn backend(&self) -> &'static str;
+}
+
+/// The panel named in the config.
+pub fn open(backend: PanelBackend) -> Box<dyn Panel> {
+    match backend {
+        PanelBackend::Sim => Box::new(sim::SimPanel::default()),
+    }
+}
