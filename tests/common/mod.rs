@@ -1,0 +1,138 @@
+//! Test harness: real `roombox` daemons on 127.0.0.1 with simulated devices, driven through
+//! the real `roombox ctl` command line.
+
+#![allow(dead_code)]
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use roombox::call::CallState;
+use roombox::control::Status;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
+
+/// A UDP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Daemon {
+    pub name: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts a room named `name` on `port`, calling `peers` (name, port), with extra TOML lines
+    /// appended to its `[call]` section.
+    pub fn start(name: &str, port: u16, peers: &[(&str, u16)], call_extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let peers: Vec<String> = peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}\"")).collect();
+        let config = format!(
+            "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n[call]\npeers = [{}]\n{call_extra}\n\
+             [video]\nsource = \"test\"\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
+             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = \"none\"\n\
+             [control]\nsocket = \"{}\"\n",
+            peers.join(", "),
+            dir.path().join("control.sock").display()
+        );
+        let config_path = dir.path().join("roombox.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("roombox.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "roombox=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { name: name.into(), port, dir, child };
+        daemon.wait_for(Duration::from_secs(20), "the control socket to answer", |_| true);
+        daemon
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("control.sock")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("roombox.log")).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(BIN).arg("ctl").arg("--socket").arg(self.socket()).args(args).output().unwrap()
+    }
+
+    pub fn press(&self) {
+        let out = self.ctl(&["press"]);
+        assert!(out.status.success(), "press failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        let out = self.ctl(&["status", "--json"]);
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
+    }
+
+    /// Polls status until `ok` holds; panics with the last status and the log otherwise.
+    pub fn wait_for(&self, timeout: Duration, what: &str, ok: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < timeout {
+            if let Some(status) = self.status() {
+                if ok(&status) {
+                    return status;
+                }
+                last = Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{}: timed out waiting for {what}\nlast status: {last:#?}\nlog:\n{}", self.name, self.log());
+    }
+
+    pub fn wait_state(&self, state: CallState, timeout: Duration) -> Status {
+        self.wait_for(timeout, &format!("state {state:?}"), |s| s.call.state == state)
+    }
+
+    /// Threads and open file descriptors of the daemon process.
+    pub fn resources(&self) -> (usize, usize) {
+        let count =
+            |dir: &str| std::fs::read_dir(format!("/proc/{}/{dir}", self.pid())).map(|d| d.count()).unwrap_or(0);
+        (count("task"), count("fd"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Width and height from a PNG's IHDR chunk, if `bytes` is a PNG.
+pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&bytes[16..20]), be(&bytes[20..24])))
+}
+
+pub fn read_png(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}

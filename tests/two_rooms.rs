@@ -1,0 +1,127 @@
+//! Two real daemons on 127.0.0.1 call each other through `roombox ctl`, exchange H.264 video
+//! and Opus audio both ways, and hang up; strangers are refused and dead peers given up on.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, free_port, png_size, read_png};
+use roombox::call::{CallState, LedPattern};
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+#[test]
+fn two_rooms_join_see_and_hear_each_other_and_leave() {
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
+    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "");
+
+    let idle_png = b.dir.path().join("idle.png");
+    assert!(b.ctl(&["snapshot", idle_png.to_str().unwrap()]).status.success());
+    assert_eq!(png_size(&read_png(&idle_png)), Some((320, 240)), "the idle screen is the room's picture size");
+
+    a.press();
+    let ringing = b.wait_state(CallState::Ringing, SECS(5));
+    assert_eq!(ringing.call.led, LedPattern::SlowBlink);
+    assert_eq!(a.status().unwrap().call.state, CallState::Dialing);
+    b.press();
+
+    for (room, other) in [(&a, "bergen"), (&b, "oslo")] {
+        let status = room.wait_for(SECS(20), "≥ 20 frames/s of remote video and audible audio", |s| {
+            s.media.as_ref().is_some_and(|m| {
+                m.video_in.decoded_per_s >= 20.0
+                    && m.audio_in.decoded_per_s >= 40.0
+                    && m.audio_in.level_db.is_some_and(|db| db > -30.0)
+            })
+        });
+        assert_eq!(status.call.state, CallState::InCall);
+        assert_eq!(status.call.led, LedPattern::Solid);
+        assert!(status.call.peer.as_deref().unwrap().contains(other));
+        let negotiated = status.call.negotiated.unwrap();
+        assert_eq!(negotiated.video.unwrap().codec, "H264/90000");
+        assert_eq!(negotiated.audio.unwrap().codec, "opus/48000/2");
+        let media = status.media.unwrap();
+        assert!(media.video_in.kbps > 100.0, "video bitrate {}", media.video_in.kbps);
+        assert!(media.video_out.kbps > 100.0, "video out {}", media.video_out.kbps);
+        assert!(media.video_in.packets_received > 0);
+    }
+
+    let seen = b.dir.path().join("seen.png");
+    let out = b.ctl(&["snapshot", seen.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let remote = read_png(&seen);
+    assert_eq!(png_size(&remote), Some((320, 240)));
+    assert_ne!(remote, read_png(&idle_png), "in a call the screen shows the remote picture, not the idle screen");
+
+    let text = String::from_utf8(a.ctl(&["status"]).stdout).unwrap();
+    assert!(text.contains("video in:") && text.contains("fps"), "{text}");
+
+    assert!(a.ctl(&["leave"]).status.success());
+    let a_idle = a.wait_state(CallState::Idle, SECS(5));
+    let b_idle = b.wait_state(CallState::Idle, SECS(5));
+    assert_eq!((a_idle.call.led, b_idle.call.led), (LedPattern::Off, LedPattern::Off));
+    assert!(a_idle.media.is_none() && b_idle.media.is_none(), "media torn down on leave");
+    assert_eq!(a_idle.call.last_error, None);
+}
+
+#[test]
+fn a_room_not_on_the_allow_list_is_refused() {
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "");
+    let c = Daemon::start("tromso", pc, &[("bergen", pb)], "");
+    c.press();
+    let refused =
+        c.wait_for(SECS(10), "the refusal", |s| s.call.state == CallState::Idle && s.call.last_error.is_some());
+    assert!(refused.call.last_error.unwrap().contains("allow list"));
+    assert_eq!(refused.call.led, LedPattern::FastBlink);
+    assert_eq!(b.status().unwrap().call.state, CallState::Idle, "bergen never rang");
+    assert!(b.log().contains("not on the allow list"), "the refusal is logged in words");
+}
+
+#[test]
+fn a_peer_that_is_down_makes_the_caller_give_up_with_an_error_led() {
+    let (pa, nobody) = (free_port(), free_port());
+    let a = Daemon::start("oslo", pa, &[("bergen", nobody)], "dial_timeout_s = 2");
+    a.press();
+    assert_eq!(a.status().unwrap().call.led, LedPattern::SlowBlink);
+    let gave_up = a.wait_for(SECS(6), "giving up", |s| s.call.state == CallState::Idle && s.call.last_error.is_some());
+    assert_eq!(gave_up.call.led, LedPattern::FastBlink);
+    assert!(gave_up.call.last_error.unwrap().contains("did not answer"));
+}
+
+#[test]
+fn a_busy_room_answers_busy_and_keeps_its_call() {
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let auto = "auto_answer = true\nallow = [\"*\"]";
+    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
+    let b = Daemon::start("bergen", pb, &[("oslo", pa)], auto);
+    let c = Daemon::start("tromso", pc, &[("bergen", pb)], "");
+    a.press();
+    a.wait_state(CallState::InCall, SECS(5));
+    c.press();
+    let busy = c.wait_for(SECS(10), "busy", |s| s.call.last_error.is_some());
+    assert!(busy.call.last_error.unwrap().contains("busy"));
+    assert_eq!(b.status().unwrap().call.state, CallState::InCall);
+}
+
+#[test]
+fn long_press_mutes_the_microphone_and_the_peer_hears_silence() {
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
+    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    a.press();
+    b.wait_for(SECS(15), "oslo's tone", |s| {
+        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
+    });
+    assert!(a.ctl(&["long-press"]).status.success());
+    let muted = a.status().unwrap();
+    assert!(muted.call.muted);
+    assert_eq!(muted.call.led, LedPattern::Muted);
+    b.wait_for(SECS(5), "silence from oslo", |s| {
+        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db < -60.0))
+    });
+    assert!(a.ctl(&["unmute"]).status.success());
+    b.wait_for(SECS(5), "oslo's tone again", |s| {
+        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
+    });
+}
