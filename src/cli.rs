@@ -233,9 +233,7 @@ pub fn render_status(s: &Status) -> String {
     if let Some(error) = &c.last_error {
         out += &format!("last error: {error}\n");
     }
-    out += &format!(
-        "devices: camera {}; mic {}; screen {}; encoder {}\n",
-        s.video_source, s.audio_source, s.display, s.encoder_reason
-    );
+    out += &format!("camera:  {}   mic: {}   screen: {}\n", s.video_source, s.audio_source, s.display);
+    out += &format!("encoder: {}\n", s.encoder_reason);
     out
 }
