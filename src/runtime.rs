@@ -102,7 +102,10 @@ pub async fn run(
                 },
                 Err(e) => tracing::warn!("SIP socket: {e}"),
             },
-            Some(MediaEvent::Failed { call, reason }) = media_rx.recv() => room.core.handle_input(Instant::now(), Input::MediaFailed { call, reason }),
+            Some(event) = media_rx.recv() => match event {
+                MediaEvent::Failed { call, reason } => room.core.handle_input(Instant::now(), Input::MediaFailed { call, reason }),
+                MediaEvent::LatencyChanged { call } => room.engine.recalculate_latency(call),
+            },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
         }

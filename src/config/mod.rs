@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use values::{
-    AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, Seconds, VideoSource,
+    AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, PipelineClock, Seconds,
+    VideoSource,
 };
 
 use crate::call::{AllowEntry, AllowList, Timing};
@@ -116,6 +117,8 @@ pub struct ControlConfig {
 pub struct MediaConfig {
     /// Receive jitter buffer, milliseconds.
     pub jitter_buffer_ms: Bounded<0, 2000>,
+    /// "monotonic", or "realtime" (timestamps are capture times: latency benchmarks).
+    pub clock: PipelineClock,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -151,7 +154,7 @@ impl Default for Config {
             display: DisplayConfig { output: DisplayOutput::Auto },
             panel: PanelConfig { backend: PanelBackend::Sim },
             control: ControlConfig { socket: DEFAULT_SOCKET.into() },
-            media: MediaConfig { jitter_buffer_ms: Bounded(50) },
+            media: MediaConfig { jitter_buffer_ms: Bounded(50), clock: PipelineClock::Monotonic },
             log: LogConfig { level: "info".into() },
         }
     }

@@ -53,6 +53,28 @@ pub enum EncoderChoice {
     Element(String),
 }
 
+/// The clock media runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipelineClock {
+    /// Steady, immune to wall-clock steps (the right choice for a room).
+    Monotonic,
+    /// Wall-clock time with base time 0, so every timestamp is a capture time (benchmarks).
+    Realtime,
+}
+
+impl TryFrom<String> for PipelineClock {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "monotonic" => Ok(Self::Monotonic),
+            "realtime" => Ok(Self::Realtime),
+            other => Err(format!(
+                "unknown clock \"{other}\": use \"monotonic\" (default) or \"realtime\" (for latency benchmarks)"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelBackend {
     /// Driven by `roombox ctl press` / `long-press`.
@@ -160,7 +182,7 @@ macro_rules! deserialize_via_string {
         }
     )*};
 }
-deserialize_via_string!(VideoSource, AudioDevice, DisplayOutput, EncoderChoice, PanelBackend);
+deserialize_via_string!(VideoSource, AudioDevice, DisplayOutput, EncoderChoice, PanelBackend, PipelineClock);
 
 /// A `sip:` URI whose host is an IP address (roombox dials peers directly).
 #[derive(Debug, Clone, PartialEq, Eq)]

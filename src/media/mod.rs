@@ -7,9 +7,12 @@
 //! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
 //! - `screen.rs`: the idle screen and PNG snapshots.
 //! - `stats.rs`: rate meters and the status figures.
+//! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
 
 mod elements;
 pub mod encoder;
+pub mod latency;
+mod measure;
 mod pipeline;
 pub mod plan;
 pub mod probe;
@@ -57,7 +60,14 @@ pub enum MediaError {
 /// What the media side reports back to the runtime (and so to the core).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    Failed { call: CallId, reason: String },
+    Failed {
+        call: CallId,
+        reason: String,
+    },
+    /// An element's latency changed (the jitter buffer adapted): redistribute it.
+    LatencyChanged {
+        call: CallId,
+    },
 }
 
 /// Holds each call's sockets from `prepare` until `start`, and the running pipeline after.
@@ -101,6 +111,15 @@ impl Engine {
         self.prepared.remove(&call);
         if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
             self.running = None;
+        }
+    }
+
+    /// Applies a changed latency across the running pipeline (LATENCY message).
+    pub fn recalculate_latency(&self, call: CallId) {
+        if let Some((id, p)) = &self.running
+            && *id == call
+        {
+            p.recalculate_latency();
         }
     }
 

@@ -11,6 +11,8 @@ use gstreamer as gst;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
+use super::latency::LatencyMeter;
+use super::measure::{RenderClock, on_barcode, probe_reference_latency};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter, rms_dbfs};
@@ -31,6 +33,9 @@ struct Meters {
     video_tx: SharedMeter,
     audio_tx: SharedMeter,
     level_db: Mutex<Option<f64>>,
+    glass_to_glass: LatencyMeter,
+    video_latency: Arc<LatencyMeter>,
+    audio_latency: Arc<LatencyMeter>,
     last_error: Arc<Mutex<Option<String>>>,
     last_frame: Mutex<Option<gst::Sample>>,
 }
@@ -40,6 +45,7 @@ pub struct CallPipeline {
     rtpbin: gst::Element,
     mic: Option<gst::Element>,
     meters: Arc<Meters>,
+    render: Arc<RenderClock>,
     negotiated: Negotiated,
     encoder: String,
     _sockets: CallSockets,
@@ -55,10 +61,27 @@ impl CallPipeline {
         events: UnboundedSender<MediaEvent>,
     ) -> Result<Self, MediaError> {
         let pipeline = gst::Pipeline::with_name(&format!("call-{}", call.0));
-        let rtpbin = make("rtpbin", &[("latency", &plan.jitter_buffer_ms.to_string())])?;
+        if plan.realtime_clock {
+            let clock =
+                glib::Object::builder::<gst::SystemClock>().property("clock-type", gst::ClockType::Realtime).build();
+            pipeline.use_clock(Some(&clock));
+            pipeline.set_start_time(gst::ClockTime::NONE);
+            pipeline.set_base_time(gst::ClockTime::ZERO);
+        }
+        // Sender reports carry capture times, so the receiver can tell how old each frame is.
+        let rtpbin = make(
+            "rtpbin",
+            &[
+                ("latency", &plan.jitter_buffer_ms.to_string()),
+                ("add-reference-timestamp-meta", "true"),
+                ("rtcp-sync-send-time", "false"),
+            ],
+        )?;
         pipeline.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
         let meters = Arc::new(Meters::default());
+        let render = RenderClock::new(&pipeline);
         let mut built = Self {
+            render,
             pipeline,
             rtpbin,
             mic: None,
@@ -74,7 +97,7 @@ impl CallPipeline {
             built.add_audio(plan, audio, muted)?;
         }
         built.route_received_streams();
-        watch_bus(&built.pipeline, call, events, built.meters.last_error.clone());
+        watch_bus(&built, call, events);
         if built.pipeline.set_state(gst::State::Playing).is_err() {
             let error = built.meters.last_error.lock().ok().and_then(|e| e.clone());
             return Err(MediaError::StartFailed(
@@ -132,6 +155,7 @@ impl CallPipeline {
         add_and_link(&self.pipeline, &[&depay, &make("h264parse", &[])?, &decoder, &shown, &display])?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
+        probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone(), "video");
         let meters = self.meters.clone();
         probe_buffers(&shown, "src", move |pad, buffer| {
             if let (Some(caps), Ok(mut last)) = (pad.current_caps(), meters.last_frame.lock()) {
@@ -170,6 +194,7 @@ impl CallPipeline {
             &fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
         ];
         add_and_link(&self.pipeline, &receive)?;
+        probe_reference_latency(&measured, "src", self.render.clone(), self.meters.audio_latency.clone(), "audio");
         let meters = self.meters.clone();
         probe_buffers(&measured, "src", move |_, buffer| {
             meters.audio_decoded.record(0);
@@ -271,6 +296,10 @@ impl CallPipeline {
         });
     }
 
+    pub fn recalculate_latency(&self) {
+        let _ = self.pipeline.recalculate_latency();
+    }
+
     pub fn set_mute(&self, muted: bool) {
         if let Some(mic) = &self.mic {
             mic.set_property("mute", muted);
@@ -283,10 +312,8 @@ impl CallPipeline {
         let receive = |session: u32, decoded: &SharedMeter, rx: &SharedMeter, stream: &Option<NegotiatedStream>| {
             let (decoded_per_s, _, decoded_total) = decoded.read();
             let (_, kbps, _) = rx.read();
-            let (packets_received, packets_lost, jitter_ms) = self.session_stats(
-                session,
-                stream.as_ref().map_or(90000, |_| if session == VIDEO { 90000 } else { 48000 }),
-            );
+            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
+            let (packets_received, packets_lost, jitter_ms) = self.session_stats(session, clock_rate);
             ReceiveStats {
                 codec: codec(stream),
                 decoded_per_s,
@@ -295,7 +322,7 @@ impl CallPipeline {
                 packets_received,
                 packets_lost,
                 jitter_ms,
-                level_db: None,
+                ..Default::default()
             }
         };
         let send = |tx: &SharedMeter, stream: &Option<NegotiatedStream>| {
@@ -304,8 +331,12 @@ impl CallPipeline {
         };
         let mut audio_in = receive(AUDIO, &m.audio_decoded, &m.audio_rx, &self.negotiated.audio);
         audio_in.level_db = m.level_db.lock().ok().and_then(|l| *l);
+        audio_in.latency = m.audio_latency.summary();
+        let mut video_in = receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video);
+        video_in.latency = m.video_latency.summary();
+        video_in.glass_to_glass = m.glass_to_glass.summary();
         MediaStats {
-            video_in: receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video),
+            video_in,
             audio_in,
             video_out: send(&m.video_tx, &self.negotiated.video),
             audio_out: send(&m.audio_tx, &self.negotiated.audio),
@@ -366,26 +397,29 @@ fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::
     });
 }
 
-/// Errors from any element end the call (the core decides); warnings are logged.
-fn watch_bus(
-    pipeline: &gst::Pipeline,
-    call: CallId,
-    events: UnboundedSender<MediaEvent>,
-    last_error: Arc<Mutex<Option<String>>>,
-) {
-    let Some(bus) = pipeline.bus() else { return };
+/// Errors from any element end the call (the core decides); warnings are logged; latency
+/// changes go to the runtime to redistribute; zbar's QR readings feed the latency meter.
+fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSender<MediaEvent>) {
+    let Some(bus) = built.pipeline.bus() else { return };
+    let (meters, render) = (built.meters.clone(), built.render.clone());
     bus.set_sync_handler(move |_, msg| {
         match msg.view() {
             gst::MessageView::Error(e) => {
                 let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
                 let reason = format!("{source}: {}", e.error());
-                if let Ok(mut last) = last_error.lock() {
+                if let Ok(mut last) = meters.last_error.lock() {
                     last.get_or_insert(reason.clone());
                 }
                 let _ = events.send(MediaEvent::Failed { call, reason });
             }
-            gst::MessageView::Warning(w) => {
-                tracing::warn!(call = call.0, "media warning: {}", w.error())
+            gst::MessageView::Warning(w) => tracing::warn!(call = call.0, "media warning: {}", w.error()),
+            gst::MessageView::Latency(_) => {
+                let _ = events.send(MediaEvent::LatencyChanged { call });
+            }
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
+                    on_barcode(&render, s, &meters.glass_to_glass);
+                }
             }
             _ => {}
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::MediaError;
 use super::encoder::{self, EncoderPlan, EncoderSettings};
-use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, VideoSource};
+use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
 
 /// What this machine has, as far as choosing devices goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub struct MediaPlan {
     pub audio_sink: Choice,
     pub display: Choice,
     pub jitter_buffer_ms: u32,
+    /// Run on wall-clock time with base time 0 (timestamps are capture times).
+    pub realtime_clock: bool,
 }
 
 /// The moving test picture, labelled with the room name so a receiver can tell who sent it.
@@ -111,6 +113,7 @@ impl MediaPlan {
             audio_sink: audio_sink(&config.audio.playback, probe),
             display: display(&config.display.output, probe),
             jitter_buffer_ms: config.media.jitter_buffer_ms.0,
+            realtime_clock: config.media.clock == PipelineClock::Realtime,
         })
     }
 }

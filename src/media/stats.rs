@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::latency::LatencySummary;
+
 /// Events per second and bytes per second over a sliding window. Pure: instants are passed in.
 #[derive(Debug)]
 pub struct RateMeter {
@@ -85,8 +87,14 @@ pub struct ReceiveStats {
     pub packets_lost: i64,
     pub jitter_ms: f64,
     /// Loudness of the decoded audio (dBFS RMS); `None` for video.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level_db: Option<f64>,
+    /// Live estimate: capture (sender's RTCP clock) to screen/speaker, recent samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencySummary>,
+    /// Measured from QR timestamps when a benchmark source and zbar sink are plugged in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glass_to_glass: Option<LatencySummary>,
 }
 
 /// What we send on one stream.
