@@ -89,6 +89,8 @@ pub async fn run(
 
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65536];
+    let mut adapt = tokio::time::interval(std::time::Duration::from_millis(250));
+    adapt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         room.drain().await;
         let deadline = room.core.poll_timeout();
@@ -108,6 +110,7 @@ pub async fn run(
             },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
+            _ = adapt.tick() => room.engine.adapt_jitter_buffers(),
         }
     }
     // Leave politely: a BYE to the peer, then release everything.

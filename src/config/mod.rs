@@ -115,8 +115,11 @@ pub struct ControlConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
-    /// Receive jitter buffer, milliseconds.
-    pub jitter_buffer_ms: Bounded<0, 2000>,
+    /// The receive jitter buffer adapts to measured jitter between these bounds (ms).
+    pub jitter_buffer_min_ms: Bounded<0, 2000>,
+    pub jitter_buffer_max_ms: Bounded<0, 2000>,
+    /// Time allowed to decode and draw a frame before it is due on screen (ms).
+    pub render_deadline_ms: Bounded<0, 200>,
     /// "monotonic", or "realtime" (timestamps are capture times: latency benchmarks).
     pub clock: PipelineClock,
 }
@@ -154,7 +157,12 @@ impl Default for Config {
             display: DisplayConfig { output: DisplayOutput::Auto },
             panel: PanelConfig { backend: PanelBackend::Sim },
             control: ControlConfig { socket: DEFAULT_SOCKET.into() },
-            media: MediaConfig { jitter_buffer_ms: Bounded(50), clock: PipelineClock::Monotonic },
+            media: MediaConfig {
+                jitter_buffer_min_ms: Bounded(2),
+                jitter_buffer_max_ms: Bounded(200),
+                render_deadline_ms: Bounded(10),
+                clock: PipelineClock::Monotonic,
+            },
             log: LogConfig { level: "info".into() },
         }
     }

@@ -42,7 +42,7 @@ fn a_peer_must_be_a_sip_uri_with_an_ip_address() {
 #[test]
 fn bad_device_and_listen_values_are_explained() {
     assert!(error_of("[sip]\nlisten = \"5060\"\n").contains("0.0.0.0:5060"));
-    assert!(error_of("[audio]\ncapture = \"my mic!\"\n").contains("ALSA"));
+    assert!(error_of("[audio]\ncapture = \"my-mic?\"\n").contains("ALSA"));
     assert!(error_of("[display]\noutput = \"hdmi\"\n").contains("\"kms\""));
     assert!(error_of("[panel]\nbackend = \"gpoi\"\n").contains("\"sim\""));
     assert!(error_of("[room]\nname = \"Room 1\"\n").contains("SIP user name"));
@@ -64,6 +64,10 @@ fn values_are_read_into_their_types() {
     assert_eq!(c.video.source, VideoSource::Device("/dev/video2".into()));
     assert_eq!(c.video.encoder, EncoderChoice::Element("openh264enc".into()));
     assert_eq!(c.audio.capture, AudioDevice::Alsa("hw:1,0".into()));
+    let audio =
+        Config::parse("[audio]\ncapture = \"plughw:CARD=Speaker\"\nplayback = \"fakesink sync=true\"\n", "x").unwrap();
+    assert_eq!(audio.audio.capture, AudioDevice::Alsa("plughw:CARD=Speaker".into()));
+    assert_eq!(audio.audio.playback, AudioDevice::Pipeline("fakesink sync=true".into()));
     assert_eq!(c.display.output, DisplayOutput::Pipeline("fakesink sync=true".into()));
     assert_eq!(c.timing().dial_timeout, std::time::Duration::from_millis(1500));
     let AllowList::Only(allowed) = c.allow_list() else { panic!("not anyone") };

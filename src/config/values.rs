@@ -31,6 +31,8 @@ pub enum AudioDevice {
     Null,
     /// An ALSA PCM name, e.g. `hw:1,0`, `plughw:CARD=Speaker`, `default`.
     Alsa(String),
+    /// A GStreamer source (capture) or sink (playback) fragment.
+    Pipeline(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,10 +120,12 @@ impl TryFrom<String> for AudioDevice {
                     "audio device is empty: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\"".into()
                 );
             }
+            // ALSA names may contain '=' (plughw:CARD=Speaker) but never spaces.
+            fragment if fragment.contains(' ') || fragment.contains('!') => Self::Pipeline(text),
             alsa if alsa.chars().all(|c| c.is_ascii_alphanumeric() || ":,=_-.".contains(c)) => Self::Alsa(text),
             other => {
                 return Err(format!(
-                    "\"{other}\" is not an audio device: use \"auto\", \"test\", \"null\" or an ALSA name like \"hw:1,0\" (see `aplay -L`)"
+                    "\"{other}\" is not an audio device: use \"auto\", \"test\", \"null\" an ALSA name like \"hw:1,0\" (see `aplay -L`) or a GStreamer element"
                 ));
             }
         })

@@ -1,6 +1,7 @@
 //! GStreamer glue for the latency meters: reads the pipeline clock, base time and configured
 //! latency, QR messages from `zbar`, and reference timestamp metas from rtpbin.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,21 +35,63 @@ impl RenderClock {
         cached.1
     }
 
-    /// Unix time (ns) at which a frame with running time `running_ns` reaches the screen.
-    pub fn display_unix_ns(&self, running_ns: u64) -> Option<u64> {
+    /// Now, as (Unix time, pipeline clock time) in ns.
+    pub fn now(&self) -> Option<(u64, u64)> {
+        let clock = self.pipeline.upgrade()?.clock()?;
+        Some((latency::unix_now_ns(), clock.time().nseconds()))
+    }
+
+    /// Unix time (ns) at which a frame with running time `running_ns`, seen at `seen` (from
+    /// [`Self::now`]), reaches the screen.
+    pub fn display_unix_ns(&self, running_ns: u64, seen: (u64, u64)) -> Option<u64> {
         let pipeline = self.pipeline.upgrade()?;
-        let clock = pipeline.clock()?;
         let scheduled = pipeline.base_time()?.nseconds() + running_ns + self.latency_ns(&pipeline);
-        Some(latency::display_time_ns(latency::unix_now_ns(), clock.time().nseconds(), scheduled))
+        Some(latency::display_time_ns(seen.0, seen.1, scheduled))
     }
 }
 
+/// When each frame reached the QR reader, so the reader's own decoding time (~18 ms for a
+/// 720p frame) is not counted as latency.
+#[derive(Default)]
+pub struct Arrivals(Mutex<VecDeque<(u64, (u64, u64))>>);
+
+impl Arrivals {
+    fn record(&self, pts: u64, seen: (u64, u64)) {
+        if let Ok(mut log) = self.0.lock() {
+            if log.len() == 64 {
+                log.pop_front();
+            }
+            log.push_back((pts, seen));
+        }
+    }
+    fn take(&self, pts: u64) -> Option<(u64, u64)> {
+        let log = self.0.lock().ok()?;
+        log.iter().rev().find(|(p, _)| *p == pts).map(|(_, seen)| *seen)
+    }
+}
+
+/// Finds a `zbar` inside a display fragment and logs when frames arrive at it.
+pub fn watch_qr_reader(display: &gst::Element, render: Arc<RenderClock>) -> Option<Arc<Arrivals>> {
+    let bin = display.downcast_ref::<gst::Bin>()?;
+    let zbar = bin.iterate_recurse().into_iter().flatten().find(|e| e.factory().is_some_and(|f| f.name() == "zbar"))?;
+    let arrivals = Arc::new(Arrivals::default());
+    let log = arrivals.clone();
+    zbar.static_pad("sink")?.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let (Some(pts), Some(seen)) = (info.buffer().and_then(|b| b.pts()), render.now()) {
+            log.record(pts.nseconds(), seen);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Some(arrivals)
+}
+
 /// A `barcode` message from zbar: records the glass-to-glass latency of that frame.
-pub fn on_barcode(render: &RenderClock, structure: &gst::StructureRef, meter: &LatencyMeter) {
-    let (Ok(symbol), Ok(running)) = (structure.get::<&str>("symbol"), structure.get::<u64>("running-time")) else {
-        return;
-    };
-    let (Some(captured), Some(shown)) = (latency::qr_capture_ns(symbol), render.display_unix_ns(running)) else {
+pub fn on_barcode(render: &RenderClock, arrivals: &Arrivals, structure: &gst::StructureRef, meter: &LatencyMeter) {
+    let fields =
+        (structure.get::<&str>("symbol"), structure.get::<u64>("running-time"), structure.get::<u64>("timestamp"));
+    let (Ok(symbol), Ok(running), Ok(pts)) = fields else { return };
+    let Some(seen) = arrivals.take(pts).or_else(|| render.now()) else { return };
+    let (Some(captured), Some(shown)) = (latency::qr_capture_ns(symbol), render.display_unix_ns(running, seen)) else {
         return;
     };
     let ms = (shown as f64 - captured as f64) / 1e6;
@@ -76,8 +119,8 @@ pub fn probe_reference_latency(
             let segment = seg.segment().downcast_ref::<gst::ClockTime>()?.clone();
             segment.to_running_time(buffer.pts()?)
         });
-        if let (Some(captured), Some(running)) = (reference, running)
-            && let Some(shown) = render.display_unix_ns(running.nseconds())
+        if let (Some(captured), Some(running), Some(seen)) = (reference, running, render.now())
+            && let Some(shown) = render.display_unix_ns(running.nseconds(), seen)
         {
             let ms = (shown as f64 - captured as f64) / 1e6;
             tracing::trace!(target: "roombox::latency", kind, estimate_ms = ms, "rtcp");

@@ -8,9 +8,11 @@
 //! - `screen.rs`: the idle screen and PNG snapshots.
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
+//! - `jitter.rs`: the adaptive jitter buffer policy (pure).
 
 mod elements;
 pub mod encoder;
+pub mod jitter;
 pub mod latency;
 mod measure;
 mod pipeline;
@@ -111,6 +113,13 @@ impl Engine {
         self.prepared.remove(&call);
         if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
             self.running = None;
+        }
+    }
+
+    /// Adapts the running call's jitter buffers to the jitter measured now.
+    pub fn adapt_jitter_buffers(&self) {
+        if let Some((_, p)) = &self.running {
+            p.adapt_jitter_buffers(self.plan.jitter);
         }
     }
 

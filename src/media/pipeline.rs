@@ -11,8 +11,9 @@ use gstreamer as gst;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
+use super::jitter::{JitterBounds, next_latency_ms};
 use super::latency::LatencyMeter;
-use super::measure::{RenderClock, on_barcode, probe_reference_latency};
+use super::measure::{Arrivals, RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter, rms_dbfs};
@@ -34,6 +35,9 @@ struct Meters {
     audio_tx: SharedMeter,
     level_db: Mutex<Option<f64>>,
     glass_to_glass: LatencyMeter,
+    qr_arrivals: Mutex<Option<Arc<Arrivals>>>,
+    /// Each receive jitter buffer with its rtpbin session.
+    jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
     video_latency: Arc<LatencyMeter>,
     audio_latency: Arc<LatencyMeter>,
     last_error: Arc<Mutex<Option<String>>>,
@@ -72,7 +76,7 @@ impl CallPipeline {
         let rtpbin = make(
             "rtpbin",
             &[
-                ("latency", &plan.jitter_buffer_ms.to_string()),
+                ("latency", &plan.jitter.min_ms.to_string()),
                 ("add-reference-timestamp-meta", "true"),
                 ("rtcp-sync-send-time", "false"),
             ],
@@ -97,6 +101,8 @@ impl CallPipeline {
             built.add_audio(plan, audio, muted)?;
         }
         built.route_received_streams();
+        built.track_jitter_buffers();
+        set_render_deadline(&built.pipeline, plan.render_deadline_ms);
         watch_bus(&built, call, events);
         if built.pipeline.set_state(gst::State::Playing).is_err() {
             let error = built.meters.last_error.lock().ok().and_then(|e| e.clone());
@@ -152,6 +158,11 @@ impl CallPipeline {
         let decoder = make(&plan.decoder, &[])?;
         let shown = make("videoconvert", &[])?;
         let display = fragment(&plan.display.fragment, gst::PadDirection::Sink)?;
+        if let (Some(arrivals), Ok(mut slot)) =
+            (watch_qr_reader(&display, self.render.clone()), self.meters.qr_arrivals.lock())
+        {
+            *slot = Some(arrivals);
+        }
         add_and_link(&self.pipeline, &[&depay, &make("h264parse", &[])?, &decoder, &shown, &display])?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
@@ -174,7 +185,7 @@ impl CallPipeline {
             &make("audioresample", &[])?,
             &mic,
             &capsfilter("audio/x-raw,rate=48000,channels=2")?,
-            &make("opusenc", &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "20")])?,
+            &make("opusenc", &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "10")])?,
             &pay,
         ];
         add_and_link(&self.pipeline, &send)?;
@@ -296,6 +307,48 @@ impl CallPipeline {
         });
     }
 
+    fn track_jitter_buffers(&self) {
+        let meters = self.meters.clone();
+        self.rtpbin.connect("new-jitterbuffer", false, move |args| {
+            if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>())
+                && let Ok(mut list) = meters.jitter_buffers.lock()
+            {
+                list.push((session, jb.downgrade()));
+            }
+            None
+        });
+    }
+
+    /// Sets each jitter buffer's latency from its session's measured jitter (see `jitter.rs`).
+    pub fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
+        let buffers: Vec<(u32, gst::Element)> = match self.meters.jitter_buffers.lock() {
+            Ok(list) => list.iter().filter_map(|(s, w)| Some((*s, w.upgrade()?))).collect(),
+            Err(_) => return,
+        };
+        let mut changed = false;
+        for (session, jb) in buffers {
+            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
+            let (_, _, jitter_ms) = self.session_stats(session, clock_rate);
+            let current = jb.property::<u32>("latency");
+            let next = next_latency_ms(current, jitter_ms, bounds);
+            if next != current {
+                tracing::debug!(session, jitter_ms, from = current, to = next, "jitter buffer adapts");
+                jb.set_property("latency", next);
+                changed = true;
+            }
+        }
+        if changed {
+            self.recalculate_latency();
+        }
+    }
+
+    /// The current latency of the jitter buffer of `session` (ms).
+    fn jitter_buffer_ms(&self, session: u32) -> Option<u32> {
+        let list = self.meters.jitter_buffers.lock().ok()?;
+        let jb = list.iter().rev().find(|(s, _)| *s == session)?.1.upgrade()?;
+        Some(jb.property::<u32>("latency"))
+    }
+
     pub fn recalculate_latency(&self) {
         let _ = self.pipeline.recalculate_latency();
     }
@@ -332,9 +385,11 @@ impl CallPipeline {
         let mut audio_in = receive(AUDIO, &m.audio_decoded, &m.audio_rx, &self.negotiated.audio);
         audio_in.level_db = m.level_db.lock().ok().and_then(|l| *l);
         audio_in.latency = m.audio_latency.summary();
+        audio_in.jitter_buffer_ms = self.jitter_buffer_ms(AUDIO);
         let mut video_in = receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video);
         video_in.latency = m.video_latency.summary();
         video_in.glass_to_glass = m.glass_to_glass.summary();
+        video_in.jitter_buffer_ms = self.jitter_buffer_ms(VIDEO);
         MediaStats {
             video_in,
             audio_in,
@@ -382,6 +437,16 @@ impl Drop for CallPipeline {
     }
 }
 
+/// Gives every synchronised sink (ours and those in custom fragments) `ms` to decode and draw
+/// a frame, instead of GStreamer's default 20 ms, which would all be added to the delay.
+fn set_render_deadline(pipeline: &gst::Pipeline, ms: u32) {
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        if element.find_property("processing-deadline").is_some() {
+            element.set_property("processing-deadline", u64::from(ms) * 1_000_000);
+        }
+    }
+}
+
 fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::Buffer) + Send + Sync + 'static) {
     let Some(pad) = element.static_pad(pad) else {
         return;
@@ -417,8 +482,9 @@ fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSender<MediaEv
                 let _ = events.send(MediaEvent::LatencyChanged { call });
             }
             gst::MessageView::Element(e) => {
+                let arrivals = meters.qr_arrivals.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
                 if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
-                    on_barcode(&render, s, &meters.glass_to_glass);
+                    on_barcode(&render, &arrivals, s, &meters.glass_to_glass);
                 }
             }
             _ => {}

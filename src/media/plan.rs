@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::MediaError;
 use super::encoder::{self, EncoderPlan, EncoderSettings};
+use super::jitter::JitterBounds;
 use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
 
 /// What this machine has, as far as choosing devices goes.
@@ -50,7 +51,8 @@ pub struct MediaPlan {
     pub audio_source: Choice,
     pub audio_sink: Choice,
     pub display: Choice,
-    pub jitter_buffer_ms: u32,
+    pub jitter: JitterBounds,
+    pub render_deadline_ms: u32,
     /// Run on wall-clock time with base time 0 (timestamps are capture times).
     pub realtime_clock: bool,
 }
@@ -69,8 +71,8 @@ pub fn slate(message: &str) -> String {
     )
 }
 
-const TONE: &str = "audiotestsrc is-live=true wave=sine freq=440 volume=0.25";
-const SILENCE: &str = "audiotestsrc is-live=true wave=silence";
+const TONE: &str = "audiotestsrc is-live=true samplesperbuffer=480 wave=sine freq=440 volume=0.25";
+const SILENCE: &str = "audiotestsrc is-live=true samplesperbuffer=480 wave=silence";
 const DISCARD: &str = "fakesink sync=true";
 
 impl MediaPlan {
@@ -112,7 +114,11 @@ impl MediaPlan {
             audio_source: audio_source(&config.audio.capture, probe),
             audio_sink: audio_sink(&config.audio.playback, probe),
             display: display(&config.display.output, probe),
-            jitter_buffer_ms: config.media.jitter_buffer_ms.0,
+            jitter: JitterBounds {
+                min_ms: config.media.jitter_buffer_min_ms.0,
+                max_ms: config.media.jitter_buffer_max_ms.0,
+            },
+            render_deadline_ms: config.media.render_deadline_ms.0,
             realtime_clock: config.media.clock == PipelineClock::Realtime,
         })
     }
@@ -123,6 +129,7 @@ fn audio_source(device: &AudioDevice, probe: &Probe) -> Choice {
         AudioDevice::Test => choice(TONE, "test tone (440 Hz)"),
         AudioDevice::Null => choice(SILENCE, "silence"),
         AudioDevice::Alsa(name) => choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")),
+        AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
         AudioDevice::Auto if probe.alsa_cards => choice("alsasrc", "ALSA default capture (auto)"),
         AudioDevice::Auto => choice(SILENCE, "silence: no sound card found (auto)"),
     }
@@ -132,6 +139,7 @@ fn audio_sink(device: &AudioDevice, probe: &Probe) -> Choice {
     match device {
         AudioDevice::Test | AudioDevice::Null => choice(DISCARD, "discarded (no speaker)"),
         AudioDevice::Alsa(name) => choice(format!("alsasink device={name}"), format!("ALSA playback {name}")),
+        AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
         AudioDevice::Auto if probe.alsa_cards => choice("autoaudiosink", "default speaker (auto)"),
         AudioDevice::Auto => choice(DISCARD, "discarded: no sound card found (auto)"),
     }

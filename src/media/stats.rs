@@ -86,6 +86,9 @@ pub struct ReceiveStats {
     pub packets_received: u64,
     pub packets_lost: i64,
     pub jitter_ms: f64,
+    /// The receive jitter buffer's current (adaptive) latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_buffer_ms: Option<u32>,
     /// Loudness of the decoded audio (dBFS RMS); `None` for video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level_db: Option<f64>,

@@ -1,0 +1,70 @@
+//! The adaptive jitter buffer policy: as little delay as the network allows. The buffer grows
+//! at once to cover the measured interarrival jitter (RFC 3550) and shrinks back gradually
+//! when the path calms down, within the configured bounds. Pure; the pipeline applies it.
+
+/// Bounds of the receive jitter buffer, in ms (equal bounds make it fixed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JitterBounds {
+    pub min_ms: u32,
+    pub max_ms: u32,
+}
+
+/// How many jitter estimates of headroom to keep: RFC 3550 jitter is a mean deviation, and
+/// about 4x covers nearly all late packets on a path with random delay.
+const HEADROOM: f64 = 4.0;
+
+/// The jitter buffer latency to use next, given the current one and the measured jitter.
+pub fn next_latency_ms(current_ms: u32, jitter_ms: f64, bounds: JitterBounds) -> u32 {
+    let jitter_ms = if jitter_ms.is_finite() { jitter_ms.max(0.0) } else { 0.0 };
+    let target = ((HEADROOM * jitter_ms).ceil() as u32).clamp(bounds.min_ms, bounds.max_ms.max(bounds.min_ms));
+    if target >= current_ms {
+        target
+    } else {
+        // Shrink by a quarter of the excess per step (at least 1 ms): no see-saw on a noisy path.
+        current_ms - ((current_ms - target) / 4).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: JitterBounds = JitterBounds { min_ms: 2, max_ms: 200 };
+
+    #[test]
+    fn a_clean_path_gets_the_minimum() {
+        assert_eq!(next_latency_ms(2, 0.05, B), 2);
+    }
+
+    #[test]
+    fn jitter_grows_the_buffer_at_once() {
+        assert_eq!(next_latency_ms(2, 10.0, B), 40);
+        assert_eq!(next_latency_ms(2, 1000.0, B), 200, "never past the maximum");
+    }
+
+    #[test]
+    fn a_calm_path_shrinks_the_buffer_back_step_by_step() {
+        let mut latency = 80;
+        let mut steps = 0;
+        while latency > 2 {
+            let next = next_latency_ms(latency, 0.1, B);
+            assert!(next < latency && latency - next <= (latency - 2) / 4 + 1, "{latency} -> {next}");
+            latency = next;
+            steps += 1;
+        }
+        assert!((5..40).contains(&steps), "took {steps} steps");
+    }
+
+    #[test]
+    fn equal_bounds_make_a_fixed_buffer() {
+        let fixed = JitterBounds { min_ms: 50, max_ms: 50 };
+        assert_eq!(next_latency_ms(50, 0.0, fixed), 50);
+        assert_eq!(next_latency_ms(50, 30.0, fixed), 50);
+    }
+
+    #[test]
+    fn nonsense_jitter_is_treated_as_none() {
+        assert_eq!(next_latency_ms(2, f64::NAN, B), 2);
+        assert_eq!(next_latency_ms(2, -5.0, B), 2);
+    }
+}
