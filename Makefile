@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test lint demo clean
+.PHONY: all build deps test lint demo bench clean
 
 all: build
 
@@ -22,6 +22,12 @@ test: build lint
 
 demo: build
 	scripts/demo
+
+# Latency, join time, CPU, memory and start-up, roombox against a hand-written gst-launch
+# pipeline in the same run: writes bench/results.md and bench/latency.png (a few minutes).
+bench: build
+	scripts/install-deps bench
+	$(CARGO) bench --locked --bench room
 
 clean:
 	$(CARGO) clean

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 /// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
 const NTP_UNIX_OFFSET_NS: u64 = 2_208_988_800 * 1_000_000_000;
-/// Keep this many recent samples per meter.
-const WINDOW: usize = 600;
+/// Keep this many recent samples per meter (30 s of audio buffers, 100 s of video frames).
+const WINDOW: usize = 3000;
 
 /// When a frame reaches the screen, as Unix time in ns: now, or later if the sink will still
 /// wait for the frame's render time (`scheduled_clock_ns`, in the pipeline clock).
@@ -69,6 +69,11 @@ impl LatencyMeter {
             recent.push_back(ms);
             *total += 1;
         }
+    }
+
+    /// The recent samples, oldest first.
+    pub fn recent(&self) -> Vec<f64> {
+        self.recent.lock().map(|g| g.0.iter().copied().collect()).unwrap_or_default()
     }
 
     pub fn summary(&self) -> Option<LatencySummary> {

@@ -14,7 +14,7 @@ mod elements;
 pub mod encoder;
 pub mod jitter;
 pub mod latency;
-mod measure;
+pub mod measure;
 mod pipeline;
 pub mod plan;
 pub mod probe;
@@ -39,7 +39,7 @@ pub use stats::MediaStats;
 pub enum MediaError {
     #[error("GStreamer element {element} is missing: install {package}")]
     MissingElement { element: String, package: &'static str },
-    #[error("no H.264 decoder: install gstreamer1.0-libav (avdec_h264) or gstreamer1.0-plugins-bad (openh264dec)")]
+    #[error("no H.264 decoder: install gstreamer1.0-plugins-bad (openh264dec) or gstreamer1.0-libav (avdec_h264)")]
     NoDecoder,
     #[error(transparent)]
     Encoder(#[from] encoder::EncoderError),
@@ -70,6 +70,16 @@ pub enum MediaEvent {
     LatencyChanged {
         call: CallId,
     },
+}
+
+/// Hands memory freed by a finished call back to the system. A call frees tens of MB of
+/// encoder and decoder buffers from many streaming threads; glibc otherwise keeps them in its
+/// per-thread arenas, and a room box that takes many calls would look like it leaks.
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own heap structures; no Rust invariants involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Holds each call's sockets from `prepare` until `start`, and the running pipeline after.
@@ -113,6 +123,7 @@ impl Engine {
         self.prepared.remove(&call);
         if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
             self.running = None;
+            release_freed_memory();
         }
     }
 

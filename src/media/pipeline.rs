@@ -163,7 +163,11 @@ impl CallPipeline {
         {
             *slot = Some(arrivals);
         }
-        add_and_link(&self.pipeline, &[&depay, &make("h264parse", &[])?, &decoder, &shown, &display])?;
+        // AVC out of the depayloader: it then waits for SPS/PPS and hands them over as
+        // codec_data, so the parser knows the profile before the first frame (openh264dec
+        // refuses caps without one; from byte-stream it never decodes a frame).
+        let avc = capsfilter("video/x-h264,stream-format=avc")?;
+        add_and_link(&self.pipeline, &[&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &display])?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
         probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone(), "video");
@@ -433,6 +437,17 @@ impl Drop for CallPipeline {
         let _ = self.pipeline.set_state(gst::State::Null);
         if let Some(bus) = self.pipeline.bus() {
             bus.unset_sync_handler();
+        }
+        // Everything of the call must go with it: a pipeline that outlives its call is a leak.
+        let weak = self.pipeline.downgrade();
+        self.pipeline = gst::Pipeline::new();
+        self.rtpbin = gst::ElementFactory::make("identity").build().unwrap_or_else(|_| gst::Bin::new().upcast());
+        self.mic = None;
+        if let Some(pipeline) = weak.upgrade() {
+            tracing::warn!(
+                refs = pipeline.ref_count() - 1,
+                "a call pipeline is still referenced after teardown (leak)"
+            );
         }
     }
 }

@@ -101,8 +101,10 @@ impl MediaPlan {
             EncoderChoice::Element(e) => Some(e.as_str()),
         };
         let encoder = encoder::choose(requested, settings, |f| probe.has(f))?;
+        // openh264 decodes the Constrained Baseline our SDP negotiates with less than half the
+        // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =
-            ["avdec_h264", "openh264dec"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
+            ["openh264dec", "avdec_h264"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
         Ok(Self {
             room,
             video_source,
@@ -190,6 +192,14 @@ mod tests {
         assert!(plan.video_source.fragment.contains("camera unavailable"));
         assert_eq!(plan.audio_source.fragment, SILENCE);
         assert!(plan.display.description.contains("no screen"));
+    }
+
+    #[test]
+    fn openh264_is_the_preferred_decoder_and_libav_the_fallback() {
+        let both =
+            Probe { factories: vec!["x264enc".into(), "avdec_h264".into(), "openh264dec".into()], ..Probe::default() };
+        assert_eq!(MediaPlan::resolve(&Config::builtin(), &both).unwrap().decoder, "openh264dec");
+        assert_eq!(MediaPlan::resolve(&Config::builtin(), &probe()).unwrap().decoder, "avdec_h264");
     }
 
     #[test]

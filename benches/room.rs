@@ -1,0 +1,267 @@
+//! `make bench`: what a room feels, for roombox and for a hand-written gst-launch pipeline
+//! measured in the same run. Writes bench/results.md, bench/out/samples.csv and (via
+//! bench/plot.py) bench/latency.png. Targets are printed PASS/FAIL; they are not tests.
+//!
+//! `BENCH_SECONDS` (default 20) sets each measured call's length.
+
+#[path = "room/baseline.rs"]
+mod baseline;
+#[path = "room/procs.rs"]
+mod procs;
+#[path = "room/report.rs"]
+mod report;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use procs::{Room, RoomSpec, cpu_seconds, file_len, free_port, free_ports, log_values, memory_kb};
+use report::{CallFigures, Results};
+use roombox::call::CallState;
+use roombox::control::Request;
+use roombox::media::latency::unix_now_ns;
+
+const WARMUP: Duration = Duration::from_secs(3);
+
+/// The QR-stamped test picture and the QR-reading display for a resolution.
+fn qr_source(w: u32, h: u32) -> String {
+    let pixel = if w >= 1280 { 4 } else { 2 };
+    format!(
+        "videotestsrc is-live=true ! video/x-raw,width={w},height={h},framerate=30/1 ! debugqroverlay pixel-size={pixel}"
+    )
+}
+
+fn qr_display(w: u32, h: u32) -> String {
+    // Only the middle of the picture goes to the QR reader: zbar is slow on a whole frame.
+    let side = if w >= 1280 { 400 } else { 200 };
+    let (x, y) = ((w - side) / 2, (h - side) / 2);
+    format!("videoconvert ! videocrop left={x} right={x} top={y} bottom={y} ! zbar ! fakesink sync=true")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--baseline-endpoint") {
+        let (seconds, out, text) = (args[i + 1].parse().unwrap(), &args[i + 2], &args[i + 3]);
+        match baseline::run_endpoint(text, seconds) {
+            Ok(report) => std::fs::write(out, serde_json::to_string(&report).unwrap()).unwrap(),
+            Err(e) => {
+                eprintln!("baseline endpoint failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return; // cargo bench asks benches to list themselves
+    }
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let mut results = Results::default();
+    for (w, h) in [(1280, 720), (640, 360)] {
+        eprintln!("== {w}x{h}: roombox call ({seconds} s)");
+        results.calls.push(roombox_call(w, h, seconds));
+        eprintln!("== {w}x{h}: baseline call ({seconds} s)");
+        results.calls.push(baseline_call(w, h, seconds));
+    }
+    eprintln!("== join time: 10 joins");
+    results.roombox_joins = roombox_joins(10);
+    results.baseline_joins = baseline_joins(5);
+    eprintln!("== memory over 50 joins and leaves");
+    results.rss_per_join = leak_check(50);
+    eprintln!("== start-up");
+    results.startup_ms = startups(5);
+    report::write(&results, seconds);
+}
+
+fn pair(w: u32, h: u32, source: &str, display: &str) -> (Room, Room) {
+    let (pa, pb) = (free_port(), free_port());
+    let spec = |name, port, peer, auto_answer| RoomSpec {
+        name,
+        port,
+        peer,
+        auto_answer,
+        video_source: source,
+        display,
+        width: w,
+        height: h,
+        bitrate_kbps: 2000,
+    };
+    let a = Room::start(&spec("oslo", pa, ("bergen", pb), false));
+    let b = Room::start(&spec("bergen", pb, ("oslo", pa), true));
+    (a, b)
+}
+
+fn in_call(a: &Room, b: &Room) {
+    a.request(Request::Press);
+    for room in [a, b] {
+        room.wait(Duration::from_secs(15), |s| s.media.as_ref().is_some_and(|m| m.video_in.decoded_total > 0));
+    }
+}
+
+fn roombox_call(w: u32, h: u32, seconds: u64) -> CallFigures {
+    let (a, b) = pair(w, h, &qr_source(w, h), &qr_display(w, h));
+    in_call(&a, &b);
+    std::thread::sleep(WARMUP);
+    let from = [file_len(&a.log_path()), file_len(&b.log_path())];
+    let cpu0 = [cpu_seconds(a.pid()), cpu_seconds(b.pid())];
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let minutes = t0.elapsed().as_secs_f64() / 60.0;
+    let cpu = [(cpu_seconds(a.pid()) - cpu0[0]) / minutes, (cpu_seconds(b.pid()) - cpu0[1]) / minutes];
+    let status = b.status().unwrap();
+    let mut figures = CallFigures::new("roombox", w, h);
+    for (room, start) in [(&a, from[0]), (&b, from[1])] {
+        figures.g2g_ms.extend(log_values(&room.log_path(), start, "g2g_ms=", "qr"));
+        figures.audio_ms.extend(log_values(&room.log_path(), start, "estimate_ms=", "kind=\"audio\""));
+    }
+    let media = status.media.unwrap_or_default();
+    figures.estimate_median_ms = media.video_in.latency.map(|l| l.median_ms);
+    figures.jitter_buffer_ms = media.video_in.jitter_buffer_ms;
+    figures.fps = media.video_in.decoded_per_s;
+    figures.cpu_s_per_min = cpu.to_vec();
+    figures.peak_rss_mb = [&a, &b].iter().map(|r| memory_kb(r.pid(), "VmHWM") as f64 / 1024.0).collect();
+    a.request(Request::Leave);
+    figures
+}
+
+fn spawn_baseline(text: &str, seconds: u64, out: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .arg("--baseline-endpoint")
+        .arg(seconds.to_string())
+        .arg(out)
+        .arg(text)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn baseline_text(w: u32, h: u32, own: [u16; 4], peer: [u16; 4]) -> String {
+    baseline::pipeline(&qr_source(w, h), &qr_display(w, h), own, peer, 20, 2000, 30)
+}
+
+fn baseline_call(w: u32, h: u32, seconds: u64) -> CallFigures {
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (free_ports(), free_ports());
+    let total = seconds + WARMUP.as_secs();
+    let out = [dir.path().join("a.json"), dir.path().join("b.json")];
+    let mut children = [
+        spawn_baseline(&baseline_text(w, h, pa, pb), total, &out[0]),
+        spawn_baseline(&baseline_text(w, h, pb, pa), total, &out[1]),
+    ];
+    std::thread::sleep(WARMUP);
+    let pids = [children[0].id(), children[1].id()];
+    let cpu0 = pids.map(cpu_seconds);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds) - Duration::from_millis(300));
+    let minutes = t0.elapsed().as_secs_f64() / 60.0;
+    let cpu: Vec<f64> = pids.iter().zip(cpu0).map(|(p, c)| (cpu_seconds(*p) - c) / minutes).collect();
+    let rss: Vec<f64> = pids.iter().map(|p| memory_kb(*p, "VmHWM") as f64 / 1024.0).collect();
+    let mut figures = CallFigures::new("baseline", w, h);
+    for (child, path) in children.iter_mut().zip(&out) {
+        let _ = child.wait();
+        let report: baseline::EndpointReport =
+            serde_json::from_slice(&std::fs::read(path).unwrap_or_default()).unwrap_or_default();
+        // Drop the warm-up: keep the last `seconds` worth of samples.
+        let keep = |v: &[f64], per_s: usize| v[v.len().saturating_sub(seconds as usize * per_s)..].to_vec();
+        figures.g2g_ms.extend(keep(&report.g2g_ms, 30));
+        figures.audio_ms.extend(keep(&report.audio_ms, 100));
+        figures.estimate_median_ms =
+            roombox::media::latency::summarize(report.video_estimate_ms.iter().copied(), 0).map(|s| s.median_ms);
+    }
+    figures.cpu_s_per_min = cpu;
+    figures.peak_rss_mb = rss;
+    figures.jitter_buffer_ms = Some(20);
+    figures
+}
+
+/// Press on A → first decoded frame of the other room's video, on each side.
+fn roombox_joins(count: usize) -> Vec<f64> {
+    let (a, b) = pair(1280, 720, "test", "none");
+    let mut joins = Vec::new();
+    for _ in 0..count {
+        let pressed = Instant::now();
+        a.request(Request::Press);
+        let mut seen = [None, None];
+        while seen.iter().any(Option::is_none) && pressed.elapsed() < Duration::from_secs(10) {
+            for (i, room) in [&a, &b].iter().enumerate() {
+                if seen[i].is_none()
+                    && room.status().and_then(|s| s.media).is_some_and(|m| m.video_in.decoded_total > 0)
+                {
+                    seen[i] = Some(pressed.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        joins.extend(seen.iter().flatten());
+        a.request(Request::Leave);
+        for room in [&a, &b] {
+            room.wait(Duration::from_secs(5), |s| s.call.state == CallState::Idle);
+        }
+    }
+    joins
+}
+
+/// Launching both hand-written pipelines → first decoded frame at each.
+fn baseline_joins(launches: usize) -> Vec<f64> {
+    let mut joins = Vec::new();
+    for _ in 0..launches {
+        let dir = tempfile::tempdir().unwrap();
+        let (pa, pb) = (free_ports(), free_ports());
+        let text = |own, peer| {
+            baseline::pipeline(
+                "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1",
+                "fakesink sync=true",
+                own,
+                peer,
+                20,
+                2000,
+                30,
+            )
+        };
+        let out = [dir.path().join("a.json"), dir.path().join("b.json")];
+        let launched = unix_now_ns();
+        let mut children = [spawn_baseline(&text(pa, pb), 2, &out[0]), spawn_baseline(&text(pb, pa), 2, &out[1])];
+        for (child, path) in children.iter_mut().zip(&out) {
+            let _ = child.wait();
+            let report: baseline::EndpointReport =
+                serde_json::from_slice(&std::fs::read(path).unwrap_or_default()).unwrap_or_default();
+            joins.extend(report.first_frame_unix_ns.map(|t| (t.saturating_sub(launched)) as f64 / 1e6));
+        }
+    }
+    joins
+}
+
+/// Resident memory of both rooms after each of `cycles` joins and leaves.
+fn leak_check(cycles: usize) -> Vec<(f64, f64)> {
+    let (a, b) = pair(640, 360, "test", "none");
+    let mut rss = Vec::new();
+    for _ in 0..cycles {
+        in_call(&a, &b);
+        a.request(Request::Leave);
+        for room in [&a, &b] {
+            room.wait(Duration::from_secs(5), |s| s.call.state == CallState::Idle);
+        }
+        rss.push((memory_kb(a.pid(), "VmRSS") as f64 / 1024.0, memory_kb(b.pid(), "VmRSS") as f64 / 1024.0));
+    }
+    rss
+}
+
+/// `roombox run` → control socket answering.
+fn startups(runs: usize) -> Vec<f64> {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let room = Room::start(&RoomSpec {
+                name: "oslo",
+                port: free_port(),
+                peer: ("bergen", free_port()),
+                auto_answer: false,
+                video_source: "test",
+                display: "none",
+                width: 1280,
+                height: 720,
+                bitrate_kbps: 2000,
+            });
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            drop(room);
+            ms
+        })
+        .collect()
+}

@@ -1,0 +1,148 @@
+//! Processes under measurement: roombox daemons driven over their control socket, and what
+//! /proc says about any process (CPU time, resident memory).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use roombox::control::{self, Request, Status};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
+
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Four consecutive-free ports for a baseline endpoint (video RTP/RTCP, audio RTP/RTCP).
+pub fn free_ports() -> [u16; 4] {
+    [free_port(), free_port(), free_port(), free_port()]
+}
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+/// A field of /proc/PID/status in kB (VmRSS, VmHWM).
+pub fn memory_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim_start_matches(':').trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or(0)
+}
+
+pub struct Room {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    rt: tokio::runtime::Runtime,
+}
+
+pub struct RoomSpec<'a> {
+    pub name: &'a str,
+    pub port: u16,
+    pub peer: (&'a str, u16),
+    pub auto_answer: bool,
+    pub video_source: &'a str,
+    pub display: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl Room {
+    pub fn start(spec: &RoomSpec) -> Room {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[room]\nname = \"{}\"\n[sip]\nlisten = \"127.0.0.1:{}\"\n[call]\npeers = [\"sip:{}@127.0.0.1:{}\"]\nauto_answer = {}\n\
+             [video]\nsource = '{}'\nwidth = {}\nheight = {}\nfps = 30\nbitrate_kbps = {}\n\
+             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\n[media]\nclock = \"realtime\"\n\
+             [control]\nsocket = \"{}\"\n",
+            spec.name,
+            spec.port,
+            spec.peer.0,
+            spec.peer.1,
+            spec.auto_answer,
+            spec.video_source,
+            spec.width,
+            spec.height,
+            spec.bitrate_kbps,
+            spec.display,
+            dir.path().join("control.sock").display()
+        );
+        let path = dir.path().join("roombox.toml");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("roombox.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "roombox=info,roombox::latency=trace")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let room = Room { name: spec.name.into(), dir, child, rt };
+        room.wait(Duration::from_secs(20), |_| true);
+        room
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("control.sock")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("roombox.log")
+    }
+
+    pub fn request(&self, request: Request) -> Option<Status> {
+        self.rt.block_on(control::call(&self.socket(), request)).ok()?.status
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        self.request(Request::Status)
+    }
+
+    pub fn wait(&self, timeout: Duration, ok: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.status().filter(|s| ok(s)) {
+                return s;
+            }
+            assert!(start.elapsed() < timeout, "{}: timed out; log in {}", self.name, self.log_path().display());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Numbers after `key=` in log lines written after byte `from`.
+pub fn log_values(path: &Path, from: u64, key: &str, filter: &str) -> Vec<f64> {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[(from as usize).min(text.len())..]).to_string();
+    text.lines()
+        .filter(|l| l.contains(filter))
+        .filter_map(|l| {
+            l.split(key).nth(1)?.split(|c: char| c != '.' && c != '-' && !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .collect()
+}
+
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
