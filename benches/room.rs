@@ -14,7 +14,7 @@ mod report;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procs::{Room, RoomSpec, cpu_seconds, file_len, free_port, free_ports, log_values, memory_kb};
+use procs::{Room, RoomSpec, cpu_seconds, free_port, free_ports, memory_kb};
 use report::{CallFigures, Results};
 use roombox::call::CallState;
 use roombox::control::Request;
@@ -54,6 +54,11 @@ fn main() {
         return; // cargo bench asks benches to list themselves
     }
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {
+        let (joins, peaks) = roombox_joins(10);
+        println!("joins {joins:?}\npeak RSS MB {peaks:?}");
+        return;
+    }
     let mut results = Results::default();
     for (w, h) in [(1280, 720), (640, 360)] {
         eprintln!("== {w}x{h}: roombox call ({seconds} s)");
@@ -62,7 +67,7 @@ fn main() {
         results.calls.push(baseline_call(w, h, seconds));
     }
     eprintln!("== join time: 10 joins");
-    results.roombox_joins = roombox_joins(10);
+    (results.roombox_joins, results.plain_peak_rss_mb) = roombox_joins(10);
     results.baseline_joins = baseline_joins(5);
     eprintln!("== memory over 50 joins and leaves");
     results.rss_per_join = leak_check(50);
@@ -100,7 +105,6 @@ fn roombox_call(w: u32, h: u32, seconds: u64) -> CallFigures {
     let (a, b) = pair(w, h, &qr_source(w, h), &qr_display(w, h));
     in_call(&a, &b);
     std::thread::sleep(WARMUP);
-    let from = [file_len(&a.log_path()), file_len(&b.log_path())];
     let cpu0 = [cpu_seconds(a.pid()), cpu_seconds(b.pid())];
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
@@ -108,9 +112,12 @@ fn roombox_call(w: u32, h: u32, seconds: u64) -> CallFigures {
     let cpu = [(cpu_seconds(a.pid()) - cpu0[0]) / minutes, (cpu_seconds(b.pid()) - cpu0[1]) / minutes];
     let status = b.status().unwrap();
     let mut figures = CallFigures::new("roombox", w, h);
-    for (room, start) in [(&a, from[0]), (&b, from[1])] {
-        figures.g2g_ms.extend(log_values(&room.log_path(), start, "g2g_ms=", "qr"));
-        figures.audio_ms.extend(log_values(&room.log_path(), start, "estimate_ms=", "kind=\"audio\""));
+    // The meters' windows hold the warm-up too: keep the last `seconds` worth of samples.
+    let last = |v: Vec<f64>, per_s: u64| v[v.len().saturating_sub((seconds * per_s) as usize)..].to_vec();
+    for room in [&a, &b] {
+        let samples = room.latency_samples().unwrap_or_default();
+        figures.g2g_ms.extend(last(samples.glass_to_glass_ms, 30));
+        figures.audio_ms.extend(last(samples.audio_ms, 100));
     }
     let media = status.media.unwrap_or_default();
     figures.estimate_median_ms = media.video_in.latency.map(|l| l.median_ms);
@@ -172,8 +179,9 @@ fn baseline_call(w: u32, h: u32, seconds: u64) -> CallFigures {
     figures
 }
 
-/// Press on A → first decoded frame of the other room's video, on each side.
-fn roombox_joins(count: usize) -> Vec<f64> {
+/// Press on A → first decoded frame of the other room's video, on each side; also the peak
+/// resident memory of both rooms over these plain 720p calls (no measuring instruments).
+fn roombox_joins(count: usize) -> (Vec<f64>, Vec<f64>) {
     let (a, b) = pair(1280, 720, "test", "none");
     let mut joins = Vec::new();
     for _ in 0..count {
@@ -190,12 +198,14 @@ fn roombox_joins(count: usize) -> Vec<f64> {
             }
         }
         joins.extend(seen.iter().flatten());
+        std::thread::sleep(Duration::from_secs(1));
         a.request(Request::Leave);
         for room in [&a, &b] {
             room.wait(Duration::from_secs(5), |s| s.call.state == CallState::Idle);
         }
     }
-    joins
+    let peaks = [&a, &b].iter().map(|r| memory_kb(r.pid(), "VmHWM") as f64 / 1024.0).collect();
+    (joins, peaks)
 }
 
 /// Launching both hand-written pipelines → first decoded frame at each.

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::call::CoreStatus;
 use crate::media::MediaStats;
+use crate::media::latency::LatencySamples;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
@@ -22,6 +23,8 @@ pub enum Request {
     Unmute,
     Status,
     Snapshot,
+    /// The recent raw latency samples of the call (benchmarks, diagnostics).
+    Latency,
 }
 
 /// Everything `ctl status` shows.
@@ -49,14 +52,16 @@ pub struct Response {
     /// A PNG, base64-encoded (snapshot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub png_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencySamples>,
 }
 
 impl Response {
     pub fn status(status: Status) -> Self {
-        Self { ok: true, error: None, status: Some(status), png_base64: None }
+        Self { ok: true, error: None, status: Some(status), png_base64: None, latency: None }
     }
     pub fn error(error: impl Into<String>) -> Self {
-        Self { ok: false, error: Some(error.into()), status: None, png_base64: None }
+        Self { ok: false, error: Some(error.into()), status: None, png_base64: None, latency: None }
     }
     pub fn png(png: &[u8]) -> Self {
         use base64::Engine as _;
@@ -65,6 +70,7 @@ impl Response {
             error: None,
             status: None,
             png_base64: Some(base64::engine::general_purpose::STANDARD.encode(png)),
+            latency: None,
         }
     }
 }

@@ -177,6 +177,12 @@ impl Room {
             Request::Unmute => Some(Input::Command(Command::Unmute)),
             Request::Status => None,
             Request::Snapshot => return self.snapshot(reply),
+            Request::Latency => {
+                let samples = self.engine.latency_samples();
+                let response = Response { latency: samples, ..Response::status(self.status(now)) };
+                let _ = reply.send(response);
+                return;
+            }
         };
         if let Some(input) = input {
             self.core.handle_input(now, input);

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, free_port, png_size, read_png};
+use common::{Daemon, Devices, free_port, png_size, read_png};
 use roombox::call::{CallState, LedPattern};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -124,4 +124,38 @@ fn long_press_mutes_the_microphone_and_the_peer_hears_silence() {
     b.wait_for(SECS(5), "oslo's tone again", |s| {
         s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
     });
+}
+
+#[test]
+fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
+    // The benchmark's instruments, plugged in through the config like any device: a source
+    // that stamps each frame's capture time as a QR code, a display that reads it back.
+    let devices = Devices {
+        video_source:
+            "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! debugqroverlay pixel-size=2"
+                .into(),
+        display: "videoconvert ! zbar ! fakesink sync=true".into(),
+        extra: "[media]\nclock = \"realtime\"".into(),
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &devices);
+    let b = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", &devices);
+    a.press();
+    let status = b.wait_for(SECS(20), "QR and RTCP latency figures", |s| {
+        s.media.as_ref().is_some_and(|m| {
+            let v = &m.video_in;
+            v.glass_to_glass.as_ref().is_some_and(|g| g.samples >= 30)
+                && v.latency.is_some()
+                && m.audio_in.latency.is_some()
+        })
+    });
+    let video = status.media.unwrap().video_in;
+    let (qr, estimate) = (video.glass_to_glass.unwrap(), video.latency.unwrap());
+    assert!(qr.median_ms > 0.0 && qr.median_ms < 500.0, "glass to glass {qr:?}");
+    assert!(
+        (estimate.median_ms - qr.median_ms).abs() < 15.0,
+        "the live estimate {estimate:?} must agree with the QR clock {qr:?}"
+    );
+    assert!(video.jitter_buffer_ms.is_some(), "the jitter buffer's size is reported");
+    drop(a);
 }

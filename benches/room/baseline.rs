@@ -72,9 +72,9 @@ pub fn run_endpoint(text: &str, seconds: u64) -> Result<EndpointReport, String> 
         (Arc::new(LatencyMeter::default()), Arc::new(LatencyMeter::default()), Arc::new(LatencyMeter::default()));
     let arrivals = watch_qr_reader(pipeline.upcast_ref(), render.clone()).unwrap_or_default();
     let by_name = |n: &str| pipeline.by_name(n).ok_or_else(|| format!("no element {n}"));
-    probe_reference_latency(&by_name("adec")?, "src", render.clone(), audio.clone(), "audio");
+    probe_reference_latency(&by_name("adec")?, "src", render.clone(), audio.clone());
     let vdec = by_name("vdec")?;
-    probe_reference_latency(&vdec, "src", render.clone(), video.clone(), "video");
+    probe_reference_latency(&vdec, "src", render.clone(), video.clone());
     let first_frame = Arc::new(std::sync::Mutex::new(None));
     let slot = first_frame.clone();
     vdec.static_pad("src").ok_or("no vdec src")?.add_probe(gst::PadProbeType::BUFFER, move |_, _| {

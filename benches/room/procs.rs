@@ -1,7 +1,7 @@
 //! Processes under measurement: roombox daemons driven over their control socket, and what
 //! /proc says about any process (CPU time, resident memory).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ impl Room {
         let child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(&path)
-            .env("RUST_LOG", "roombox=info,roombox::latency=trace")
+            .env("RUST_LOG", "roombox=info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -108,6 +108,10 @@ impl Room {
         self.rt.block_on(control::call(&self.socket(), request)).ok()?.status
     }
 
+    pub fn latency_samples(&self) -> Option<roombox::media::latency::LatencySamples> {
+        self.rt.block_on(control::call(&self.socket(), Request::Latency)).ok()?.latency
+    }
+
     pub fn status(&self) -> Option<Status> {
         self.request(Request::Status)
     }
@@ -129,20 +133,4 @@ impl Drop for Room {
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
-}
-
-/// Numbers after `key=` in log lines written after byte `from`.
-pub fn log_values(path: &Path, from: u64, key: &str, filter: &str) -> Vec<f64> {
-    let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text[(from as usize).min(text.len())..]).to_string();
-    text.lines()
-        .filter(|l| l.contains(filter))
-        .filter_map(|l| {
-            l.split(key).nth(1)?.split(|c: char| c != '.' && c != '-' && !c.is_ascii_digit()).next()?.parse().ok()
-        })
-        .collect()
-}
-
-pub fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }

@@ -41,6 +41,8 @@ pub struct Results {
     pub roombox_joins: Vec<f64>,
     pub baseline_joins: Vec<f64>,
     pub rss_per_join: Vec<(f64, f64)>,
+    /// Peak RSS of each room over plain 720p calls (test sources, no QR instruments).
+    pub plain_peak_rss_mb: Vec<f64>,
     pub startup_ms: Vec<f64>,
 }
 
@@ -156,6 +158,13 @@ pub fn write(r: &Results, seconds: u64) {
         slopes[0] * 1024.0,
         slopes[1] * 1024.0
     );
+    let plain: Vec<String> = r.plain_peak_rss_mb.iter().map(|v| format!("{v:.0}")).collect();
+    let _ = writeln!(
+        md,
+        "- Peak RSS over 10 plain 720p calls (test sources, no QR instruments): {} MB per room. The call table's peak \
+         includes the bench's QR overlay and reader (`debugqroverlay`, `zbar`), which the baseline carries too.",
+        plain.join(", ")
+    );
     let _ = writeln!(
         md,
         "- Start-up (`roombox run` → control socket answering): median {} ms over {} runs.",
@@ -168,8 +177,7 @@ pub fn write(r: &Results, seconds: u64) {
     let g2g = hd.and_then(|c| c.g2g()).map(|s| s.median_ms);
     let estimate_gap = hd.and_then(|c| Some((c.estimate_median_ms? - c.g2g()?.median_ms).abs()));
     let cpu_ratio = hd.zip(hd_base).map(|(a, b)| a.cpu() / b.cpu().max(1e-9));
-    let peak =
-        r.calls.iter().filter(|c| c.setup == "roombox").flat_map(|c| c.peak_rss_mb.iter().copied()).fold(0.0, f64::max);
+    let peak = r.plain_peak_rss_mb.iter().copied().fold(0.0, f64::max);
     let targets = [
         (
             "Glass-to-glass median ≤ 30 ms at 720p30",
@@ -191,7 +199,7 @@ pub fn write(r: &Results, seconds: u64) {
             cpu_ratio.is_some_and(|c| c <= 1.1),
             cpu_ratio.map_or("-".into(), |c| format!("{c:.2}×")),
         ),
-        ("Peak RSS ≤ 80 MB", peak > 0.0 && peak <= 80.0, format!("{peak:.0} MB")),
+        ("Peak RSS ≤ 80 MB (plain 720p call)", peak > 0.0 && peak <= 80.0, format!("{peak:.0} MB")),
         (
             "No RSS growth over 50 joins (< 20 kB/join)",
             slopes.iter().all(|s| s * 1024.0 < 20.0),

@@ -44,6 +44,14 @@ pub fn unix_now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// The recent raw samples of a call's latency meters (for benchmarks and diagnostics).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySamples {
+    pub glass_to_glass_ms: Vec<f64>,
+    pub video_ms: Vec<f64>,
+    pub audio_ms: Vec<f64>,
+}
+
 /// Median, 95th percentile and maximum of the recent samples, in ms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {

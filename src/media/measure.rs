@@ -94,20 +94,12 @@ pub fn on_barcode(render: &RenderClock, arrivals: &Arrivals, structure: &gst::St
     let (Some(captured), Some(shown)) = (latency::qr_capture_ns(symbol), render.display_unix_ns(running, seen)) else {
         return;
     };
-    let ms = (shown as f64 - captured as f64) / 1e6;
-    tracing::debug!(target: "roombox::latency", g2g_ms = ms, "qr");
-    meter.record_ms(ms);
+    meter.record_ms((shown as f64 - captured as f64) / 1e6);
 }
 
 /// Records, for each buffer leaving `element`'s `pad`, how long after its capture (per the
 /// sender's RTCP reference time) it reaches the screen or speaker.
-pub fn probe_reference_latency(
-    element: &gst::Element,
-    pad: &str,
-    render: Arc<RenderClock>,
-    meter: Arc<LatencyMeter>,
-    kind: &'static str,
-) {
+pub fn probe_reference_latency(element: &gst::Element, pad: &str, render: Arc<RenderClock>, meter: Arc<LatencyMeter>) {
     let Some(pad) = element.static_pad(pad) else { return };
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
@@ -122,9 +114,7 @@ pub fn probe_reference_latency(
         if let (Some(captured), Some(running), Some(seen)) = (reference, running, render.now())
             && let Some(shown) = render.display_unix_ns(running.nseconds(), seen)
         {
-            let ms = (shown as f64 - captured as f64) / 1e6;
-            tracing::trace!(target: "roombox::latency", kind, estimate_ms = ms, "rtcp");
-            meter.record_ms(ms);
+            meter.record_ms((shown as f64 - captured as f64) / 1e6);
         }
         gst::PadProbeReturn::Ok
     });

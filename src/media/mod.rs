@@ -149,6 +149,10 @@ impl Engine {
         }
     }
 
+    pub fn latency_samples(&self) -> Option<latency::LatencySamples> {
+        self.running.as_ref().map(|(_, p)| p.latency_samples())
+    }
+
     pub fn stats(&self) -> Option<MediaStats> {
         self.running.as_ref().map(|(_, p)| p.stats())
     }

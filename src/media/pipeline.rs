@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
 use super::jitter::{JitterBounds, next_latency_ms};
-use super::latency::LatencyMeter;
+use super::latency::{LatencyMeter, LatencySamples};
 use super::measure::{Arrivals, RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
@@ -170,7 +170,7 @@ impl CallPipeline {
         add_and_link(&self.pipeline, &[&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &display])?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
-        probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone(), "video");
+        probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone());
         let meters = self.meters.clone();
         probe_buffers(&shown, "src", move |pad, buffer| {
             if let (Some(caps), Ok(mut last)) = (pad.current_caps(), meters.last_frame.lock()) {
@@ -209,7 +209,7 @@ impl CallPipeline {
             &fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
         ];
         add_and_link(&self.pipeline, &receive)?;
-        probe_reference_latency(&measured, "src", self.render.clone(), self.meters.audio_latency.clone(), "audio");
+        probe_reference_latency(&measured, "src", self.render.clone(), self.meters.audio_latency.clone());
         let meters = self.meters.clone();
         probe_buffers(&measured, "src", move |_, buffer| {
             meters.audio_decoded.record(0);
@@ -424,6 +424,15 @@ impl CallPipeline {
             totals.2 = totals.2.max(jitter);
         }
         totals
+    }
+
+    pub fn latency_samples(&self) -> LatencySamples {
+        let m = &self.meters;
+        LatencySamples {
+            glass_to_glass_ms: m.glass_to_glass.recent(),
+            video_ms: m.video_latency.recent(),
+            audio_ms: m.audio_latency.recent(),
+        }
     }
 
     /// The last frame the screen showed, if any arrived yet.

@@ -18,6 +18,20 @@ pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The simulated devices of a test room (GStreamer fragments or the built-in names).
+pub struct Devices {
+    pub video_source: String,
+    pub display: String,
+    /// Whole TOML sections appended to the config.
+    pub extra: String,
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Self { video_source: "test".into(), display: "none".into(), extra: String::new() }
+    }
+}
+
 pub struct Daemon {
     pub name: String,
     pub port: u16,
@@ -29,15 +43,23 @@ impl Daemon {
     /// Starts a room named `name` on `port`, calling `peers` (name, port), with extra TOML lines
     /// appended to its `[call]` section.
     pub fn start(name: &str, port: u16, peers: &[(&str, u16)], call_extra: &str) -> Daemon {
+        Self::start_with(name, port, peers, call_extra, &Devices::default())
+    }
+
+    /// As [`Daemon::start`], with other simulated devices.
+    pub fn start_with(name: &str, port: u16, peers: &[(&str, u16)], call_extra: &str, devices: &Devices) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let peers: Vec<String> = peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}\"")).collect();
         let config = format!(
             "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n[call]\npeers = [{}]\n{call_extra}\n\
-             [video]\nsource = \"test\"\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
-             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = \"none\"\n\
-             [control]\nsocket = \"{}\"\n",
+             [video]\nsource = '{}'\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
+             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\n\
+             [control]\nsocket = \"{}\"\n{}\n",
             peers.join(", "),
-            dir.path().join("control.sock").display()
+            devices.video_source,
+            devices.display,
+            dir.path().join("control.sock").display(),
+            devices.extra,
         );
         let config_path = dir.path().join("roombox.toml");
         std::fs::write(&config_path, config).unwrap();
