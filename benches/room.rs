@@ -50,6 +50,12 @@ fn main() {
         }
         return;
     }
+    if args.iter().any(|a| a == "--print-baseline") {
+        let (source, display) = (qr_source(1280, 720), qr_display(1280, 720));
+        println!("{}", baseline_text(&source, &display, [40000, 40001, 40002, 40003], [40010, 40011, 40012, 40013]));
+        println!("{}", baseline_text(&source, &display, [40010, 40011, 40012, 40013], [40000, 40001, 40002, 40003]));
+        return;
+    }
     if args.iter().any(|a| a == "--list") {
         return; // cargo bench asks benches to list themselves
     }
@@ -61,11 +67,21 @@ fn main() {
     }
     let mut results = Results::default();
     for (w, h) in [(1280, 720), (640, 360)] {
+        let qr = (qr_source(w, h), qr_display(w, h));
         eprintln!("== {w}x{h}: roombox call ({seconds} s)");
-        results.calls.push(roombox_call(w, h, seconds));
+        results.calls.push(roombox_call("roombox", w, h, seconds, &qr));
         eprintln!("== {w}x{h}: baseline call ({seconds} s)");
-        results.calls.push(baseline_call(w, h, seconds));
+        results.calls.push(baseline_call("baseline", w, h, seconds, &qr));
     }
+    // CPU is compared on plain calls: the same bare source and sink on both sides, without the
+    // QR overlay and reader, whose cost (zbar alone is a third of a call's CPU) is noise here.
+    let plain = (
+        format!("videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1"),
+        "fakesink sync=true".to_owned(),
+    );
+    eprintln!("== 1280x720 plain calls for CPU ({seconds} s each)");
+    results.calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain));
+    results.calls.push(baseline_call("baseline plain", 1280, 720, seconds, &plain));
     eprintln!("== join time: 10 joins");
     (results.roombox_joins, results.plain_peak_rss_mb) = roombox_joins(10);
     results.baseline_joins = baseline_joins(5);
@@ -101,8 +117,14 @@ fn in_call(a: &Room, b: &Room) {
     }
 }
 
-fn roombox_call(w: u32, h: u32, seconds: u64) -> CallFigures {
-    let (a, b) = pair(w, h, &qr_source(w, h), &qr_display(w, h));
+fn roombox_call(
+    setup: &'static str,
+    w: u32,
+    h: u32,
+    seconds: u64,
+    (source, display): &(String, String),
+) -> CallFigures {
+    let (a, b) = pair(w, h, source, display);
     in_call(&a, &b);
     std::thread::sleep(WARMUP);
     let cpu0 = [cpu_seconds(a.pid()), cpu_seconds(b.pid())];
@@ -111,7 +133,7 @@ fn roombox_call(w: u32, h: u32, seconds: u64) -> CallFigures {
     let minutes = t0.elapsed().as_secs_f64() / 60.0;
     let cpu = [(cpu_seconds(a.pid()) - cpu0[0]) / minutes, (cpu_seconds(b.pid()) - cpu0[1]) / minutes];
     let status = b.status().unwrap();
-    let mut figures = CallFigures::new("roombox", w, h);
+    let mut figures = CallFigures::new(setup, w, h);
     // The meters' windows hold the warm-up too: keep the last `seconds` worth of samples.
     let last = |v: Vec<f64>, per_s: u64| v[v.len().saturating_sub((seconds * per_s) as usize)..].to_vec();
     for room in [&a, &b] {
@@ -140,18 +162,24 @@ fn spawn_baseline(text: &str, seconds: u64, out: &std::path::Path) -> std::proce
         .unwrap()
 }
 
-fn baseline_text(w: u32, h: u32, own: [u16; 4], peer: [u16; 4]) -> String {
-    baseline::pipeline(&qr_source(w, h), &qr_display(w, h), own, peer, 20, 2000, 30)
+fn baseline_text(source: &str, display: &str, own: [u16; 4], peer: [u16; 4]) -> String {
+    baseline::pipeline(source, display, own, peer, 20, 2000, 30)
 }
 
-fn baseline_call(w: u32, h: u32, seconds: u64) -> CallFigures {
+fn baseline_call(
+    setup: &'static str,
+    w: u32,
+    h: u32,
+    seconds: u64,
+    (source, display): &(String, String),
+) -> CallFigures {
     let dir = tempfile::tempdir().unwrap();
     let (pa, pb) = (free_ports(), free_ports());
     let total = seconds + WARMUP.as_secs();
     let out = [dir.path().join("a.json"), dir.path().join("b.json")];
     let mut children = [
-        spawn_baseline(&baseline_text(w, h, pa, pb), total, &out[0]),
-        spawn_baseline(&baseline_text(w, h, pb, pa), total, &out[1]),
+        spawn_baseline(&baseline_text(source, display, pa, pb), total, &out[0]),
+        spawn_baseline(&baseline_text(source, display, pb, pa), total, &out[1]),
     ];
     std::thread::sleep(WARMUP);
     let pids = [children[0].id(), children[1].id()];
@@ -161,7 +189,7 @@ fn baseline_call(w: u32, h: u32, seconds: u64) -> CallFigures {
     let minutes = t0.elapsed().as_secs_f64() / 60.0;
     let cpu: Vec<f64> = pids.iter().zip(cpu0).map(|(p, c)| (cpu_seconds(*p) - c) / minutes).collect();
     let rss: Vec<f64> = pids.iter().map(|p| memory_kb(*p, "VmHWM") as f64 / 1024.0).collect();
-    let mut figures = CallFigures::new("baseline", w, h);
+    let mut figures = CallFigures::new(setup, w, h);
     for (child, path) in children.iter_mut().zip(&out) {
         let _ = child.wait();
         let report: baseline::EndpointReport =
