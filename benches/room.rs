@@ -76,7 +76,7 @@ fn main() {
     // CPU is compared on plain calls: the same bare source and sink on both sides, without the
     // QR overlay and reader, whose cost (zbar alone is a third of a call's CPU) is noise here.
     let plain = (
-        format!("videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1"),
+        "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1".to_owned(),
         "fakesink sync=true".to_owned(),
     );
     eprintln!("== 1280x720 plain calls for CPU ({seconds} s each)");

@@ -122,7 +122,10 @@ impl Room {
             if let Some(s) = self.status().filter(|s| ok(s)) {
                 return s;
             }
-            assert!(start.elapsed() < timeout, "{}: timed out; log in {}", self.name, self.log_path().display());
+            if start.elapsed() > timeout {
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                panic!("{}: timed out; its log:\n{log}", self.name);
+            }
             std::thread::sleep(Duration::from_millis(2));
         }
     }

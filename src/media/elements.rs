@@ -61,7 +61,8 @@ pub fn capsfilter(caps: &str) -> Result<gst::Element, MediaError> {
 /// e.g. textoverlay's text_sink, and textoverlay then waits for text forever.)
 pub fn fragment(description: &str, direction: gst::PadDirection) -> Result<gst::Element, MediaError> {
     let bad = |error: String| MediaError::BadFragment { fragment: description.into(), error };
-    let bin = gst::parse::bin_from_description(description, false).map_err(|e| bad(e.to_string()))?;
+    let complete = with_open_caps_closed(description, direction == gst::PadDirection::Src);
+    let bin = gst::parse::bin_from_description(&complete, false).map_err(|e| bad(e.to_string()))?;
     let pad = bin.find_unlinked_pad(direction).ok_or_else(|| bad(format!("it has no free {direction:?} pad")))?;
     let ghost = gst::GhostPad::builder_with_target(&pad)
         .map_err(|e| bad(e.to_string()))?
@@ -69,6 +70,44 @@ pub fn fragment(description: &str, direction: gst::PadDirection) -> Result<gst::
         .build();
     bin.add_pad(&ghost).map_err(|e| bad(e.to_string()))?;
     Ok(bin.upcast())
+}
+
+/// A fragment may end (source) or start (sink) with caps, e.g. `v4l2src ! video/x-raw,width=1280`;
+/// on its own that is not a valid launch line, so a passthrough `identity` closes it.
+pub fn with_open_caps_closed(description: &str, source: bool) -> String {
+    let is_caps = |segment: &str| {
+        let first = segment.trim().split([',', ' ']).next().unwrap_or("");
+        first.contains('/') && !first.contains('=')
+    };
+    let segments: Vec<&str> = description.split('!').collect();
+    match (source, segments.first(), segments.last()) {
+        (true, _, Some(last)) if is_caps(last) => format!("{description} ! identity"),
+        (false, Some(first), _) if is_caps(first) => format!("identity ! {description}"),
+        _ => description.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_open_caps_closed;
+
+    #[test]
+    fn fragments_with_caps_at_their_open_end_are_closed() {
+        let src = "v4l2src ! video/x-raw,width=1280,height=720";
+        assert_eq!(with_open_caps_closed(src, true), format!("{src} ! identity"));
+        assert_eq!(
+            with_open_caps_closed("video/x-raw,format=I420 ! fakesink", false),
+            "identity ! video/x-raw,format=I420 ! fakesink"
+        );
+        for untouched in [
+            "videotestsrc is-live=true",
+            "filesrc location=/tmp/a.mp4 ! decodebin",
+            "videotestsrc ! video/x-raw ! debugqroverlay",
+        ] {
+            assert_eq!(with_open_caps_closed(untouched, true), untouched);
+        }
+        assert_eq!(with_open_caps_closed("fakesink sync=true", false), "fakesink sync=true");
+    }
 }
 
 pub fn add_and_link(bin: &gst::Pipeline, chain: &[&gst::Element]) -> Result<(), MediaError> {
