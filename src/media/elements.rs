@@ -87,29 +87,6 @@ pub fn with_open_caps_closed(description: &str, source: bool) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_open_caps_closed;
-
-    #[test]
-    fn fragments_with_caps_at_their_open_end_are_closed() {
-        let src = "v4l2src ! video/x-raw,width=1280,height=720";
-        assert_eq!(with_open_caps_closed(src, true), format!("{src} ! identity"));
-        assert_eq!(
-            with_open_caps_closed("video/x-raw,format=I420 ! fakesink", false),
-            "identity ! video/x-raw,format=I420 ! fakesink"
-        );
-        for untouched in [
-            "videotestsrc is-live=true",
-            "filesrc location=/tmp/a.mp4 ! decodebin",
-            "videotestsrc ! video/x-raw ! debugqroverlay",
-        ] {
-            assert_eq!(with_open_caps_closed(untouched, true), untouched);
-        }
-        assert_eq!(with_open_caps_closed("fakesink sync=true", false), "fakesink sync=true");
-    }
-}
-
 pub fn add_and_link(bin: &gst::Pipeline, chain: &[&gst::Element]) -> Result<(), MediaError> {
     bin.add_many(chain.iter().copied()).map_err(|e| MediaError::Internal(e.to_string()))?;
     for pair in chain.windows(2) {
@@ -180,4 +157,27 @@ pub fn check_plan(plan: &super::MediaPlan) -> Result<(), MediaError> {
         fragment(&choice.fragment, direction)?; // fails on any element that is not installed
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_open_caps_closed;
+
+    #[test]
+    fn fragments_with_caps_at_their_open_end_are_closed() {
+        let src = "v4l2src ! video/x-raw,width=1280,height=720";
+        assert_eq!(with_open_caps_closed(src, true), format!("{src} ! identity"));
+        assert_eq!(
+            with_open_caps_closed("video/x-raw,format=I420 ! fakesink", false),
+            "identity ! video/x-raw,format=I420 ! fakesink"
+        );
+        for untouched in [
+            "videotestsrc is-live=true",
+            "filesrc location=/tmp/a.mp4 ! decodebin",
+            "videotestsrc ! video/x-raw ! debugqroverlay",
+        ] {
+            assert_eq!(with_open_caps_closed(untouched, true), untouched);
+        }
+        assert_eq!(with_open_caps_closed("fakesink sync=true", false), "fakesink sync=true");
+    }
 }

@@ -1,7 +1,12 @@
 //! The front panel: one button and one LED. Adapters show the LED pattern the core asks for
-//! and turn button activity into [`Gesture`]s. `sim` is driven by `roombox ctl press`; GPIO
+//! and turn button activity into gestures. `sim` is driven by `roombox ctl press`; GPIO
 //! boards plug in behind the same trait.
+//!
+//! - `gesture.rs`: debounced short/long presses from raw edges (pure).
+//! - `led.rs`: blink timing of each LED pattern (pure).
 
+pub mod gesture;
+pub mod led;
 pub mod sim;
 
 use crate::call::LedPattern;
