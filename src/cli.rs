@@ -29,6 +29,12 @@ pub enum Cmd {
         #[arg(long, short, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// List cameras (with modes), sound devices, encoders, displays and GPIO chips.
+    Devices {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Drive a running room over its control socket.
     Ctl {
         /// Control socket (default: the one in the config, else /run/roombox/control.sock).
@@ -67,6 +73,16 @@ pub enum CtlAction {
         /// Where to write the PNG.
         file: PathBuf,
     },
+}
+
+pub fn devices(json: bool) -> i32 {
+    let found = crate::devices::probe();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found).unwrap_or_default());
+    } else {
+        print!("{}", crate::devices::render(&found));
+    }
+    0
 }
 
 /// Loads the config for `run`: a missing default file means built-in defaults.

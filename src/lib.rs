@@ -7,6 +7,7 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod devices;
 pub mod media;
 pub mod panel;
 pub mod runtime;

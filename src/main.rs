@@ -15,6 +15,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Check { config } => cli::check(&config),
+        Cmd::Devices { json } => cli::devices(json),
         Cmd::Run { config } => run(&config),
         Cmd::Ctl { socket, config, action } => runtime().block_on(cli::ctl(socket, &config, action)),
     };
