@@ -2,20 +2,20 @@
 //! probe of this machine. Pure (the probe is plain data), so `auto` choices are unit tested and
 //! `roombox check` can print exactly what a call would run.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 
 use super::MediaError;
 use super::encoder::{self, EncoderPlan, EncoderSettings};
 use super::jitter::JitterBounds;
 use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
+use crate::devices::audio::{self, Pcm};
+use crate::devices::camera::{Camera, choose_mode};
 
 /// What this machine has, as far as choosing devices goes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Probe {
-    pub video_devices: Vec<PathBuf>,
-    pub alsa_cards: bool,
+    pub cameras: Vec<Camera>,
+    pub pcms: Vec<Pcm>,
     pub dri: bool,
     pub desktop: bool,
     /// GStreamer element factories that exist here.
@@ -78,20 +78,19 @@ const DISCARD: &str = "fakesink sync=true";
 impl MediaPlan {
     pub fn resolve(config: &Config, probe: &Probe) -> Result<Self, MediaError> {
         let room = config.room.name.clone();
+        let (w, h, fps) = (config.video.width.0, config.video.height.0, config.video.fps.0);
         let video_source = match &config.video.source {
             VideoSource::Test => choice(test_pattern(&room), "test pattern"),
             VideoSource::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
-            VideoSource::Device(path) if probe.video_devices.contains(path) => {
-                choice(format!("v4l2src device={}", path.display()), format!("camera {}", path.display()))
-            }
-            VideoSource::Device(path) => choice(
-                slate("camera unavailable"),
-                format!("slate: camera {} not found (check the cable, or `roombox check`)", path.display()),
-            ),
-            VideoSource::Auto => match probe.video_devices.first() {
-                Some(path) => {
-                    choice(format!("v4l2src device={}", path.display()), format!("camera {} (auto)", path.display()))
-                }
+            VideoSource::Device(path) => match probe.cameras.iter().find(|c| c.path == *path) {
+                Some(camera) => camera_choice(camera, w, h, fps, ""),
+                None => choice(
+                    slate("camera unavailable"),
+                    format!("slate: camera {} not found (check the cable, or `roombox devices`)", path.display()),
+                ),
+            },
+            VideoSource::Auto => match probe.cameras.first() {
+                Some(camera) => camera_choice(camera, w, h, fps, " (auto)"),
                 None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
             },
         };
@@ -126,14 +125,34 @@ impl MediaPlan {
     }
 }
 
+/// A camera in the mode that suits the call best (see `devices::camera::choose_mode`).
+fn camera_choice(camera: &Camera, w: u32, h: u32, fps: u32, note: &str) -> Choice {
+    let device = camera.path.display();
+    match choose_mode(&camera.modes, w, h, fps) {
+        Some(mode) => choice(
+            format!("v4l2src device={device} ! {}", mode.caps),
+            format!("camera {device}{note}: {}", mode.reason),
+        ),
+        None => choice(
+            format!("v4l2src device={device}"),
+            format!("camera {device}{note}: no listed mode fits, GStreamer negotiates"),
+        ),
+    }
+}
+
 fn audio_source(device: &AudioDevice, probe: &Probe) -> Choice {
     match device {
         AudioDevice::Test => choice(TONE, "test tone (440 Hz)"),
         AudioDevice::Null => choice(SILENCE, "silence"),
         AudioDevice::Alsa(name) => choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")),
         AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
-        AudioDevice::Auto if probe.alsa_cards => choice("alsasrc", "ALSA default capture (auto)"),
-        AudioDevice::Auto => choice(SILENCE, "silence: no sound card found (auto)"),
+        AudioDevice::Auto => match audio::choose(&probe.pcms, true) {
+            Some(pcm) => choice(
+                format!("alsasrc device={}", pcm.name),
+                format!("ALSA capture {} (auto): {}", pcm.name, pcm.description),
+            ),
+            None => choice(SILENCE, "silence: no microphone found (auto)"),
+        },
     }
 }
 
@@ -142,8 +161,13 @@ fn audio_sink(device: &AudioDevice, probe: &Probe) -> Choice {
         AudioDevice::Test | AudioDevice::Null => choice(DISCARD, "discarded (no speaker)"),
         AudioDevice::Alsa(name) => choice(format!("alsasink device={name}"), format!("ALSA playback {name}")),
         AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
-        AudioDevice::Auto if probe.alsa_cards => choice("autoaudiosink", "default speaker (auto)"),
-        AudioDevice::Auto => choice(DISCARD, "discarded: no sound card found (auto)"),
+        AudioDevice::Auto => match audio::choose(&probe.pcms, false) {
+            Some(pcm) => choice(
+                format!("alsasink device={}", pcm.name),
+                format!("ALSA playback {} (auto): {}", pcm.name, pcm.description),
+            ),
+            None => choice(DISCARD, "discarded: no speaker found (auto)"),
+        },
     }
 }
 
@@ -179,10 +203,34 @@ mod tests {
 
     #[test]
     fn auto_uses_a_camera_and_sound_card_when_present_and_kms_without_a_desktop() {
-        let p = Probe { video_devices: vec!["/dev/video0".into()], alsa_cards: true, dri: true, ..probe() };
+        let camera = Camera {
+            path: "/dev/video0".into(),
+            card: "C920".into(),
+            driver: "uvcvideo".into(),
+            bus: "usb".into(),
+            modes: vec![crate::devices::camera::Mode {
+                fourcc: "MJPG".into(),
+                width: 1280,
+                height: 720,
+                fps: vec![30.0],
+            }],
+            controls: vec![],
+        };
+        let usb = Pcm {
+            name: "plughw:CARD=Speaker,DEV=0".into(),
+            description: "USB Audio".into(),
+            capture: true,
+            playback: true,
+        };
+        let p = Probe { cameras: vec![camera], pcms: vec![usb], dri: true, ..probe() };
         let plan = MediaPlan::resolve(&Config::default(), &p).unwrap();
-        assert_eq!(plan.video_source.fragment, "v4l2src device=/dev/video0");
-        assert_eq!(plan.audio_source.fragment, "alsasrc");
+        assert_eq!(
+            plan.video_source.fragment,
+            "v4l2src device=/dev/video0 ! image/jpeg,width=1280,height=720,framerate=30/1 ! jpegdec"
+        );
+        assert!(plan.video_source.description.contains("MJPG 1280x720"), "{}", plan.video_source.description);
+        assert_eq!(plan.audio_source.fragment, "alsasrc device=plughw:CARD=Speaker,DEV=0");
+        assert_eq!(plan.audio_sink.fragment, "alsasink device=plughw:CARD=Speaker,DEV=0");
         assert_eq!(plan.display.fragment, "kmssink");
     }
 
