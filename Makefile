@@ -7,8 +7,9 @@ CARGO ?= cargo
 
 all: build
 
+# Build, test and demo packages, plus QEMU, Debian's kernel and busybox for the hardware tier.
 deps:
-	scripts/install-deps
+	scripts/install-deps vm
 
 build: deps
 	$(CARGO) build --locked

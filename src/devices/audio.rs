@@ -1,9 +1,9 @@
 //! Sound devices over ALSA (crate `alsa`): capture and playback PCMs, and the pure choice of
 //! what `auto` uses (a USB speakerphone over HDMI audio, a real card over the defaults).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pcm {
     /// The ALSA name to open, e.g. `plughw:CARD=Loopback,DEV=0`.
     pub name: String,

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use v4l::video::Capture;
 
 /// One pixel format at one frame size, with the frame rates the camera offers for it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mode {
     pub fourcc: String,
     pub width: u32,
@@ -15,7 +15,7 @@ pub struct Mode {
     pub fps: Vec<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Camera {
     pub path: PathBuf,
     pub card: String,
@@ -26,7 +26,7 @@ pub struct Camera {
 }
 
 /// The mode a call uses, as GStreamer caps after `v4l2src`, and why it was chosen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeChoice {
     pub mode: Mode,
     pub fps: f64,

@@ -1,0 +1,103 @@
+//! The hardware tier: roombox against real kernel drivers in a VM (`scripts/vm/run`: QEMU
+//! with Debian's kernel, `vivid` virtual cameras and the `snd-aloop` ALSA loopback, the host's
+//! root mounted read-only). Skips, loudly, only when no kernel image can be installed.
+
+use std::process::Command;
+
+use roombox::control::Status;
+use roombox::devices::Devices;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roombox");
+
+/// One VM at a time: two emulated VMs on two cores take longer than one after the other.
+static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `body` (shell) in the VM and returns what it printed between START and EXIT, or None
+/// when the VM cannot be had here.
+fn in_vm(name: &str, body: &str) -> Option<String> {
+    let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
+    std::fs::create_dir_all(dir).unwrap();
+    let script = format!("{dir}/{name}.sh");
+    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{body}")).unwrap();
+    let out =
+        Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run")).arg(&script).arg("400").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.code() == Some(77) {
+        eprintln!("\n*** SKIPPED: hardware tier needs a VM: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let start = text
+        .find("ROOMBOX-VM-START")
+        .unwrap_or_else(|| panic!("the VM did not start:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let body = &text[start..];
+    assert!(body.contains("ROOMBOX-VM-EXIT 0"), "the script failed in the VM:\n{body}");
+    Some(body.to_owned())
+}
+
+fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
+    let from = text.find(begin).unwrap_or_else(|| panic!("no {begin} in:\n{text}")) + begin.len();
+    let to = text[from..].find(end).unwrap_or_else(|| panic!("no {end} in:\n{text}")) + from;
+    &text[from..to]
+}
+
+#[test]
+fn devices_finds_the_vivid_camera_with_its_modes_and_the_loopback_card() {
+    let Some(out) = in_vm("devices", "echo JSON-BEGIN; $B devices --json; echo JSON-END") else { return };
+    let devices: Devices = serde_json::from_str(between(&out, "JSON-BEGIN", "JSON-END")).unwrap();
+    let camera = devices.cameras.first().expect("a camera");
+    assert_eq!(camera.driver, "vivid");
+    assert!(
+        camera.modes.iter().any(|m| m.fourcc == "YUYV" && m.width == 1280 && m.height == 720),
+        "{:?}",
+        camera.modes
+    );
+    assert!(camera.modes.iter().all(|m| !m.fps.is_empty()), "every mode lists its frame rates");
+    assert!(!camera.controls.is_empty(), "controls are listed");
+    assert!(devices.audio.iter().any(|p| p.name == "plughw:CARD=Loopback,DEV=0" && p.capture && p.playback));
+}
+
+const CALL: &str = r#"
+speaker-test -D plughw:CARD=Loopback,DEV=1 -c 2 -r 48000 -t sine -f 440 > /dev/null 2>&1 &
+cat > /tmp/a.toml <<TOML
+[room]
+name = "oslo"
+[sip]
+listen = "127.0.0.1:5061"
+[call]
+peers = ["sip:bergen@127.0.0.1:5062"]
+[video]
+width = 320
+height = 180
+fps = 15
+bitrate_kbps = 300
+[audio]
+playback = "null"
+[display]
+output = "none"
+[control]
+socket = "/tmp/a.sock"
+TOML
+sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/' /tmp/a.toml > /tmp/b.toml
+sed -i 's/^\[call\]/[call]\nauto_answer = true/; s/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/' /tmp/b.toml
+$B run --config /tmp/a.toml 2> /tmp/a.log & $B run --config /tmp/b.toml 2> /tmp/b.log &
+for i in $(seq 150); do $B ctl -s /tmp/a.sock status >/dev/null 2>&1 && $B ctl -s /tmp/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+$B ctl -s /tmp/a.sock press > /dev/null
+sleep 8
+echo A-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-END
+echo B-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-END
+"#;
+
+#[test]
+fn a_call_sends_real_camera_frames_and_loopback_audio_in_the_modes_auto_chose() {
+    let Some(out) = in_vm("call", CALL) else { return };
+    let a: Status = serde_json::from_str(between(&out, "A-BEGIN", "A-END")).unwrap();
+    let b: Status = serde_json::from_str(between(&out, "B-BEGIN", "B-END")).unwrap();
+    assert!(a.video_source.starts_with("camera /dev/video0 (auto)"), "{}", a.video_source);
+    assert!(a.video_source.contains("320x180 at 15 fps"), "auto picked the mode for the call: {}", a.video_source);
+    assert!(a.audio_source.contains("Loopback"), "{}", a.audio_source);
+    let seen = b.media.expect("bergen is in the call");
+    assert!(seen.video_in.decoded_per_s >= 10.0, "bergen decodes oslo's camera: {:?}", seen.video_in);
+    let level = seen.audio_in.level_db.unwrap_or(-120.0);
+    assert!(level > -40.0, "bergen hears the tone played into the loopback: {level} dBFS");
+}
