@@ -241,6 +241,9 @@ pub fn render_status(s: &Status) -> String {
             a.jitter_ms,
             a.level_db.unwrap_or(-120.0)
         );
+        if m.camera.starts_with("slate") {
+            out += &format!("camera:  {} (the call goes on; it returns by itself)\n", m.camera);
+        }
         out += &format!(
             "video out: {:7.0} kbit/s ({})   audio out: {:5.0} kbit/s\n",
             m.video_out.kbps, m.encoder, m.audio_out.kbps

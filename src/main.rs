@@ -11,8 +11,20 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
+/// Admin commands end quietly when their reader goes away (`roombox ctl status | head`), as
+/// `ls` does; Rust ignores SIGPIPE, which turns that into a panic on the next print.
+fn exit_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Run { .. }) {
+        exit_quietly_on_closed_pipe();
+    }
     let code = match cli.command {
         Cmd::Check { config } => cli::check(&config),
         Cmd::Devices { json } => cli::devices(json),

@@ -107,10 +107,11 @@ pub async fn run(
             Some(event) = media_rx.recv() => match event {
                 MediaEvent::Failed { call, reason } => room.core.handle_input(Instant::now(), Input::MediaFailed { call, reason }),
                 MediaEvent::LatencyChanged { call } => room.engine.recalculate_latency(call),
+                MediaEvent::CameraLost { call, reason } => room.engine.camera_lost(call, &reason),
             },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
-            _ = adapt.tick() => room.engine.adapt_jitter_buffers(),
+            _ = adapt.tick() => room.engine.tick(),
         }
     }
     // Leave politely: a BYE to the peer, then release everything.

@@ -101,3 +101,23 @@ fn a_call_sends_real_camera_frames_and_loopback_audio_in_the_modes_auto_chose() 
     let level = seen.audio_in.level_db.unwrap_or(-120.0);
     assert!(level > -40.0, "bergen hears the tone played into the loopback: {level} dBFS");
 }
+
+#[test]
+fn an_unplugged_camera_shows_the_slate_and_the_call_goes_on() {
+    let script = format!(
+        "{CALL}\nv4l2-ctl -d /dev/video0 -c disconnect=1\nsleep 4\n\
+         echo A-LOST-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-LOST-END\n\
+         sleep 2\necho B-LOST-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-LOST-END\n"
+    );
+    let Some(out) = in_vm("unplug", &script) else { return };
+    let before: Status = serde_json::from_str(between(&out, "A-BEGIN", "A-END")).unwrap();
+    assert_eq!(before.media.unwrap().camera, "live");
+    let a: Status =
+        serde_json::from_str(between(&out, "A-LOST-BEGIN", "A-LOST-END")).expect("the daemon is still answering");
+    assert_eq!(a.call.state, roombox::call::CallState::InCall, "the call goes on without the camera");
+    let camera = a.media.unwrap().camera;
+    assert!(camera.starts_with("slate: camera lost"), "{camera}");
+    let b: Status = serde_json::from_str(between(&out, "B-LOST-BEGIN", "B-LOST-END")).unwrap();
+    let seen = b.media.expect("bergen is still in the call");
+    assert!(seen.video_in.decoded_per_s >= 10.0, "bergen sees the slate moving on: {:?}", seen.video_in);
+}

@@ -6,6 +6,7 @@
 //! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
 //! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
 //! - `screen.rs`: the idle screen and PNG snapshots.
+//! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
 //! - `jitter.rs`: the adaptive jitter buffer policy (pure).
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod probe;
 pub mod screen;
 mod sockets;
+mod source;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -63,6 +65,11 @@ pub enum MediaError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     Failed {
+        call: CallId,
+        reason: String,
+    },
+    /// The camera failed mid-call (the call goes on with a slate).
+    CameraLost {
         call: CallId,
         reason: String,
     },
@@ -127,10 +134,24 @@ impl Engine {
         }
     }
 
-    /// Adapts the running call's jitter buffers to the jitter measured now.
-    pub fn adapt_jitter_buffers(&self) {
+    /// Periodic upkeep of the running call: jitter buffers follow the measured jitter, and a
+    /// lost camera is looked for.
+    pub fn tick(&self) {
         if let Some((_, p)) = &self.running {
             p.adapt_jitter_buffers(self.plan.jitter);
+            if let Err(e) = p.retry_camera() {
+                tracing::warn!("camera could not be restored: {e}");
+            }
+        }
+    }
+
+    /// The camera of `call` failed: show the slate instead.
+    pub fn camera_lost(&self, call: CallId, reason: &str) {
+        if let Some((id, p)) = &self.running
+            && *id == call
+            && let Err(e) = p.camera_lost(reason)
+        {
+            tracing::warn!("could not switch to the slate: {e}");
         }
     }
 

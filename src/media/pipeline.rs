@@ -16,6 +16,7 @@ use super::latency::{LatencyMeter, LatencySamples};
 use super::measure::{Arrivals, RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
+use super::source::{SourceState, VIDEO_SOURCE, is_in_video_source};
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter, rms_dbfs};
 use super::{MediaError, MediaEvent};
 use crate::call::CallId;
@@ -50,6 +51,8 @@ pub struct CallPipeline {
     mic: Option<gst::Element>,
     meters: Arc<Meters>,
     render: Arc<RenderClock>,
+    /// Shared with the bus handler, which must know whether an error is the camera's.
+    source: Arc<Mutex<SourceState>>,
     negotiated: Negotiated,
     encoder: String,
     _sockets: CallSockets,
@@ -86,6 +89,7 @@ impl CallPipeline {
         let render = RenderClock::new(&pipeline);
         let mut built = Self {
             render,
+            source: Arc::new(Mutex::new(SourceState::new("", None))),
             pipeline,
             rtpbin,
             mic: None,
@@ -114,8 +118,19 @@ impl CallPipeline {
     }
 
     fn add_video(&mut self, plan: &MediaPlan, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        let source = fragment(&plan.video_source.fragment, gst::PadDirection::Src)?;
-        let raw_caps = format!("video/x-raw,width={},height={},framerate={}/1", plan.width, plan.height, plan.fps);
+        let mut state = SourceState::new(&plan.video_source.fragment, plan.camera_device.as_deref());
+        let text = state.initial_fragment().unwrap_or_else(|| plan.video_source.fragment.clone());
+        let source = fragment(&text, gst::PadDirection::Src)?;
+        source.set_property("name", VIDEO_SOURCE);
+        if let Ok(mut slot) = self.source.lock() {
+            *slot = state;
+        }
+        // A fixed format keeps the encoder's input the same when the slate stands in for the
+        // camera (software encoders take I420; hardware ones choose their own).
+        let format =
+            if plan.encoder.hardware { String::new() } else { ",format=I420,pixel-aspect-ratio=1/1".to_owned() };
+        let raw_caps =
+            format!("video/x-raw,width={},height={},framerate={}/1{format}", plan.width, plan.height, plan.fps);
         let queue = make(
             "queue",
             &[("leaky", "downstream"), ("max-size-buffers", "2"), ("max-size-bytes", "0"), ("max-size-time", "0")],
@@ -353,6 +368,18 @@ impl CallPipeline {
         Some(jb.property::<u32>("latency"))
     }
 
+    /// The camera failed: the slate stands in, the call goes on.
+    pub fn camera_lost(&self, reason: &str) -> Result<(), MediaError> {
+        let mut source = self.source.lock().map_err(|_| MediaError::Internal("source lock".into()))?;
+        source.camera_lost(&self.pipeline, reason)
+    }
+
+    /// Brings a lost camera back when it opens again.
+    pub fn retry_camera(&self) -> Result<(), MediaError> {
+        let mut source = self.source.lock().map_err(|_| MediaError::Internal("source lock".into()))?;
+        source.retry(&self.pipeline)
+    }
+
     pub fn recalculate_latency(&self) {
         let _ = self.pipeline.recalculate_latency();
     }
@@ -400,6 +427,7 @@ impl CallPipeline {
             video_out: send(&m.video_tx, &self.negotiated.video),
             audio_out: send(&m.audio_tx, &self.negotiated.audio),
             encoder: self.encoder.clone(),
+            camera: self.source.lock().map(|s| s.describe()).unwrap_or_default(),
             muted: self.mic.as_ref().is_some_and(|mic| mic.property::<bool>("mute")),
         }
     }
@@ -491,8 +519,14 @@ fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::
 fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSender<MediaEvent>) {
     let Some(bus) = built.pipeline.bus() else { return };
     let (meters, render) = (built.meters.clone(), built.render.clone());
+    // Read once: the handler runs on streaming threads and must not wait for the source lock,
+    // which is held while a failed camera's thread is being stopped.
+    let has_camera = built.source.lock().is_ok_and(|v| v.has_camera());
     bus.set_sync_handler(move |_, msg| {
         match msg.view() {
+            gst::MessageView::Error(e) if has_camera && msg.src().is_some_and(is_in_video_source) => {
+                let _ = events.send(MediaEvent::CameraLost { call, reason: e.error().to_string() });
+            }
             gst::MessageView::Error(e) => {
                 let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
                 let reason = format!("{source}: {}", e.error());

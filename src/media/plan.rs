@@ -43,6 +43,8 @@ fn choice(fragment: impl Into<String>, description: impl Into<String>) -> Choice
 pub struct MediaPlan {
     pub room: String,
     pub video_source: Choice,
+    /// The camera's device node, when the video source is a camera.
+    pub camera_device: Option<std::path::PathBuf>,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -94,6 +96,11 @@ impl MediaPlan {
                 None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
             },
         };
+        let camera_device = match &config.video.source {
+            VideoSource::Device(path) => probe.cameras.iter().any(|c| c.path == *path).then(|| path.clone()),
+            VideoSource::Auto => probe.cameras.first().map(|c| c.path.clone()),
+            _ => None,
+        };
         let settings = EncoderSettings { bitrate_kbps: config.video.bitrate_kbps.0, fps: config.video.fps.0 };
         let requested = match &config.video.encoder {
             EncoderChoice::Auto => None,
@@ -107,6 +114,7 @@ impl MediaPlan {
         Ok(Self {
             room,
             video_source,
+            camera_device,
             width: config.video.width.0,
             height: config.video.height.0,
             fps: config.video.fps.0,

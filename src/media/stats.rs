@@ -115,6 +115,9 @@ pub struct MediaStats {
     pub video_out: SendStats,
     pub audio_out: SendStats,
     pub encoder: String,
+    /// "live", or "slate: why" when the camera is unavailable.
+    #[serde(default)]
+    pub camera: String,
     pub muted: bool,
 }
 
