@@ -121,3 +121,28 @@ fn an_unplugged_camera_shows_the_slate_and_the_call_goes_on() {
     let seen = b.media.expect("bergen is still in the call");
     assert!(seen.video_in.decoded_per_s >= 10.0, "bergen sees the slate moving on: {:?}", seen.video_in);
 }
+
+#[test]
+fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
+    // Another program streams from the camera when the call starts, and stops 6 s later.
+    let script = format!(
+        "v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 & HOG=$!\nsleep 1\n{CALL}\n\
+         echo A-BUSY-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-BUSY-END\n\
+         kill $HOG; sleep 12\n\
+         echo A-FREE-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-FREE-END\n\
+         echo B-FREE-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-FREE-END\n"
+    );
+    let Some(out) = in_vm("busy", &script) else { return };
+    let busy: Status = serde_json::from_str(between(&out, "A-BUSY-BEGIN", "A-BUSY-END")).unwrap();
+    assert_eq!(busy.call.state, roombox::call::CallState::InCall, "a busy camera does not stop the call");
+    let camera = busy.media.expect("media runs").camera;
+    assert!(
+        camera.starts_with("slate") || camera == "starting",
+        "the slate stands in while the camera is busy: {camera}"
+    );
+    let free: Status = serde_json::from_str(between(&out, "A-FREE-BEGIN", "A-FREE-END")).unwrap();
+    assert_eq!(free.media.as_ref().unwrap().camera, "live", "the camera is used once it is free");
+    let b: Status = serde_json::from_str(between(&out, "B-FREE-BEGIN", "B-FREE-END")).unwrap();
+    assert!(b.media.unwrap().video_in.decoded_per_s >= 10.0);
+    assert!(free.media.is_some_and(|m| m.video_in.decoded_per_s >= 10.0), "oslo still sees bergen");
+}

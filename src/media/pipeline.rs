@@ -122,6 +122,7 @@ impl CallPipeline {
         let text = state.initial_fragment().unwrap_or_else(|| plan.video_source.fragment.clone());
         let source = fragment(&text, gst::PadDirection::Src)?;
         source.set_property("name", VIDEO_SOURCE);
+        state.watch(&source);
         if let Ok(mut slot) = self.source.lock() {
             *slot = state;
         }

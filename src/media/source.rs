@@ -3,6 +3,8 @@
 //! camera comes back by itself when its device node opens again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -14,8 +16,9 @@ use super::plan::slate;
 
 /// The name of the source bin inside a call pipeline.
 pub const VIDEO_SOURCE: &str = "video-source";
-/// How often a lost camera is looked for.
+/// How soon a lost camera is tried again; doubled after each failed return, up to MAX_RETRY.
 const RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(8);
 
 /// Where the picture comes from now.
 #[derive(Debug)]
@@ -25,18 +28,43 @@ pub struct SourceState {
     /// Why the slate is showing, if it is.
     lost: Option<String>,
     last_try: Option<Instant>,
+    /// The wait before the next try, and when the camera last came back.
+    backoff: Duration,
+    returned_at: Option<Instant>,
+    /// Set by the first frame the current source delivers.
+    delivering: Arc<AtomicBool>,
 }
 
 impl SourceState {
     pub fn new(fragment_text: &str, device: Option<&Path>) -> Self {
-        Self { camera: device.map(|d| (fragment_text.to_owned(), d.to_owned())), lost: None, last_try: None }
+        Self {
+            camera: device.map(|d| (fragment_text.to_owned(), d.to_owned())),
+            lost: None,
+            last_try: None,
+            backoff: RETRY,
+            returned_at: None,
+            delivering: Arc::new(AtomicBool::new(false)),
+        }
     }
 
-    /// "live", or what the slate stands in for.
+    /// "live", "starting" (no frame yet), or what the slate stands in for.
     pub fn describe(&self) -> String {
         match &self.lost {
             Some(reason) => format!("slate: {reason}"),
-            None => "live".into(),
+            None if self.delivering.load(Ordering::Relaxed) => "live".into(),
+            None => "starting".into(),
+        }
+    }
+
+    /// Watches `source` for its first frame.
+    pub fn watch(&mut self, source: &gst::Element) {
+        self.delivering = Arc::new(AtomicBool::new(false));
+        let flag = self.delivering.clone();
+        if let Some(pad) = source.static_pad("src") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                flag.store(true, Ordering::Relaxed);
+                gst::PadProbeReturn::Remove
+            });
         }
     }
 
@@ -59,23 +87,31 @@ impl SourceState {
         if self.lost.is_some() || self.camera.is_none() {
             return Ok(());
         }
-        tracing::warn!("camera lost ({reason}): showing the slate until it returns");
+        // A camera that fails again right after coming back (busy, flaky) is tried less often.
+        let relapsed = self.returned_at.is_some_and(|t| t.elapsed() < Duration::from_secs(5));
+        self.backoff = if relapsed { (self.backoff * 2).min(MAX_RETRY) } else { RETRY };
+        tracing::warn!("camera lost ({reason}): showing the slate; trying again in {:?}", self.backoff);
         self.lost = Some(format!("camera lost: {reason}"));
         self.last_try = Some(Instant::now());
-        replace(pipeline, &slate("camera unavailable"))
+        let slate = replace(pipeline, &slate("camera unavailable"))?;
+        self.watch(&slate);
+        Ok(())
     }
 
     /// Brings the camera back once its device opens again (checked once a second).
     pub fn retry(&mut self, pipeline: &gst::Pipeline) -> Result<(), MediaError> {
         let (Some(_), Some((text, device))) = (&self.lost, &self.camera) else { return Ok(()) };
-        if self.last_try.is_some_and(|t| t.elapsed() < RETRY) || !camera_opens(device) {
+        if self.last_try.is_some_and(|t| t.elapsed() < self.backoff) || !camera_opens(device) {
             return Ok(());
         }
         self.last_try = Some(Instant::now());
-        tracing::info!(device = %device.display(), "camera is back");
+        self.returned_at = self.last_try;
+        tracing::info!(device = %device.display(), "trying the camera again");
         let text = text.clone();
         self.lost = None;
-        replace(pipeline, &text)
+        let camera = replace(pipeline, &text)?;
+        self.watch(&camera);
+        Ok(())
     }
 }
 
@@ -91,8 +127,9 @@ pub fn is_in_video_source(object: &gst::Object) -> bool {
         || std::iter::successors(object.parent(), |p| p.parent()).any(|p| p.name() == VIDEO_SOURCE)
 }
 
-/// Swaps the running video source for a new one made from `text`.
-fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<(), MediaError> {
+/// Swaps the running video source for a new one made from `text`, and brings the pipeline
+/// (back) to PLAYING: a source that failed while starting leaves it short of that.
+fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<gst::Element, MediaError> {
     let old = pipeline.by_name(VIDEO_SOURCE).ok_or_else(|| MediaError::Internal("no video source".into()))?;
     let downstream = old
         .static_pad("src")
@@ -118,5 +155,6 @@ fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<(), MediaError> {
     let src = new.static_pad("src").ok_or_else(|| MediaError::Internal("new source has no src pad".into()))?;
     src.link(&downstream).map_err(|e| MediaError::Link { from: VIDEO_SOURCE.into(), to: format!("{e:?}") })?;
     new.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
-    Ok(())
+    let _ = pipeline.set_state(gst::State::Playing);
+    Ok(new)
 }
