@@ -7,9 +7,8 @@ CARGO ?= cargo
 
 all: build
 
-# Build, test and demo packages, plus QEMU, Debian's kernel and busybox for the hardware tier.
 deps:
-	scripts/install-deps vm
+	scripts/install-deps
 
 build: deps
 	$(CARGO) build --locked
@@ -18,7 +17,9 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs).
 test: build lint
+	scripts/install-deps vm
 	$(CARGO) test --locked
 
 demo: build

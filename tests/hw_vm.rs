@@ -59,7 +59,7 @@ fn devices_finds_the_vivid_camera_with_its_modes_and_the_loopback_card() {
 
 const CALL: &str = r#"
 speaker-test -D plughw:CARD=Loopback,DEV=1 -c 2 -r 48000 -t sine -f 440 > /dev/null 2>&1 &
-cat > /tmp/a.toml <<TOML
+cat > $TMPDIR/a.toml <<TOML
 [room]
 name = "oslo"
 [sip]
@@ -76,16 +76,16 @@ playback = "null"
 [display]
 output = "none"
 [control]
-socket = "/tmp/a.sock"
+socket = "$TMPDIR/a.sock"
 TOML
-sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/' /tmp/a.toml > /tmp/b.toml
-sed -i 's/^\[call\]/[call]\nauto_answer = true/; s/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/' /tmp/b.toml
-$B run --config /tmp/a.toml 2> /tmp/a.log & $B run --config /tmp/b.toml 2> /tmp/b.log &
-for i in $(seq 150); do $B ctl -s /tmp/a.sock status >/dev/null 2>&1 && $B ctl -s /tmp/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
-$B ctl -s /tmp/a.sock press > /dev/null
+sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/' $TMPDIR/a.toml > $TMPDIR/b.toml
+sed -i 's/^\[call\]/[call]\nauto_answer = true/; s/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/' $TMPDIR/b.toml
+$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
+for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+$B ctl -s $TMPDIR/a.sock press > /dev/null
 sleep 8
-echo A-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-END
-echo B-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-END
+echo A-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-END
+echo B-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-END
 "#;
 
 #[test]
@@ -106,8 +106,8 @@ fn a_call_sends_real_camera_frames_and_loopback_audio_in_the_modes_auto_chose() 
 fn an_unplugged_camera_shows_the_slate_and_the_call_goes_on() {
     let script = format!(
         "{CALL}\nv4l2-ctl -d /dev/video0 -c disconnect=1\nsleep 4\n\
-         echo A-LOST-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-LOST-END\n\
-         sleep 2\necho B-LOST-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-LOST-END\n"
+         echo A-LOST-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-LOST-END\n\
+         sleep 2\necho B-LOST-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-LOST-END\n"
     );
     let Some(out) = in_vm("unplug", &script) else { return };
     let before: Status = serde_json::from_str(between(&out, "A-BEGIN", "A-END")).unwrap();
@@ -127,10 +127,10 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     // Another program streams from the camera when the call starts, and stops 6 s later.
     let script = format!(
         "v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 & HOG=$!\nsleep 1\n{CALL}\n\
-         echo A-BUSY-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-BUSY-END\n\
+         echo A-BUSY-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-BUSY-END\n\
          kill $HOG; sleep 12\n\
-         echo A-FREE-BEGIN; $B ctl -s /tmp/a.sock status --json; echo A-FREE-END\n\
-         echo B-FREE-BEGIN; $B ctl -s /tmp/b.sock status --json; echo B-FREE-END\n"
+         echo A-FREE-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-FREE-END\n\
+         echo B-FREE-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-FREE-END\n"
     );
     let Some(out) = in_vm("busy", &script) else { return };
     let busy: Status = serde_json::from_str(between(&out, "A-BUSY-BEGIN", "A-BUSY-END")).unwrap();

@@ -252,6 +252,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// For "unknown field `fsp`, expected one of `width`, …": the closest known name.
 fn hint_for(message: &str) -> String {
+    if message.starts_with("invalid type") {
+        return " (systemd/roombox.toml shows every key with a value of the right form)".into();
+    }
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return String::new();
     };
