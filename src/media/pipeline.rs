@@ -45,6 +45,18 @@ struct Meters {
     last_frame: Mutex<Option<gst::Sample>>,
 }
 
+impl Meters {
+    /// The RTP byte meter of a session, received or sent.
+    fn rtp(&self, session: u32, sent: bool) -> &SharedMeter {
+        match (session == VIDEO, sent) {
+            (true, false) => &self.video_rx,
+            (true, true) => &self.video_tx,
+            (false, false) => &self.audio_rx,
+            (false, true) => &self.audio_tx,
+        }
+    }
+}
+
 pub struct CallPipeline {
     pipeline: gst::Pipeline,
     rtpbin: gst::Element,
@@ -284,21 +296,9 @@ impl CallPipeline {
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
         let meters = self.meters.clone();
-        probe_buffers(&rtp_in, "src", move |_, b| {
-            if session == VIDEO {
-                meters.video_rx.record(b.size() as u64)
-            } else {
-                meters.audio_rx.record(b.size() as u64)
-            }
-        });
+        probe_buffers(&rtp_in, "src", move |_, b| meters.rtp(session, false).record(b.size() as u64));
         let meters = self.meters.clone();
-        probe_buffers(&rtp_out, "sink", move |_, b| {
-            if session == VIDEO {
-                meters.video_tx.record(b.size() as u64)
-            } else {
-                meters.audio_tx.record(b.size() as u64)
-            }
-        });
+        probe_buffers(&rtp_out, "sink", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         Ok(())
     }
 
