@@ -5,12 +5,14 @@
 //! - `probe.rs`: what this machine has (cameras, sound cards, screens, element factories).
 //! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
 //! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
+//! - `call_stats.rs`: its live figures, RTCP statistics and adaptive jitter buffers.
 //! - `screen.rs`: the idle screen and PNG snapshots.
 //! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
 //! - `jitter.rs`: the adaptive jitter buffer policy (pure).
 
+mod call_stats;
 mod elements;
 pub mod encoder;
 pub mod jitter;

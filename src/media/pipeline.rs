@@ -10,63 +10,30 @@ use gst::prelude::*;
 use gstreamer as gst;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::call_stats::Meters;
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
-use super::jitter::{JitterBounds, next_latency_ms};
-use super::latency::{LatencyMeter, LatencySamples};
-use super::measure::{Arrivals, RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
+use super::measure::{RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
 use super::source::{SourceState, VIDEO_SOURCE, is_in_video_source};
-use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter, rms_dbfs};
+use super::stats::rms_dbfs;
 use super::{MediaError, MediaEvent};
 use crate::call::CallId;
 use crate::sdp::{Negotiated, NegotiatedStream};
 
-const VIDEO: u32 = 0;
-const AUDIO: u32 = 1;
-
-/// Counters the streaming threads write and `status` reads.
-#[derive(Default)]
-struct Meters {
-    video_decoded: SharedMeter,
-    video_rx: SharedMeter,
-    audio_decoded: SharedMeter,
-    audio_rx: SharedMeter,
-    video_tx: SharedMeter,
-    audio_tx: SharedMeter,
-    level_db: Mutex<Option<f64>>,
-    glass_to_glass: LatencyMeter,
-    qr_arrivals: Mutex<Option<Arc<Arrivals>>>,
-    /// Each receive jitter buffer with its rtpbin session.
-    jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
-    video_latency: Arc<LatencyMeter>,
-    audio_latency: Arc<LatencyMeter>,
-    last_error: Arc<Mutex<Option<String>>>,
-    last_frame: Mutex<Option<gst::Sample>>,
-}
-
-impl Meters {
-    /// The RTP byte meter of a session, received or sent.
-    fn rtp(&self, session: u32, sent: bool) -> &SharedMeter {
-        match (session == VIDEO, sent) {
-            (true, false) => &self.video_rx,
-            (true, true) => &self.video_tx,
-            (false, false) => &self.audio_rx,
-            (false, true) => &self.audio_tx,
-        }
-    }
-}
+pub(super) const VIDEO: u32 = 0;
+pub(super) const AUDIO: u32 = 1;
 
 pub struct CallPipeline {
-    pipeline: gst::Pipeline,
-    rtpbin: gst::Element,
-    mic: Option<gst::Element>,
-    meters: Arc<Meters>,
+    pub(super) pipeline: gst::Pipeline,
+    pub(super) rtpbin: gst::Element,
+    pub(super) mic: Option<gst::Element>,
+    pub(super) meters: Arc<Meters>,
     render: Arc<RenderClock>,
     /// Shared with the bus handler, which must know whether an error is the camera's.
-    source: Arc<Mutex<SourceState>>,
-    negotiated: Negotiated,
-    encoder: String,
+    pub(super) source: Arc<Mutex<SourceState>>,
+    pub(super) negotiated: Negotiated,
+    pub(super) encoder: String,
     _sockets: CallSockets,
 }
 
@@ -327,48 +294,6 @@ impl CallPipeline {
         });
     }
 
-    fn track_jitter_buffers(&self) {
-        let meters = self.meters.clone();
-        self.rtpbin.connect("new-jitterbuffer", false, move |args| {
-            if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>())
-                && let Ok(mut list) = meters.jitter_buffers.lock()
-            {
-                list.push((session, jb.downgrade()));
-            }
-            None
-        });
-    }
-
-    /// Sets each jitter buffer's latency from its session's measured jitter (see `jitter.rs`).
-    pub fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
-        let buffers: Vec<(u32, gst::Element)> = match self.meters.jitter_buffers.lock() {
-            Ok(list) => list.iter().filter_map(|(s, w)| Some((*s, w.upgrade()?))).collect(),
-            Err(_) => return,
-        };
-        let mut changed = false;
-        for (session, jb) in buffers {
-            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
-            let (_, _, jitter_ms) = self.session_stats(session, clock_rate);
-            let current = jb.property::<u32>("latency");
-            let next = next_latency_ms(current, jitter_ms, bounds);
-            if next != current {
-                tracing::debug!(session, jitter_ms, from = current, to = next, "jitter buffer adapts");
-                jb.set_property("latency", next);
-                changed = true;
-            }
-        }
-        if changed {
-            self.recalculate_latency();
-        }
-    }
-
-    /// The current latency of the jitter buffer of `session` (ms).
-    fn jitter_buffer_ms(&self, session: u32) -> Option<u32> {
-        let list = self.meters.jitter_buffers.lock().ok()?;
-        let jb = list.iter().rev().find(|(s, _)| *s == session)?.1.upgrade()?;
-        Some(jb.property::<u32>("latency"))
-    }
-
     /// The camera failed: the slate stands in, the call goes on.
     pub fn camera_lost(&self, reason: &str) -> Result<(), MediaError> {
         let mut source = self.source.lock().map_err(|_| MediaError::Internal("source lock".into()))?;
@@ -388,79 +313,6 @@ impl CallPipeline {
     pub fn set_mute(&self, muted: bool) {
         if let Some(mic) = &self.mic {
             mic.set_property("mute", muted);
-        }
-    }
-
-    pub fn stats(&self) -> MediaStats {
-        let m = &self.meters;
-        let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
-        let receive = |session: u32, decoded: &SharedMeter, rx: &SharedMeter, stream: &Option<NegotiatedStream>| {
-            let (decoded_per_s, _, decoded_total) = decoded.read();
-            let (_, kbps, _) = rx.read();
-            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
-            let (packets_received, packets_lost, jitter_ms) = self.session_stats(session, clock_rate);
-            ReceiveStats {
-                codec: codec(stream),
-                decoded_per_s,
-                decoded_total,
-                kbps,
-                packets_received,
-                packets_lost,
-                jitter_ms,
-                ..Default::default()
-            }
-        };
-        let send = |tx: &SharedMeter, stream: &Option<NegotiatedStream>| {
-            let (_, kbps, packets_sent) = tx.read();
-            SendStats { codec: codec(stream), kbps, packets_sent }
-        };
-        let mut audio_in = receive(AUDIO, &m.audio_decoded, &m.audio_rx, &self.negotiated.audio);
-        audio_in.level_db = m.level_db.lock().ok().and_then(|l| *l);
-        audio_in.latency = m.audio_latency.summary();
-        audio_in.jitter_buffer_ms = self.jitter_buffer_ms(AUDIO);
-        let mut video_in = receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video);
-        video_in.latency = m.video_latency.summary();
-        video_in.glass_to_glass = m.glass_to_glass.summary();
-        video_in.jitter_buffer_ms = self.jitter_buffer_ms(VIDEO);
-        MediaStats {
-            video_in,
-            audio_in,
-            video_out: send(&m.video_tx, &self.negotiated.video),
-            audio_out: send(&m.audio_tx, &self.negotiated.audio),
-            encoder: self.encoder.clone(),
-            camera: self.source.lock().map(|s| s.describe()).unwrap_or_default(),
-            muted: self.mic.as_ref().is_some_and(|mic| mic.property::<bool>("mute")),
-        }
-    }
-
-    /// Packets received, lost and jitter (ms) of the remote sender(s) in one rtpbin session.
-    fn session_stats(&self, session: u32, clock_rate: u32) -> (u64, i64, f64) {
-        let Some(sess) = self.rtpbin.emit_by_name::<Option<glib::Object>>("get-internal-session", &[&session]) else {
-            return (0, 0, 0.0);
-        };
-        let stats = sess.property::<gst::Structure>("stats");
-        let Ok(sources) = stats.get::<glib::ValueArray>("source-stats") else {
-            return (0, 0, 0.0);
-        };
-        let mut totals = (0u64, 0i64, 0.0f64);
-        for source in sources.iter().filter_map(|v| v.get::<gst::Structure>().ok()) {
-            if source.get::<bool>("internal").unwrap_or(true) || !source.get::<bool>("is-sender").unwrap_or(false) {
-                continue;
-            }
-            totals.0 += source.get::<u64>("packets-received").unwrap_or(0);
-            totals.1 += source.get::<i32>("packets-lost").map(i64::from).unwrap_or(0);
-            let jitter = f64::from(source.get::<u32>("jitter").unwrap_or(0)) * 1000.0 / f64::from(clock_rate);
-            totals.2 = totals.2.max(jitter);
-        }
-        totals
-    }
-
-    pub fn latency_samples(&self) -> LatencySamples {
-        let m = &self.meters;
-        LatencySamples {
-            glass_to_glass_ms: m.glass_to_glass.recent(),
-            video_ms: m.video_latency.recent(),
-            audio_ms: m.audio_latency.recent(),
         }
     }
 
