@@ -128,7 +128,9 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     let script = format!(
         "v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 & HOG=$!\nsleep 1\n{CALL}\n\
          echo A-BUSY-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-BUSY-END\n\
-         kill $HOG; sleep 12\n\
+         kill $HOG\n\
+         for i in $(seq 80); do $B ctl -s $TMPDIR/a.sock status --json | grep -q '\"camera\": \"live\"' && break; sleep 0.5; done\n\
+         sleep 2\n\
          echo A-FREE-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-FREE-END\n\
          echo B-FREE-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-FREE-END\n"
     );
