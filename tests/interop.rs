@@ -1,0 +1,30 @@
+//! Standard SIP endpoints interoperate: sipp (an independent SIP implementation, Debian's
+//! `sip-tester`) calls a room with its own H.264 + Opus offer and payload types, and hangs up.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Daemon, free_port};
+use roombox::call::CallState;
+
+#[test]
+fn sipp_calls_a_room_with_its_own_payload_types_and_hangs_up() {
+    let port = free_port();
+    let room = Daemon::start("bergen", port, &[], "allow = [\"*\"]\nauto_answer = true");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/call.xml");
+    let out = Command::new("sipp")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-sf", scenario, "-s", "bergen", "-m", "1", "-i", "127.0.0.1", "-nostdin", "-timeout", "20s"])
+        .args(["-p", &free_port().to_string(), "-mp", &free_port().to_string()])
+        .current_dir(room.dir.path())
+        .output()
+        .expect("sipp is installed by scripts/install-deps (package sip-tester)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sipp's call failed:\n{report}\nroom log:\n{}", room.log());
+    let log = room.log();
+    assert!(log.contains("in call with sip:sipp@127.0.0.1"), "{log}");
+    assert!(log.contains("left the call"), "{log}");
+    room.wait_state(CallState::Idle, Duration::from_secs(5));
+}
