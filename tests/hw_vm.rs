@@ -127,15 +127,17 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     // Another program streams from the camera when the call starts, and stops 6 s later.
     let script = format!(
         "v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 & HOG=$!\nsleep 1\n{CALL}\n\
-         echo A-BUSY-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-BUSY-END\n\
+         echo A-BUSY-BEGIN; $B ctl -s $TMPDIR/a.sock status --json 2>&1; echo A-BUSY-END\n\
          kill $HOG\n\
          for i in $(seq 80); do $B ctl -s $TMPDIR/a.sock status --json | grep -q '\"camera\": \"live\"' && break; sleep 0.5; done\n\
          sleep 2\n\
          echo A-FREE-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-FREE-END\n\
-         echo B-FREE-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-FREE-END\n"
+         echo B-FREE-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-FREE-END\n\
+         echo LOG-BEGIN; tail -25 $TMPDIR/a.log; echo LOG-END\n"
     );
     let Some(out) = in_vm("busy", &script) else { return };
-    let busy: Status = serde_json::from_str(between(&out, "A-BUSY-BEGIN", "A-BUSY-END")).unwrap();
+    let busy: Status =
+        serde_json::from_str(between(&out, "A-BUSY-BEGIN", "A-BUSY-END")).unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(busy.call.state, roombox::call::CallState::InCall, "a busy camera does not stop the call");
     let camera = busy.media.expect("media runs").camera;
     assert!(

@@ -135,6 +135,8 @@ fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<gst::Element, MediaEr
         .static_pad("src")
         .and_then(|p| p.peer())
         .ok_or_else(|| MediaError::Internal("video source not linked".into()))?;
+    // Locked first: a state change of the pipeline in progress must not start it again.
+    old.set_locked_state(true);
     let _ = old.set_state(gst::State::Null);
     if let Some(src) = old.static_pad("src") {
         let _ = src.unlink(&downstream);
@@ -155,6 +157,7 @@ fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<gst::Element, MediaEr
     let src = new.static_pad("src").ok_or_else(|| MediaError::Internal("new source has no src pad".into()))?;
     src.link(&downstream).map_err(|e| MediaError::Link { from: VIDEO_SOURCE.into(), to: format!("{e:?}") })?;
     new.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+    // A camera that failed while the call started leaves the pipeline short of PLAYING.
     let _ = pipeline.set_state(gst::State::Playing);
     Ok(new)
 }
