@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::media::encoder::{self, PREFERENCE};
+use crate::media::encoder;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisplayOutput {
@@ -34,10 +34,9 @@ pub struct Devices {
 }
 
 pub fn probe() -> Devices {
-    let encoders = PREFERENCE
-        .iter()
-        .filter(|e| gstreamer::init().is_ok() && gstreamer::ElementFactory::find(e).is_some())
-        .map(|e| EncoderInfo { element: (*e).into(), hardware: encoder::is_hardware(e) })
+    let encoders = encoder::installed()
+        .into_iter()
+        .map(|e| EncoderInfo { element: e.into(), hardware: encoder::is_hardware(e) })
         .collect();
     Devices {
         cameras: camera::enumerate(Path::new("/dev")),

@@ -43,6 +43,14 @@ pub enum EncoderError {
     NoneAvailable,
 }
 
+/// The encoders of [`PREFERENCE`] installed here, in preference order.
+pub fn installed() -> Vec<&'static str> {
+    if gstreamer::init().is_err() {
+        return vec![];
+    }
+    PREFERENCE.iter().copied().filter(|e| gstreamer::ElementFactory::find(e).is_some()).collect()
+}
+
 pub fn is_hardware(element: &str) -> bool {
     !matches!(element, "x264enc" | "openh264enc")
 }

@@ -5,19 +5,14 @@ use std::path::Path;
 
 use gstreamer as gst;
 
-use super::encoder::PREFERENCE;
 use super::plan::Probe;
 
 /// Factories whose presence changes a plan.
 const INTERESTING: &[&str] = &["avdec_h264", "openh264dec", "kmssink", "autovideosink", "alsasrc", "alsasink"];
 
 pub fn detect() -> Probe {
-    let factories = PREFERENCE
-        .iter()
-        .chain(INTERESTING)
-        .filter(|f| gst::init().is_ok() && gst::ElementFactory::find(f).is_some())
-        .map(|f| f.to_string())
-        .collect();
+    let others = INTERESTING.iter().copied().filter(|f| gst::init().is_ok() && gst::ElementFactory::find(f).is_some());
+    let factories = super::encoder::installed().into_iter().chain(others).map(str::to_owned).collect();
     Probe {
         cameras: crate::devices::camera::enumerate(Path::new("/dev")),
         pcms: crate::devices::audio::enumerate(),
