@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`call`]: the sans-IO call core (state machine, LED, mute, timers). Decides, never acts.
 //! - [`sip`], [`sdp`]: wire formats and dialog/offer-answer rules, pure.
+pub mod board;
 pub mod call;
 pub mod cli;
 pub mod config;

@@ -77,10 +77,15 @@ pub async fn run(
         timing: config.timing(),
         seed: entropy(),
     };
+    let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
+    let panel = panel::open(&config.panel, gesture_tx).unwrap_or_else(|e| {
+        tracing::error!("panel: {e}. The room runs without its button; `roombox ctl press` still works");
+        Box::new(panel::sim::SimPanel::unavailable(e.to_string()))
+    });
     let mut room = Room {
         core: Core::new(core_config, Instant::now()),
         engine: Engine::new(plan, media_tx),
-        panel: panel::open(config.panel.backend),
+        panel,
         sip,
         sip_addr,
     };
@@ -110,6 +115,10 @@ pub async fn run(
                 MediaEvent::CameraLost { call, reason } => room.engine.camera_lost(call, &reason),
             },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
+            Some(gesture) = gesture_rx.recv() => {
+                tracing::info!(?gesture, "panel button");
+                room.core.handle_input(Instant::now(), Input::Button(gesture));
+            }
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
             _ = adapt.tick() => room.engine.tick(),
         }

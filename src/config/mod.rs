@@ -13,9 +13,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use values::{
-    AllowValue, AudioDevice, Bounded, DisplayOutput, EncoderChoice, PanelBackend, PeerUri, PipelineClock, Seconds,
-    VideoSource,
+    AllowValue, AudioDevice, BoardName, Bounded, ControlValue, DisplayOutput, EncoderChoice, PanelBackend, PeerUri,
+    PipelineClock, Seconds, VideoSource,
 };
+
+use std::collections::BTreeMap;
+
+use crate::board::{self, BoardProfile};
 
 use crate::call::{AllowEntry, AllowList, Timing};
 
@@ -35,6 +39,11 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// A board profile from `board/` (rpi4, rpi5, generic-x86, sim); it fills in what is `auto`.
+    pub board: Option<BoardName>,
+    /// The selected profile (the generic rules without `board`), applied at load.
+    #[serde(skip)]
+    pub profile: BoardProfile,
     pub room: RoomConfig,
     pub sip: SipConfig,
     pub call: CallConfig,
@@ -85,6 +94,9 @@ pub struct VideoConfig {
     pub fps: Bounded<1, 60>,
     pub bitrate_kbps: Bounded<100, 20000>,
     pub encoder: EncoderChoice,
+    /// Camera controls by name, as `roombox devices` lists them (brightness, exposure_time_absolute,
+    /// focus_automatic_continuous…), applied when a call opens the camera.
+    pub controls: BTreeMap<String, ControlValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -92,6 +104,10 @@ pub struct VideoConfig {
 pub struct AudioConfig {
     pub capture: AudioDevice,
     pub playback: AudioDevice,
+    /// Microphone gain and speaker volume set through the sound card's mixer when a call
+    /// starts (percent of the control's range); unset leaves the mixer alone.
+    pub capture_volume_percent: Option<Bounded<0, 100>>,
+    pub playback_volume_percent: Option<Bounded<0, 100>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -104,6 +120,16 @@ pub struct DisplayConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PanelConfig {
     pub backend: PanelBackend,
+    /// GPIO chip label (`pinctrl-bcm2711`) or path (`/dev/gpiochip0`); default from the board.
+    pub chip: Option<String>,
+    pub button_line: Option<u32>,
+    pub led_line: Option<u32>,
+    /// The button pulls its line to ground when pressed (the internal pull-up is enabled).
+    pub button_active_low: Option<bool>,
+    /// Held this long, a press is a long press (mute).
+    pub long_press_ms: Bounded<300, 10000>,
+    /// LED brightness (PWM) with the rppal backend.
+    pub led_brightness_percent: Bounded<1, 100>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -135,6 +161,8 @@ pub struct LogConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            board: None,
+            profile: board::generic(),
             room: RoomConfig { name: "roombox".into() },
             sip: SipConfig { listen: SocketAddr::from(([0, 0, 0, 0], 5060)) },
             call: CallConfig {
@@ -152,10 +180,24 @@ impl Default for Config {
                 fps: Bounded(30),
                 bitrate_kbps: Bounded(2000),
                 encoder: EncoderChoice::Auto,
+                controls: BTreeMap::new(),
             },
-            audio: AudioConfig { capture: AudioDevice::Auto, playback: AudioDevice::Auto },
+            audio: AudioConfig {
+                capture: AudioDevice::Auto,
+                playback: AudioDevice::Auto,
+                capture_volume_percent: None,
+                playback_volume_percent: None,
+            },
             display: DisplayConfig { output: DisplayOutput::Auto },
-            panel: PanelConfig { backend: PanelBackend::Sim },
+            panel: PanelConfig {
+                backend: PanelBackend::Auto,
+                chip: None,
+                button_line: None,
+                led_line: None,
+                button_active_low: None,
+                long_press_ms: Bounded(1500),
+                led_brightness_percent: Bounded(100),
+            },
             control: ControlConfig { socket: DEFAULT_SOCKET.into() },
             media: MediaConfig {
                 jitter_buffer_min_ms: Bounded(2),
@@ -193,11 +235,40 @@ section_defaults!(
 impl Config {
     /// The configuration used when no file exists: works on a machine with no devices at all.
     pub fn builtin() -> Self {
-        let mut config = Self::default();
-        config.video.source = VideoSource::Test;
-        config.audio = AudioConfig { capture: AudioDevice::Test, playback: AudioDevice::Null };
-        config.display.output = DisplayOutput::None;
+        let mut config = Self { board: Some(BoardName("sim".into())), ..Self::default() };
+        // The sim profile is compiled in and loaded by a unit test.
+        let _ = config.apply_board();
         config
+    }
+
+    /// Selects the board profile and lets it fill in whatever is left at `auto`.
+    fn apply_board(&mut self) -> Result<(), board::BoardError> {
+        self.profile = match &self.board {
+            Some(name) => board::profile(&name.0)?,
+            None => board::generic(),
+        };
+        let p = &self.profile;
+        if self.video.source == VideoSource::Auto {
+            self.video.source = p.devices.camera.clone();
+        }
+        if self.audio.capture == AudioDevice::Auto {
+            self.audio.capture = p.devices.capture.clone();
+        }
+        if self.audio.playback == AudioDevice::Auto {
+            self.audio.playback = p.devices.playback.clone();
+        }
+        if self.display.output == DisplayOutput::Auto {
+            self.display.output = p.devices.display.clone();
+        }
+        let panel = &mut self.panel;
+        if panel.backend == PanelBackend::Auto {
+            panel.backend = p.panel.backend;
+        }
+        panel.chip = panel.chip.take().or_else(|| p.panel.chip.clone());
+        panel.button_line = panel.button_line.or(p.panel.button_line);
+        panel.led_line = panel.led_line.or(p.panel.led_line);
+        panel.button_active_low = panel.button_active_low.or(Some(p.panel.button_active_low));
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -208,7 +279,7 @@ impl Config {
 
     /// Parses TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let mut config: Self = toml::from_str(text).map_err(|e| {
             let message = e.message().trim_end_matches('\n').to_owned();
             let hint = hint_for(&message);
             match e.span() {
@@ -218,7 +289,30 @@ impl Config {
                 }
                 None => ConfigError::Unplaced { path: origin.into(), message: format!("{message}{hint}") },
             }
-        })
+        })?;
+        config.apply_board().map_err(|e| ConfigError::Unplaced { path: origin.into(), message: e.to_string() })?;
+        config.check_panel().map_err(|message| ConfigError::Unplaced { path: origin.into(), message })?;
+        Ok(config)
+    }
+
+    /// A GPIO panel needs its chip and both lines, from the board profile or `[panel]`.
+    fn check_panel(&self) -> Result<(), String> {
+        let p = &self.panel;
+        if !matches!(p.backend, PanelBackend::Gpio | PanelBackend::Rppal) {
+            return Ok(());
+        }
+        let missing: Vec<&str> =
+            [("chip", p.chip.is_none()), ("button_line", p.button_line.is_none()), ("led_line", p.led_line.is_none())]
+                .into_iter()
+                .filter_map(|(k, m)| m.then_some(k))
+                .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "[panel] backend = \"gpio\" needs {} (set them in [panel], or pick a board such as board = \"rpi4\")",
+            missing.join(", ")
+        ))
     }
 
     pub fn allow_list(&self) -> AllowList {

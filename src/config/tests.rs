@@ -6,7 +6,40 @@ fn error_of(text: &str) -> String {
 
 #[test]
 fn an_empty_file_means_every_default() {
-    assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    let mut expected = Config::default();
+    expected.apply_board().unwrap();
+    assert_eq!(Config::parse("", "x").unwrap(), expected);
+    assert_eq!(expected.panel.backend, PanelBackend::Sim, "no board: the sim panel");
+}
+
+#[test]
+fn a_board_fills_in_what_the_config_leaves_at_auto_and_the_config_wins_elsewhere() {
+    let c = Config::parse("board = \"rpi4\"\n[panel]\nled_line = 22\n[display]\noutput = \"none\"\n", "x").unwrap();
+    assert_eq!(c.profile.encoder.preference[0], "v4l2h264enc");
+    assert_eq!(c.panel.backend, PanelBackend::Gpio);
+    assert_eq!(
+        (c.panel.chip.as_deref(), c.panel.button_line, c.panel.led_line),
+        (Some("pinctrl-bcm2711"), Some(17), Some(22))
+    );
+    assert_eq!(c.display.output, DisplayOutput::None, "the config wins");
+    let sim = Config::parse("board = \"sim\"\n", "x").unwrap();
+    assert_eq!(sim, Config::builtin(), "the built-in config is the sim board");
+}
+
+#[test]
+fn an_unknown_board_points_at_it_and_lists_the_boards() {
+    let err = error_of("board = \"rpi3\"\n");
+    assert!(err.starts_with("room.toml:1:9: unknown board \"rpi3\": use one of rpi4, rpi5, generic-x86, sim"), "{err}");
+}
+
+#[test]
+fn a_gpio_panel_without_lines_says_what_is_missing() {
+    let err = error_of("[panel]\nbackend = \"gpio\"\nchip = \"gpiochip0\"\n");
+    assert!(err.contains("needs button_line, led_line"), "{err}");
+    let controls =
+        Config::parse("[video.controls]\nbrightness = 140\nfocus_automatic_continuous = false\n", "x").unwrap();
+    assert_eq!(controls.video.controls["brightness"], ControlValue::Number(140));
+    assert_eq!(controls.video.controls["focus_automatic_continuous"].as_i64(), 0);
 }
 
 #[test]
@@ -85,7 +118,7 @@ fn a_star_in_allow_lets_anyone_call() {
 fn the_documented_example_config_loads_and_equals_the_defaults() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/roombox.toml");
     let example = Config::load(Path::new(path)).unwrap();
-    let mut expected = Config::default();
+    let mut expected = Config::parse("", "defaults").unwrap();
     expected.call.peers = example.call.peers.clone();
     assert_eq!(example, expected, "the example must document the defaults");
     assert!(!example.call.peers.is_empty(), "the example shows how to name a peer");

@@ -79,8 +79,14 @@ impl TryFrom<String> for PipelineClock {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelBackend {
+    /// The board profile's choice (the sim panel without a board).
+    Auto,
     /// Driven by `roombox ctl press` / `long-press`.
     Sim,
+    /// A button and an LED on GPIO lines, through the kernel's GPIO character device.
+    Gpio,
+    /// The same on a Raspberry Pi through `rppal`, with a dimmable (PWM) LED.
+    Rppal,
 }
 
 fn is_fragment(text: &str) -> bool {
@@ -169,9 +175,16 @@ impl TryFrom<String> for PanelBackend {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
         match text.as_str() {
+            "auto" => Ok(Self::Auto),
             "sim" => Ok(Self::Sim),
+            "gpio" => Ok(Self::Gpio),
+            "rppal" if cfg!(feature = "rppal") => Ok(Self::Rppal),
+            "rppal" => {
+                Err("this roombox was built without the rppal feature: use backend = \"gpio\" (works on every Pi)"
+                    .into())
+            }
             other => Err(format!(
-                "unknown panel backend \"{other}\": this build supports \"sim\" (driven by `roombox ctl press`)"
+                "unknown panel backend \"{other}\": use \"auto\", \"gpio\", \"rppal\" or \"sim\" (driven by `roombox ctl press`)"
             )),
         }
     }
@@ -186,7 +199,38 @@ macro_rules! deserialize_via_string {
         }
     )*};
 }
-deserialize_via_string!(VideoSource, AudioDevice, DisplayOutput, EncoderChoice, PanelBackend, PipelineClock);
+deserialize_via_string!(VideoSource, AudioDevice, DisplayOutput, EncoderChoice, PanelBackend, PipelineClock, BoardName);
+
+/// A shipped board profile's name (see `board/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardName(pub String);
+
+impl TryFrom<String> for BoardName {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match crate::board::profile(&text) {
+            Ok(_) => Ok(Self(text)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A camera control's value: a number (brightness = 140) or a switch (focus_automatic_continuous = false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ControlValue {
+    Number(i64),
+    Switch(bool),
+}
+
+impl ControlValue {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Self::Number(n) => n,
+            Self::Switch(b) => i64::from(b),
+        }
+    }
+}
 
 /// A `sip:` URI whose host is an IP address (roombox dials peers directly).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,8 @@ pub struct EncoderPlan {
 pub enum EncoderError {
     #[error("encoder \"{0}\" is not installed on this machine: use encoder = \"auto\" or one of {1}")]
     Missing(String, String),
+    #[error("encoder \"{0}\" is installed but failed its self-test ({1}): use encoder = \"auto\" or one of {2}")]
+    Broken(String, String, String),
     #[error(
         "no H.264 encoder found: install gstreamer1.0-plugins-ugly (x264enc) or gstreamer1.0-plugins-bad (openh264enc)"
     )]
@@ -55,35 +57,87 @@ pub fn is_hardware(element: &str) -> bool {
     !matches!(element, "x264enc" | "openh264enc")
 }
 
-/// Picks the encoder: `requested` if given (it must exist), else the first available in
-/// [`PREFERENCE`].
+/// Whether an encoder can be used on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Missing,
+    /// The factory exists but could not encode a test picture (driver absent or busy…).
+    Broken(String),
+    Usable,
+}
+
+/// Picks the encoder: `requested` if given (it must be usable), else the first usable one of
+/// `preference` (the board profile's order).
 pub fn choose(
     requested: Option<&str>,
+    preference: &[String],
     settings: EncoderSettings,
-    exists: impl Fn(&str) -> bool,
+    availability: impl Fn(&str) -> Availability,
 ) -> Result<EncoderPlan, EncoderError> {
+    let usable = |e: &str| availability(e) == Availability::Usable;
     let (element, reason) = match requested {
-        Some(name) if exists(name) => (name.to_owned(), format!("{name}: chosen in the config")),
+        Some(name) if usable(name) => (name.to_owned(), format!("{name}: chosen in the config")),
         Some(name) => {
-            let available: Vec<&str> = PREFERENCE.iter().copied().filter(|e| exists(e)).collect();
-            return Err(EncoderError::Missing(name.into(), available.join(", ")));
+            let available: Vec<&str> = PREFERENCE.iter().copied().filter(|e| usable(e)).collect();
+            return Err(match availability(name) {
+                Availability::Broken(why) => EncoderError::Broken(name.into(), why, available.join(", ")),
+                _ => EncoderError::Missing(name.into(), available.join(", ")),
+            });
         }
         None => {
-            let found = PREFERENCE.iter().copied().find(|e| exists(e)).ok_or(EncoderError::NoneAvailable)?;
-            let skipped: Vec<&str> =
-                PREFERENCE.iter().copied().take_while(|e| *e != found).filter(|e| is_hardware(e)).collect();
+            let found = preference.iter().find(|e| usable(e)).ok_or(EncoderError::NoneAvailable)?;
+            let passed_over: Vec<String> = preference
+                .iter()
+                .take_while(|e| *e != found)
+                .filter(|e| is_hardware(e))
+                .map(|e| match availability(e) {
+                    Availability::Broken(why) => format!("{e} failed its self-test: {why}"),
+                    _ => format!("{e} not found"),
+                })
+                .collect();
             let reason = if is_hardware(found) {
-                format!("{found}: hardware H.264 encoder found")
-            } else if skipped.is_empty() {
-                format!("{found}: software fallback")
+                format!("{found}: hardware H.264 encoder, passed its self-test")
+            } else if passed_over.is_empty() {
+                format!("{found}: software encoder")
             } else {
-                format!("{found}: no hardware H.264 encoder ({} not found), software fallback", skipped.join(", "))
+                format!("{found}: software fallback (no working hardware encoder: {})", passed_over.join("; "))
             };
-            (found.to_owned(), reason)
+            (found.clone(), reason)
         }
     };
     let properties = properties_for(&element, settings).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(EncoderPlan { hardware: is_hardware(&element), element, properties, reason })
+}
+
+/// Encodes a few frames with `element` and its mapped settings: proves a hardware encoder
+/// works (its driver is there and free), not only that its factory is registered.
+pub fn self_test(element: &str, settings: EncoderSettings) -> Result<(), String> {
+    use gstreamer::prelude::*;
+    gstreamer::init().map_err(|e| e.to_string())?;
+    let props: Vec<String> =
+        properties_for(element, settings).into_iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    let launch = format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! {element} {} ! h264parse ! video/x-h264,stream-format=byte-stream ! fakesink name=out",
+        props.join(" ")
+    );
+    let pipeline = gstreamer::parse::launch(&launch).map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("no bus")?;
+    let outcome = match pipeline.set_state(gstreamer::State::Playing) {
+        Err(_) => Err("it would not start".to_owned()),
+        Ok(_) => {
+            let msg = bus.timed_pop_filtered(
+                gstreamer::ClockTime::from_seconds(5),
+                &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+            );
+            match msg.as_ref().map(|m| m.view()) {
+                Some(gstreamer::MessageView::Eos(_)) => Ok(()),
+                Some(gstreamer::MessageView::Error(e)) => Err(e.error().to_string()),
+                _ => Err("no frames within 5 s".to_owned()),
+            }
+        }
+    };
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    outcome
 }
 
 fn properties_for(element: &str, s: EncoderSettings) -> Vec<(&'static str, String)> {
@@ -138,9 +192,49 @@ mod tests {
 
     const S: EncoderSettings = EncoderSettings { bitrate_kbps: 2000, fps: 30 };
 
+    fn generic() -> Vec<String> {
+        PREFERENCE.iter().map(|e| (*e).to_owned()).collect()
+    }
+
+    fn only(names: &'static [&'static str]) -> impl Fn(&str) -> Availability {
+        move |e| if names.contains(&e) { Availability::Usable } else { Availability::Missing }
+    }
+
+    #[test]
+    fn a_hardware_encoder_that_fails_its_self_test_is_passed_over_with_the_reason() {
+        let availability = |e: &str| match e {
+            "v4l2h264enc" => Availability::Broken("Device '/dev/video11' is busy".into()),
+            "x264enc" => Availability::Usable,
+            _ => Availability::Missing,
+        };
+        let plan = choose(None, &generic(), S, availability).unwrap();
+        assert_eq!(plan.element, "x264enc");
+        assert!(
+            plan.reason.contains("v4l2h264enc failed its self-test: Device '/dev/video11' is busy"),
+            "{}",
+            plan.reason
+        );
+        let err = choose(Some("v4l2h264enc"), &generic(), S, availability).unwrap_err().to_string();
+        assert!(err.contains("failed its self-test") && err.ends_with("one of x264enc"), "{err}");
+    }
+
+    #[test]
+    fn the_board_preference_decides_the_order() {
+        let plan =
+            choose(None, &["openh264enc".to_owned(), "x264enc".to_owned()], S, only(&["x264enc", "openh264enc"]));
+        assert_eq!(plan.unwrap().element, "openh264enc");
+    }
+
+    #[test]
+    fn the_self_test_encodes_with_a_real_encoder_and_fails_for_one_that_makes_no_h264() {
+        assert_eq!(self_test("x264enc", S), Ok(()));
+        let err = self_test("jpegenc", S).unwrap_err();
+        assert!(!err.is_empty());
+    }
+
     #[test]
     fn hardware_wins_when_its_factory_exists() {
-        let plan = choose(None, S, |e| e == "v4l2h264enc" || e == "x264enc").unwrap();
+        let plan = choose(None, &generic(), S, only(&["v4l2h264enc", "x264enc"])).unwrap();
         assert_eq!(plan.element, "v4l2h264enc");
         assert!(plan.hardware);
         assert!(plan.properties[0].1.contains("video_bitrate=2000000"));
@@ -148,27 +242,31 @@ mod tests {
 
     #[test]
     fn x264_is_the_fallback_and_is_tuned_for_latency() {
-        let plan = choose(None, S, |e| e == "x264enc" || e == "openh264enc").unwrap();
+        let plan = choose(None, &generic(), S, only(&["x264enc", "openh264enc"])).unwrap();
         assert_eq!(plan.element, "x264enc");
         assert!(plan.properties.contains(&("tune".into(), "zerolatency".into())));
         assert!(plan.properties.contains(&("bitrate".into(), "2000".into())));
         assert!(plan.properties.contains(&("key-int-max".into(), "30".into())));
-        assert!(plan.reason.contains("software fallback"), "{}", plan.reason);
+        assert!(
+            plan.reason.contains("software fallback (no working hardware encoder: v4l2h264enc not found"),
+            "{}",
+            plan.reason
+        );
     }
 
     #[test]
     fn openh264_is_the_last_resort_with_bitrate_in_bits() {
-        let plan = choose(None, S, |e| e == "openh264enc").unwrap();
+        let plan = choose(None, &generic(), S, only(&["openh264enc"])).unwrap();
         assert!(plan.properties.contains(&("bitrate".into(), "2000000".into())));
     }
 
     #[test]
     fn a_requested_encoder_that_is_missing_is_an_error_naming_the_alternatives() {
-        let err = choose(Some("nvv4l2h264enc"), S, |e| e == "x264enc").unwrap_err();
+        let err = choose(Some("nvv4l2h264enc"), &generic(), S, only(&["x264enc"])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "encoder \"nvv4l2h264enc\" is not installed on this machine: use encoder = \"auto\" or one of x264enc"
         );
-        assert_eq!(choose(None, S, |_| false).unwrap_err(), EncoderError::NoneAvailable);
+        assert_eq!(choose(None, &generic(), S, only(&[])).unwrap_err(), EncoderError::NoneAvailable);
     }
 }

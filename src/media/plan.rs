@@ -20,11 +20,20 @@ pub struct Probe {
     pub desktop: bool,
     /// GStreamer element factories that exist here.
     pub factories: Vec<String>,
+    /// Encoders whose factory exists but which failed their self-test, with the error.
+    pub encoder_faults: Vec<(String, String)>,
 }
 
 impl Probe {
     pub fn has(&self, factory: &str) -> bool {
         self.factories.iter().any(|f| f == factory)
+    }
+
+    pub fn encoder(&self, element: &str) -> encoder::Availability {
+        if let Some((_, why)) = self.encoder_faults.iter().find(|(e, _)| e == element) {
+            return encoder::Availability::Broken(why.clone());
+        }
+        if self.has(element) { encoder::Availability::Usable } else { encoder::Availability::Missing }
     }
 }
 
@@ -106,7 +115,7 @@ impl MediaPlan {
             EncoderChoice::Auto => None,
             EncoderChoice::Element(e) => Some(e.as_str()),
         };
-        let encoder = encoder::choose(requested, settings, |f| probe.has(f))?;
+        let encoder = encoder::choose(requested, &config.profile.encoder.preference, settings, |e| probe.encoder(e))?;
         // openh264 decodes the Constrained Baseline our SDP negotiates with less than half the
         // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =

@@ -1,5 +1,5 @@
 //! Looks at this machine: camera device nodes, sound cards, screens and which GStreamer
-//! element factories are installed. The result is plain data for `MediaPlan::resolve`.
+//! element factories are installed (hardware encoders must pass a self-test). The result is plain data for `MediaPlan::resolve`.
 
 use std::path::Path;
 
@@ -12,7 +12,14 @@ const INTERESTING: &[&str] = &["avdec_h264", "openh264dec", "kmssink", "autovide
 
 pub fn detect() -> Probe {
     let others = INTERESTING.iter().copied().filter(|f| gst::init().is_ok() && gst::ElementFactory::find(f).is_some());
-    let factories = super::encoder::installed().into_iter().chain(others).map(str::to_owned).collect();
+    let encoders = super::encoder::installed();
+    let settings = super::encoder::EncoderSettings { bitrate_kbps: 2000, fps: 30 };
+    let encoder_faults = encoders
+        .iter()
+        .filter(|e| super::encoder::is_hardware(e))
+        .filter_map(|e| super::encoder::self_test(e, settings).err().map(|why| ((*e).to_owned(), why)))
+        .collect();
+    let factories = encoders.into_iter().chain(others).map(str::to_owned).collect();
     Probe {
         cameras: crate::devices::camera::enumerate(Path::new("/dev")),
         pcms: crate::devices::audio::enumerate(),
@@ -20,5 +27,6 @@ pub fn detect() -> Probe {
             .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("card")))),
         desktop: std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
         factories,
+        encoder_faults,
     }
 }

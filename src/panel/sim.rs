@@ -7,11 +7,20 @@ use crate::call::LedPattern;
 #[derive(Debug)]
 pub struct SimPanel {
     led: LedPattern,
+    /// Why the configured hardware panel is not in use, if it is not.
+    fault: Option<String>,
 }
 
 impl Default for SimPanel {
     fn default() -> Self {
-        Self { led: LedPattern::Off }
+        Self { led: LedPattern::Off, fault: None }
+    }
+}
+
+impl SimPanel {
+    /// Stands in for a hardware panel that could not be opened.
+    pub fn unavailable(fault: String) -> Self {
+        Self { led: LedPattern::Off, fault: Some(fault) }
     }
 }
 
@@ -25,7 +34,10 @@ impl Panel for SimPanel {
     fn led(&self) -> LedPattern {
         self.led
     }
-    fn backend(&self) -> &'static str {
-        "sim"
+    fn backend(&self) -> String {
+        match &self.fault {
+            Some(fault) => format!("sim (hardware panel unavailable: {fault})"),
+            None => "sim".into(),
+        }
     }
 }
