@@ -16,6 +16,7 @@ build: deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features rppal -- -D warnings
 
 # Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs).
 test: build lint

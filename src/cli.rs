@@ -122,6 +122,7 @@ pub fn check(path: &Path) -> i32 {
             return 2;
         }
     };
+    println!("board:   {}", board_line(&config));
     println!("room:    {}", config.room.name);
     println!("sip:     {}{}", config.sip.listen, port_note(config.sip.listen));
     let peers: Vec<String> = config.call.peers.iter().map(|p| p.0.to_string()).collect();
@@ -130,7 +131,7 @@ pub fn check(path: &Path) -> i32 {
         if peers.is_empty() { "none (the button has no one to call)".into() } else { peers.join(", ") }
     );
     println!(
-        "video:   {} ({}x{} @ {} fps, {} kbit/s)",
+        "camera:  {} ({}x{} @ {} fps, {} kbit/s)",
         plan.video_source.description, plan.width, plan.height, plan.fps, config.video.bitrate_kbps
     );
     println!("encoder: {}", plan.encoder.reason);
@@ -138,9 +139,57 @@ pub fn check(path: &Path) -> i32 {
     println!("mic:     {}", plan.audio_source.description);
     println!("speaker: {}", plan.audio_sink.description);
     println!("display: {}", plan.display.description);
-    println!("panel:   sim (roombox ctl press)");
+    let mut problems = plan.problems.clone();
+    match panel_line(&config) {
+        Ok(line) => println!("panel:   {line}"),
+        Err(e) => {
+            println!("panel:   MISSING");
+            problems.push(e);
+        }
+    }
     println!("control: {}", config.control.socket.display());
-    0
+    if problems.is_empty() {
+        println!("everything configured was found");
+        return 0;
+    }
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    eprintln!(
+        "{} problem{} above: the room would run, but with a slate, silence or no button where noted",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    2
+}
+
+fn board_line(config: &Config) -> String {
+    let p = &config.profile.board;
+    format!("{} ({})", p.name, p.description)
+}
+
+/// Where the panel's lines are, checked against this machine's GPIO chips.
+fn panel_line(config: &Config) -> Result<String, String> {
+    use crate::config::PanelBackend;
+    let p = &config.panel;
+    match p.backend {
+        PanelBackend::Auto | PanelBackend::Sim => Ok("sim (the button is `roombox ctl press`)".into()),
+        PanelBackend::Rppal => Ok(format!(
+            "rppal: button GPIO{} LED GPIO{} (checked when the room starts)",
+            p.button_line.unwrap_or(0),
+            p.led_line.unwrap_or(0)
+        )),
+        PanelBackend::Gpio => {
+            let chip = p.chip.as_deref().unwrap_or("gpiochip0");
+            let path = crate::panel::gpio::find_chip(chip).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "gpio {chip} = {}: button line {}, LED line {}",
+                path.display(),
+                p.button_line.unwrap_or(0),
+                p.led_line.unwrap_or(0)
+            ))
+        }
+    }
 }
 
 fn port_note(addr: std::net::SocketAddr) -> &'static str {
@@ -254,5 +303,9 @@ pub fn render_status(s: &Status) -> String {
     }
     out += &format!("camera:  {}   mic: {}   screen: {}\n", s.video_source, s.audio_source, s.display);
     out += &format!("encoder: {}\n", s.encoder_reason);
+    if s.mixer != "not managed" && !s.mixer.is_empty() {
+        out += &format!("mixer:   {}\n", s.mixer);
+    }
+    out += &format!("panel:   {}\n", s.panel);
     out
 }

@@ -39,6 +39,9 @@ pub struct Status {
     pub video_source: String,
     pub audio_source: String,
     pub display: String,
+    /// Mixer levels and mute at the sound card.
+    #[serde(default)]
+    pub mixer: String,
     pub media: Option<MediaStats>,
 }
 

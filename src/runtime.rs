@@ -143,6 +143,9 @@ fn entropy() -> u64 {
 }
 
 fn log_plan(plan: &MediaPlan) {
+    for problem in &plan.problems {
+        tracing::warn!("{problem} (the room runs on; `roombox check` lists this too)");
+    }
     tracing::info!(video = %plan.video_source.description, audio_in = %plan.audio_source.description, audio_out = %plan.audio_sink.description,
         display = %plan.display.description, encoder = %plan.encoder.reason, "media plan");
 }
@@ -211,6 +214,7 @@ impl Room {
             video_source: plan.video_source.description.clone(),
             audio_source: plan.audio_source.description.clone(),
             display: plan.display.description.clone(),
+            mixer: self.engine.mixer().to_owned(),
             media: self.engine.stats(),
         }
     }

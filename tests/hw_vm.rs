@@ -150,3 +150,83 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     assert!(b.media.unwrap().video_in.decoded_per_s >= 10.0);
     assert!(free.media.is_some_and(|m| m.video_in.decoded_per_s >= 10.0), "oslo still sees bergen");
 }
+
+#[test]
+fn camera_controls_mixer_levels_and_mute_reach_the_real_drivers() {
+    let script = r#"
+modprobe snd-dummy || echo "cannot load snd-dummy"
+cat > $TMPDIR/a.toml <<TOML
+[room]
+name = "oslo"
+[sip]
+listen = "127.0.0.1:5061"
+[call]
+peers = ["sip:bergen@127.0.0.1:5062"]
+[video]
+source = "/dev/video0"
+width = 320
+height = 180
+fps = 15
+bitrate_kbps = 300
+[video.controls]
+brightness = 200
+contrast = 30
+[audio]
+capture = "plughw:CARD=Dummy,DEV=0"
+playback = "plughw:CARD=Dummy,DEV=0"
+capture_volume_percent = 25
+playback_volume_percent = 70
+[display]
+output = "none"
+[control]
+socket = "$TMPDIR/a.sock"
+TOML
+sed 's/brightness = 200/zoom_absolute = 3/; s#/dev/video0#/dev/video7#' $TMPDIR/a.toml > $TMPDIR/bad.toml
+cat > $TMPDIR/b.toml <<TOML
+board = "sim"
+[room]
+name = "bergen"
+[sip]
+listen = "127.0.0.1:5062"
+[call]
+auto_answer = true
+peers = ["sip:oslo@127.0.0.1:5061"]
+[control]
+socket = "$TMPDIR/b.sock"
+TOML
+echo CHECK-BEGIN; $B check -c $TMPDIR/a.toml 2>&1; echo "CHECK-EXIT $?"; echo CHECK-END
+echo BAD-BEGIN; $B check -c $TMPDIR/bad.toml 2>&1; echo "BAD-EXIT $?"; echo BAD-END
+amixer -c Dummy sset Master 0% > /dev/null; amixer -c Dummy sset Mic 100% > /dev/null
+$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
+for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+$B ctl -s $TMPDIR/a.sock press > /dev/null
+sleep 6
+echo CTRL-BEGIN; v4l2-ctl -d /dev/video0 -C brightness,contrast; echo CTRL-END
+echo MIX-BEGIN; amixer -c Dummy sget Master; amixer -c Dummy sget Mic; echo MIX-END
+$B ctl -s $TMPDIR/a.sock mute > /dev/null
+echo MUTED-BEGIN; amixer -c Dummy sget Mic; echo MUTED-END
+echo A-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-END
+$B ctl -s $TMPDIR/a.sock unmute > /dev/null
+echo UNMUTED-BEGIN; amixer -c Dummy sget Mic; echo UNMUTED-END
+echo LOG-BEGIN; tail -20 $TMPDIR/a.log; echo LOG-END
+"#;
+    let Some(out) = in_vm("settings", script) else { return };
+    let check = between(&out, "CHECK-BEGIN", "CHECK-END");
+    assert!(check.contains("CHECK-EXIT 0") && check.contains("everything configured was found"), "{check}");
+    assert!(check.contains("controls brightness=200, contrast=30"), "{check}");
+    let bad = between(&out, "BAD-BEGIN", "BAD-END");
+    assert!(bad.contains("BAD-EXIT 2"), "{bad}");
+    assert!(bad.contains("camera /dev/video7 not found (cameras here: /dev/video0 vivid"), "{bad}");
+    let controls = between(&out, "CTRL-BEGIN", "CTRL-END");
+    assert!(controls.contains("brightness: 200") && controls.contains("contrast: 30"), "{controls}\n{out}");
+    let mix = between(&out, "MIX-BEGIN", "MIX-END");
+    assert!(mix.contains("[70%]"), "speaker volume set to 70%: {mix}");
+    assert!(mix.contains("[25%]"), "microphone gain set to 25%: {mix}");
+    let muted = between(&out, "MUTED-BEGIN", "MUTED-END");
+    assert!(muted.contains("[off]") && !muted.contains("[on]"), "mute cuts the mic at the card: {muted}");
+    let unmuted = between(&out, "UNMUTED-BEGIN", "UNMUTED-END");
+    assert!(unmuted.contains("[on]"), "unmute opens it again: {unmuted}");
+    let a: Status = serde_json::from_str(between(&out, "A-BEGIN", "A-END")).unwrap();
+    assert_eq!(a.call.state, roombox::call::CallState::InCall);
+    assert!(a.mixer.contains("off (muted)"), "{}", a.mixer);
+}

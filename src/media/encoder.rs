@@ -86,21 +86,26 @@ pub fn choose(
         }
         None => {
             let found = preference.iter().find(|e| usable(e)).ok_or(EncoderError::NoneAvailable)?;
-            let passed_over: Vec<String> = preference
+            let passed_over: Vec<&String> =
+                preference.iter().take_while(|e| *e != found).filter(|e| is_hardware(e)).collect();
+            let missing: Vec<&str> =
+                passed_over.iter().filter(|e| availability(e) == Availability::Missing).map(|e| e.as_str()).collect();
+            let mut why: Vec<String> = passed_over
                 .iter()
-                .take_while(|e| *e != found)
-                .filter(|e| is_hardware(e))
-                .map(|e| match availability(e) {
-                    Availability::Broken(why) => format!("{e} failed its self-test: {why}"),
-                    _ => format!("{e} not found"),
+                .filter_map(|e| match availability(e) {
+                    Availability::Broken(why) => Some(format!("{e} failed its self-test: {why}")),
+                    _ => None,
                 })
                 .collect();
+            if !missing.is_empty() {
+                why.push(format!("{} not found", missing.join(", ")));
+            }
             let reason = if is_hardware(found) {
                 format!("{found}: hardware H.264 encoder, passed its self-test")
-            } else if passed_over.is_empty() {
+            } else if why.is_empty() {
                 format!("{found}: software encoder")
             } else {
-                format!("{found}: software fallback (no working hardware encoder: {})", passed_over.join("; "))
+                format!("{found}: software fallback (no working hardware encoder: {})", why.join("; "))
             };
             (found.clone(), reason)
         }
@@ -248,7 +253,7 @@ mod tests {
         assert!(plan.properties.contains(&("bitrate".into(), "2000".into())));
         assert!(plan.properties.contains(&("key-int-max".into(), "30".into())));
         assert!(
-            plan.reason.contains("software fallback (no working hardware encoder: v4l2h264enc not found"),
+            plan.reason.contains("software fallback (no working hardware encoder: v4l2h264enc, nvv4l2h264enc, mpph264enc, vah264enc, vaapih264enc not found)"),
             "{}",
             plan.reason
         );

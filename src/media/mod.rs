@@ -11,12 +11,14 @@
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
 //! - `jitter.rs`: the adaptive jitter buffer policy (pure).
+//! - `levels.rs`: microphone gain, speaker volume and mute at the sound card's mixer.
 
 mod call_stats;
 mod elements;
 pub mod encoder;
 pub mod jitter;
 pub mod latency;
+mod levels;
 pub mod measure;
 mod pipeline;
 pub mod plan;
@@ -97,11 +99,13 @@ pub struct Engine {
     events: UnboundedSender<MediaEvent>,
     prepared: HashMap<CallId, CallSockets>,
     running: Option<(CallId, CallPipeline)>,
+    /// What the mixer was set to, in words.
+    mixer: String,
 }
 
 impl Engine {
     pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        Self { plan, events, prepared: HashMap::new(), running: None }
+        Self { plan, events, prepared: HashMap::new(), running: None, mixer: "not managed".into() }
     }
 
     pub fn plan(&self) -> &MediaPlan {
@@ -122,6 +126,7 @@ impl Engine {
             .remove(&call)
             .ok_or_else(|| MediaError::Internal(format!("call {} has no prepared ports", call.0)))?;
         self.running = None; // one call at a time: never two pipelines on the camera
+        self.mixer = levels::apply(&self.plan.mixer, muted);
         let pipeline = CallPipeline::start(call, &self.plan, negotiated, sockets, muted, self.events.clone())?;
         self.running = Some((call, pipeline));
         Ok(())
@@ -166,10 +171,18 @@ impl Engine {
         }
     }
 
-    pub fn set_mute(&self, muted: bool) {
+    pub fn set_mute(&mut self, muted: bool) {
         if let Some((_, p)) = &self.running {
             p.set_mute(muted);
+            if let Some(done) = levels::set_mute(&self.plan.mixer, muted) {
+                self.mixer = done;
+            }
         }
+    }
+
+    /// The mixer settings made for the current or last call, in words.
+    pub fn mixer(&self) -> &str {
+        &self.mixer
     }
 
     pub fn latency_samples(&self) -> Option<latency::LatencySamples> {

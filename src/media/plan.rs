@@ -2,14 +2,17 @@
 //! probe of this machine. Pure (the probe is plain data), so `auto` choices are unit tested and
 //! `roombox check` can print exactly what a call would run.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::MediaError;
 use super::encoder::{self, EncoderPlan, EncoderSettings};
 use super::jitter::JitterBounds;
-use crate::config::{AudioDevice, Config, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
+use crate::config::{AudioDevice, Config, ControlValue, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
 use crate::devices::audio::{self, Pcm};
 use crate::devices::camera::{Camera, choose_mode};
+use crate::devices::mixer;
 
 /// What this machine has, as far as choosing devices goes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,10 +65,33 @@ pub struct MediaPlan {
     pub audio_source: Choice,
     pub audio_sink: Choice,
     pub display: Choice,
+    /// Mixer levels to set when a call starts, and the card whose capture switch mute cuts.
+    pub mixer: MixerPlan,
+    /// Configured devices or settings this machine does not have: `check` fails on them, a
+    /// running room logs them and carries on (slate, silence).
+    pub problems: Vec<String>,
     pub jitter: JitterBounds,
     pub render_deadline_ms: u32,
     /// Run on wall-clock time with base time 0 (timestamps are capture times).
     pub realtime_clock: bool,
+}
+
+/// The sound cards behind the chosen ALSA devices and the levels the config asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MixerPlan {
+    pub capture_card: Option<String>,
+    pub playback_card: Option<String>,
+    pub capture_percent: Option<u32>,
+    pub playback_percent: Option<u32>,
+}
+
+fn alsa_card(choice: &Choice) -> Option<String> {
+    let device = choice.fragment.split_whitespace().find_map(|w| w.strip_prefix("device="))?;
+    if choice.fragment.starts_with("alsasrc") || choice.fragment.starts_with("alsasink") {
+        mixer::card_of(device)
+    } else {
+        None
+    }
 }
 
 /// The moving test picture, labelled with the room name so a receiver can tell who sent it.
@@ -90,18 +116,27 @@ impl MediaPlan {
     pub fn resolve(config: &Config, probe: &Probe) -> Result<Self, MediaError> {
         let room = config.room.name.clone();
         let (w, h, fps) = (config.video.width.0, config.video.height.0, config.video.fps.0);
+        let mut problems = Vec::new();
+        let controls = &config.video.controls;
         let video_source = match &config.video.source {
             VideoSource::Test => choice(test_pattern(&room), "test pattern"),
             VideoSource::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
             VideoSource::Device(path) => match probe.cameras.iter().find(|c| c.path == *path) {
-                Some(camera) => camera_choice(camera, w, h, fps, ""),
-                None => choice(
-                    slate("camera unavailable"),
-                    format!("slate: camera {} not found (check the cable, or `roombox devices`)", path.display()),
-                ),
+                Some(camera) => camera_choice(camera, w, h, fps, "", controls, &mut problems),
+                None => {
+                    problems.push(format!(
+                        "camera {} not found (cameras here: {}): check the cable, or use source = \"auto\"",
+                        path.display(),
+                        listed(probe.cameras.iter().map(|c| format!("{} {}", c.path.display(), c.card)))
+                    ));
+                    choice(
+                        slate("camera unavailable"),
+                        format!("slate: camera {} not found (check the cable, or `roombox devices`)", path.display()),
+                    )
+                }
             },
             VideoSource::Auto => match probe.cameras.first() {
-                Some(camera) => camera_choice(camera, w, h, fps, " (auto)"),
+                Some(camera) => camera_choice(camera, w, h, fps, " (auto)", controls, &mut problems),
                 None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
             },
         };
@@ -120,6 +155,35 @@ impl MediaPlan {
         // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =
             ["openh264dec", "avdec_h264"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
+        let audio_source = audio_source(&config.audio.capture, probe);
+        let audio_sink = audio_sink(&config.audio.playback, probe);
+        for (device, capture) in [(&config.audio.capture, true), (&config.audio.playback, false)] {
+            if let AudioDevice::Alsa(name) = device
+                && let Some(card) = mixer::card_of(name)
+                && !probe.pcms.is_empty()
+                && !probe.pcms.iter().any(|p| mixer::card_of(&p.name).as_deref() == Some(card.as_str()))
+            {
+                let what = if capture { "microphone" } else { "speaker" };
+                let mut cards: Vec<String> = probe.pcms.iter().filter_map(|p| mixer::card_of(&p.name)).collect();
+                cards.dedup();
+                let cards = listed(cards.into_iter());
+                problems.push(format!(
+                    "{what} {name} not found (sound cards here: {cards}): check the cable, or use \"auto\""
+                ));
+            }
+        }
+        if config.display.output == DisplayOutput::Kms && !probe.dri {
+            problems.push("display \"kms\": this machine has no /dev/dri/card* (no KMS driver loaded; on a Pi, enable dtoverlay=vc4-kms-v3d)".into());
+        }
+        if !controls.is_empty() && !matches!(config.video.source, VideoSource::Auto | VideoSource::Device(_)) {
+            problems.push("[video.controls] apply to a camera, but the video source is not one".into());
+        }
+        let mixer = MixerPlan {
+            capture_card: alsa_card(&audio_source),
+            playback_card: alsa_card(&audio_sink),
+            capture_percent: config.audio.capture_volume_percent.map(|v| v.0),
+            playback_percent: config.audio.playback_volume_percent.map(|v| v.0),
+        };
         Ok(Self {
             room,
             video_source,
@@ -129,8 +193,10 @@ impl MediaPlan {
             fps: config.video.fps.0,
             encoder,
             decoder,
-            audio_source: audio_source(&config.audio.capture, probe),
-            audio_sink: audio_sink(&config.audio.playback, probe),
+            audio_source,
+            audio_sink,
+            mixer,
+            problems,
             display: display(&config.display.output, probe),
             jitter: JitterBounds {
                 min_ms: config.media.jitter_buffer_min_ms.0,
@@ -142,19 +208,64 @@ impl MediaPlan {
     }
 }
 
-/// A camera in the mode that suits the call best (see `devices::camera::choose_mode`).
-fn camera_choice(camera: &Camera, w: u32, h: u32, fps: u32, note: &str) -> Choice {
+fn listed(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}
+
+/// A camera in the mode that suits the call best (see `devices::camera::choose_mode`), with
+/// the configured controls (v4l2src applies them each time it opens the camera).
+fn camera_choice(
+    camera: &Camera,
+    w: u32,
+    h: u32,
+    fps: u32,
+    note: &str,
+    controls: &BTreeMap<String, ControlValue>,
+    problems: &mut Vec<String>,
+) -> Choice {
     let device = camera.path.display();
-    match choose_mode(&camera.modes, w, h, fps) {
-        Some(mode) => choice(
-            format!("v4l2src device={device} ! {}", mode.caps),
-            format!("camera {device}{note}: {}", mode.reason),
-        ),
-        None => choice(
-            format!("v4l2src device={device}"),
-            format!("camera {device}{note}: no listed mode fits, GStreamer negotiates"),
-        ),
+    let known: Vec<String> = camera.controls.iter().map(|c| control_name(c)).collect();
+    let mut applied = Vec::new();
+    for (name, value) in controls {
+        if known.contains(name) {
+            applied.push(format!("{name}={}", value.as_i64()));
+        } else {
+            problems
+                .push(format!("camera {device} has no control \"{name}\" (it has: {})", listed(known.iter().cloned())));
+        }
     }
+    let source = if applied.is_empty() {
+        format!("v4l2src device={device}")
+    } else {
+        format!("v4l2src device={device} extra-controls=\"c,{}\"", applied.join(","))
+    };
+    let set = if applied.is_empty() { String::new() } else { format!("; controls {}", applied.join(", ")) };
+    match choose_mode(&camera.modes, w, h, fps) {
+        Some(mode) => {
+            choice(format!("{source} ! {}", mode.caps), format!("camera {device}{note}: {}{set}", mode.reason))
+        }
+        None => choice(source, format!("camera {device}{note}: no listed mode fits, GStreamer negotiates{set}")),
+    }
+}
+
+/// A V4L2 control's name as v4l2-ctl and GStreamer write it: "Focus, Automatic Continuous"
+/// → `focus_automatic_continuous`.
+pub fn control_name(label: &str) -> String {
+    let mut name = String::new();
+    let mut gap = false;
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            if gap && !name.is_empty() {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+            gap = false;
+        } else {
+            gap = true;
+        }
+    }
+    name
 }
 
 fn audio_source(device: &AudioDevice, probe: &Probe) -> Choice {
@@ -201,76 +312,5 @@ fn display(output: &DisplayOutput, probe: &Probe) -> Choice {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn probe() -> Probe {
-        Probe { factories: vec!["x264enc".into(), "avdec_h264".into()], ..Probe::default() }
-    }
-
-    #[test]
-    fn the_builtin_config_needs_no_devices() {
-        let plan = MediaPlan::resolve(&Config::builtin(), &probe()).unwrap();
-        assert!(plan.video_source.fragment.starts_with("videotestsrc"));
-        assert!(plan.video_source.fragment.contains("roombox"), "the picture names the room");
-        assert_eq!(plan.audio_source.fragment, TONE);
-        assert_eq!(plan.display.fragment, DISCARD);
-        assert_eq!(plan.encoder.element, "x264enc");
-    }
-
-    #[test]
-    fn auto_uses_a_camera_and_sound_card_when_present_and_kms_without_a_desktop() {
-        let camera = Camera {
-            path: "/dev/video0".into(),
-            card: "C920".into(),
-            driver: "uvcvideo".into(),
-            bus: "usb".into(),
-            modes: vec![crate::devices::camera::Mode {
-                fourcc: "MJPG".into(),
-                width: 1280,
-                height: 720,
-                fps: vec![30.0],
-            }],
-            controls: vec![],
-        };
-        let usb = Pcm {
-            name: "plughw:CARD=Speaker,DEV=0".into(),
-            description: "USB Audio".into(),
-            capture: true,
-            playback: true,
-        };
-        let p = Probe { cameras: vec![camera], pcms: vec![usb], dri: true, ..probe() };
-        let plan = MediaPlan::resolve(&Config::default(), &p).unwrap();
-        assert_eq!(
-            plan.video_source.fragment,
-            "v4l2src device=/dev/video0 ! image/jpeg,width=1280,height=720,framerate=30/1 ! jpegdec"
-        );
-        assert!(plan.video_source.description.contains("MJPG 1280x720"), "{}", plan.video_source.description);
-        assert_eq!(plan.audio_source.fragment, "alsasrc device=plughw:CARD=Speaker,DEV=0");
-        assert_eq!(plan.audio_sink.fragment, "alsasink device=plughw:CARD=Speaker,DEV=0");
-        assert_eq!(plan.display.fragment, "kmssink");
-    }
-
-    #[test]
-    fn auto_without_devices_shows_a_slate_and_sends_silence_not_a_tone() {
-        let plan = MediaPlan::resolve(&Config::default(), &probe()).unwrap();
-        assert!(plan.video_source.fragment.contains("camera unavailable"));
-        assert_eq!(plan.audio_source.fragment, SILENCE);
-        assert!(plan.display.description.contains("no screen"));
-    }
-
-    #[test]
-    fn openh264_is_the_preferred_decoder_and_libav_the_fallback() {
-        let both =
-            Probe { factories: vec!["x264enc".into(), "avdec_h264".into(), "openh264dec".into()], ..Probe::default() };
-        assert_eq!(MediaPlan::resolve(&Config::builtin(), &both).unwrap().decoder, "openh264dec");
-        assert_eq!(MediaPlan::resolve(&Config::builtin(), &probe()).unwrap().decoder, "avdec_h264");
-    }
-
-    #[test]
-    fn no_h264_decoder_is_an_error_with_the_package_to_install() {
-        let p = Probe { factories: vec!["x264enc".into()], ..Probe::default() };
-        let err = MediaPlan::resolve(&Config::builtin(), &p).unwrap_err();
-        assert!(err.to_string().contains("gstreamer1.0-libav"), "{err}");
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;
