@@ -8,6 +8,7 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod devices;
 pub mod media;
 pub mod panel;

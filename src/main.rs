@@ -3,13 +3,6 @@
 
 use clap::Parser;
 use roombox::cli::{self, Cli, Cmd};
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("roombox={level},warn")));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
-}
 
 /// Admin commands end quietly when their reader goes away (`roombox ctl status | head`), as
 /// `ls` does; Rust ignores SIGPIPE, which turns that into a panic on the next print.
@@ -56,30 +49,5 @@ fn use_one_malloc_arena() {
 
 fn run(path: &std::path::Path) -> i32 {
     use_one_malloc_arena();
-    let (config, builtin) = match cli::load_for_run(path) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    init_logging(&config.log.level);
-    if builtin {
-        tracing::info!("no config at {}: using built-in defaults (test picture, test tone, no screen)", path.display());
-    }
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-        }
-    };
-    match runtime().block_on(roombox::runtime::run(config, shutdown, |_| {})) {
-        Ok(()) => 0,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            1
-        }
-    }
+    roombox::daemon::run(path)
 }

@@ -1,6 +1,7 @@
-//! The event loop: waits on the SIP socket, the control socket, media events and the core's
-//! next deadline in one `select!`, feeds the core, and carries its outputs to the adapters.
-//! It moves data and never decides; shutdown is a future passed in.
+//! The event loop: waits on the SIP socket, the control socket, media events, the panel, the
+//! core's next deadline and reloaded configs in one `select!`, feeds the core, and carries its
+//! outputs to the adapters. It moves data and never decides; shutdown is a future passed in.
+//! The loop itself feeds systemd's watchdog, so a stuck loop gets the service restarted.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,61 +37,100 @@ pub struct Ready {
 }
 
 struct Room {
+    config: Config,
     core: Core,
     engine: Engine,
     panel: Box<dyn Panel>,
     sip: UdpSocket,
     sip_addr: SocketAddr,
+    control_task: tokio::task::JoinHandle<()>,
+    /// A reloaded config waiting for the call in progress to end.
+    pending: Option<Config>,
+    channels: Channels,
 }
 
-/// Runs one room until `shutdown` completes. `on_ready` is called once sockets are up.
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()>,
-    on_ready: impl FnOnce(&Ready),
-) -> Result<(), RuntimeError> {
-    gstreamer::init().map_err(|e| RuntimeError::Gstreamer(e.to_string()))?;
-    let plan = MediaPlan::resolve(&config, &media::probe::detect())?;
-    media::check_plan(&plan)?;
-    log_plan(&plan);
-    let sip = UdpSocket::bind(config.sip.listen).await.map_err(|source| RuntimeError::SipBind {
-        addr: config.sip.listen,
+/// Senders the adapters report through (kept to rebuild adapters on reload).
+struct Channels {
+    media: mpsc::UnboundedSender<MediaEvent>,
+    control: mpsc::Sender<Pending>,
+    gestures: mpsc::Sender<Gesture>,
+}
+
+async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, SocketAddr), RuntimeError> {
+    let error = |source: std::io::Error| RuntimeError::SipBind {
+        addr,
         hint: if source.kind() == std::io::ErrorKind::AddrInUse {
             " (another program uses this port: change [sip] listen)"
         } else {
             ""
         },
         source,
-    })?;
-    let sip_addr =
-        sip.local_addr().map_err(|source| RuntimeError::SipBind { addr: config.sip.listen, source, hint: "" })?;
-    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
-    let (control_tx, mut control_rx) = mpsc::channel::<Pending>(16);
-    let control_task = control::serve(&config.control.socket, control_tx).await?;
-    let core_config = CoreConfig {
+    };
+    let sip = UdpSocket::bind(addr).await.map_err(error)?;
+    let local = sip.local_addr().map_err(error)?;
+    Ok((sip, local))
+}
+
+fn resolve_plan(config: &Config) -> Result<MediaPlan, RuntimeError> {
+    let plan = MediaPlan::resolve(config, &media::probe::detect())?;
+    media::check_plan(&plan)?;
+    log_plan(&plan);
+    Ok(plan)
+}
+
+fn core_config(config: &Config, sip_port: u16) -> CoreConfig {
+    CoreConfig {
         room: config.room.name.clone(),
-        sip_port: sip_addr.port(),
+        sip_port,
         peers: config.call.peers.iter().map(|p| p.0.clone()).collect(),
         allow: config.allow_list(),
         auto_answer: config.call.auto_answer,
         caps: Capabilities::default(),
         timing: config.timing(),
         seed: entropy(),
-    };
-    let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
-    let panel = panel::open(&config.panel, gesture_tx).unwrap_or_else(|e| {
+    }
+}
+
+fn open_panel(config: &Config, gestures: mpsc::Sender<Gesture>) -> Box<dyn Panel> {
+    panel::open(&config.panel, gestures).unwrap_or_else(|e| {
         tracing::error!("panel: {e}. The room runs without its button; `roombox ctl press` still works");
         Box::new(panel::sim::SimPanel::unavailable(e.to_string()))
-    });
+    })
+}
+
+/// Runs one room until `shutdown` completes. `on_ready` is called once sockets are up; each
+/// config received on `reloads` replaces the running one (at once when idle, else when the
+/// call ends).
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    mut reloads: mpsc::Receiver<Config>,
+    on_ready: impl FnOnce(&Ready),
+) -> Result<(), RuntimeError> {
+    gstreamer::init().map_err(|e| RuntimeError::Gstreamer(e.to_string()))?;
+    let plan = resolve_plan(&config)?;
+    let (sip, sip_addr) = bind_sip(config.sip.listen).await?;
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+    let (control_tx, mut control_rx) = mpsc::channel::<Pending>(16);
+    let control_task = control::serve(&config.control.socket, control_tx.clone()).await?;
+    let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
+    let panel = open_panel(&config, gesture_tx.clone());
     let mut room = Room {
-        core: Core::new(core_config, Instant::now()),
-        engine: Engine::new(plan, media_tx),
+        core: Core::new(core_config(&config, sip_addr.port()), Instant::now()),
+        engine: Engine::new(plan, media_tx.clone()),
+        config,
         panel,
         sip,
         sip_addr,
+        control_task,
+        pending: None,
+        channels: Channels { media: media_tx, control: control_tx, gestures: gesture_tx },
     };
-    tracing::info!(room = %config.room.name, sip = %sip_addr, control = %config.control.socket.display(), "room ready: press the button to join");
+    tracing::info!(room = %room.config.room.name, sip = %sip_addr, control = %room.config.control.socket.display(), "room ready: press the button to join");
     on_ready(&Ready { sip: sip_addr });
+    let watchdog = sd_notify::watchdog_enabled();
+    let mut watchdog_tick = tokio::time::interval(watchdog.map_or(std::time::Duration::from_secs(3600), |d| d / 2));
+    let mut last_state = room.core.state();
 
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65536];
@@ -98,6 +138,13 @@ pub async fn run(
     adapt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         room.drain().await;
+        if room.core.state() != last_state {
+            last_state = room.core.state();
+            notify_state(&room.core.status(Instant::now()));
+            if let Some(config) = room.pending.take() {
+                room.reload(config).await;
+            }
+        }
         let deadline = room.core.poll_timeout();
         let sleep = tokio::time::sleep_until(deadline.map_or_else(far_future, tokio::time::Instant::from_std));
         tokio::select! {
@@ -121,15 +168,29 @@ pub async fn run(
             }
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
             _ = adapt.tick() => room.engine.tick(),
+            Some(config) = reloads.recv() => room.reload(config).await,
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
         }
     }
     // Leave politely: a BYE to the peer, then release everything.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     room.core.handle_input(Instant::now(), Input::Command(Command::Leave));
     room.drain().await;
-    control_task.abort();
-    let _ = std::fs::remove_file(&config.control.socket);
-    tracing::info!(room = %config.room.name, "room stopped");
+    room.control_task.abort();
+    let _ = std::fs::remove_file(&room.config.control.socket);
+    tracing::info!(room = %room.config.room.name, "room stopped");
     Ok(())
+}
+
+/// Tells systemd what the room is doing (`systemctl status roombox` shows it).
+fn notify_state(status: &crate::call::CoreStatus) {
+    let text = match &status.peer {
+        Some(peer) => format!("{:?} with {peer}", status.state),
+        None => format!("{:?}", status.state),
+    };
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&text)]);
 }
 
 fn far_future() -> tokio::time::Instant {
@@ -151,6 +212,54 @@ fn log_plan(plan: &MediaPlan) {
 }
 
 impl Room {
+    /// Applies a reloaded config: at once between calls; during a call it waits, so the call
+    /// is never dropped. Anything that cannot be applied keeps the running setting.
+    async fn reload(&mut self, config: Config) {
+        if config == self.config {
+            tracing::info!("config reloaded: nothing changed");
+            return;
+        }
+        if self.core.state() != crate::call::CallState::Idle {
+            tracing::info!(state = ?self.core.state(), "config reloaded: it applies when this call ends");
+            self.pending = Some(config);
+            return;
+        }
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+        match self.apply(config).await {
+            Ok(()) => tracing::info!(room = %self.config.room.name, "config reloaded and applied"),
+            Err(e) => tracing::error!("config reload not applied, the running config stays in force: {e}"),
+        }
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    }
+
+    async fn apply(&mut self, config: Config) -> Result<(), RuntimeError> {
+        let plan = resolve_plan(&config)?;
+        if config.sip.listen != self.config.sip.listen {
+            let (sip, addr) = bind_sip(config.sip.listen).await?;
+            (self.sip, self.sip_addr) = (sip, addr);
+            tracing::info!(sip = %addr, "listening for SIP on the new address");
+        }
+        if config.control.socket != self.config.control.socket {
+            let task = control::serve(&config.control.socket, self.channels.control.clone()).await?;
+            std::mem::replace(&mut self.control_task, task).abort();
+            let _ = std::fs::remove_file(&self.config.control.socket);
+        }
+        if let Err(refused) = self.core.reconfigure(core_config(&config, self.sip_addr.port())) {
+            self.pending = Some(config);
+            drop(refused);
+            return Ok(());
+        }
+        self.engine = Engine::new(plan, self.channels.media.clone());
+        if config.panel != self.config.panel {
+            // Release the old lines before claiming them again.
+            self.panel = Box::new(panel::sim::SimPanel::default());
+            self.panel = open_panel(&config, self.channels.gestures.clone());
+            self.panel.show(self.core.led());
+        }
+        self.config = config;
+        Ok(())
+    }
+
     /// Carries every pending core output to its adapter; adapters may answer with inputs.
     async fn drain(&mut self) {
         while let Some(output) = self.core.poll_output() {
@@ -173,8 +282,14 @@ impl Room {
                 Output::ReleaseMedia { call } => self.engine.release(call),
                 Output::SetMute(muted) => self.engine.set_mute(muted),
                 Output::Led(led) => self.panel.show(led),
-                Output::Log { level: Level::Info, message } => tracing::info!(state = ?self.core.state(), "{message}"),
-                Output::Log { level: Level::Warn, message } => tracing::warn!(state = ?self.core.state(), "{message}"),
+                Output::Log { level, message } => {
+                    let s = self.core.status(now);
+                    let (call, peer) = (s.call_id.as_deref().unwrap_or("-"), s.peer.as_deref().unwrap_or("-"));
+                    match level {
+                        Level::Info => tracing::info!(state = ?s.state, call, peer, "{message}"),
+                        Level::Warn => tracing::warn!(state = ?s.state, call, peer, "{message}"),
+                    }
+                }
             }
         }
     }

@@ -53,6 +53,17 @@ impl Core {
         core
     }
 
+    /// Takes a reloaded configuration. Only between calls: a call in progress keeps the
+    /// configuration it started with, so the caller retries once the core is idle. Mute,
+    /// the last error and call numbering carry over.
+    pub fn reconfigure(&mut self, cfg: CoreConfig) -> Result<(), CoreConfig> {
+        if self.state != CallState::Idle {
+            return Err(cfg);
+        }
+        self.cfg = CoreConfig { seed: self.cfg.seed, ..cfg };
+        Ok(())
+    }
+
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
             Input::Button(Gesture::ShortPress) => self.on_short_press(now),

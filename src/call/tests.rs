@@ -372,3 +372,26 @@ fn stray_bye_gets_481_and_options_gets_200() {
     assert!(net.sent_status(1, 200));
     assert_eq!(net.state(1), CallState::Idle);
 }
+
+#[test]
+fn a_reload_waits_for_the_call_to_end_and_keeps_mute() {
+    let mut net = in_call();
+    let new = config("a", 5061, &[5099]);
+    let refused = net.rooms[0].core.reconfigure(new).expect_err("an ongoing call keeps its configuration");
+    assert_eq!(net.state(0), CallState::InCall, "the reload did not drop the call");
+    net.input(0, Input::Command(Command::Mute));
+    net.press(0);
+    net.settle();
+    assert_eq!(net.state(0), CallState::Idle);
+    net.rooms[0].core.reconfigure(refused).expect("applies once idle");
+    assert!(net.rooms[0].core.status(net.now).muted, "mute survives the reload");
+    net.press(0);
+    net.settle();
+    let invite = net.rooms[0]
+        .sent
+        .iter()
+        .rev()
+        .find(|m| matches!(m, SipMessage::Request(r) if r.method == Method::Invite))
+        .expect("an INVITE");
+    assert!(invite.to_string().contains("127.0.0.1:5099"), "the button now calls the new peer");
+}
