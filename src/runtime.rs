@@ -244,9 +244,8 @@ impl Room {
             std::mem::replace(&mut self.control_task, task).abort();
             let _ = std::fs::remove_file(&self.config.control.socket);
         }
-        if let Err(refused) = self.core.reconfigure(core_config(&config, self.sip_addr.port())) {
+        if !self.core.reconfigure(core_config(&config, self.sip_addr.port())) {
             self.pending = Some(config);
-            drop(refused);
             return Ok(());
         }
         self.engine = Engine::new(plan, self.channels.media.clone());

@@ -55,13 +55,13 @@ impl Core {
 
     /// Takes a reloaded configuration. Only between calls: a call in progress keeps the
     /// configuration it started with, so the caller retries once the core is idle. Mute,
-    /// the last error and call numbering carry over.
-    pub fn reconfigure(&mut self, cfg: CoreConfig) -> Result<(), CoreConfig> {
+    /// the last error and call numbering carry over. Returns whether it was taken.
+    pub fn reconfigure(&mut self, cfg: CoreConfig) -> bool {
         if self.state != CallState::Idle {
-            return Err(cfg);
+            return false;
         }
         self.cfg = CoreConfig { seed: self.cfg.seed, ..cfg };
-        Ok(())
+        true
     }
 
     pub fn handle_input(&mut self, now: Instant, input: Input) {
