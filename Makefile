@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test lint demo bench clean
+.PHONY: all build deps test lint demo bench deb install clean
 
 all: build
 
@@ -18,10 +18,21 @@ lint: deps
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --features rppal -- -D warnings
 
-# Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs).
+# Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs), and
+# the packaging tools for tests/package.rs (builds both .debs, installs amd64 in a fresh root).
 test: build lint
-	scripts/install-deps vm
+	scripts/install-deps vm deb cross
 	$(CARGO) test --locked
+
+# Debian packages for amd64 and arm64 (Raspberry Pi OS 64-bit) in target/deb/.
+deb:
+	scripts/install-deps deb
+	scripts/deb/build amd64 arm64
+
+# Builds this machine's package and installs it with apt (user, unit, config in /etc/roombox).
+install:
+	scripts/install-deps deb
+	apt-get install -y "./$$(scripts/deb/build $$(dpkg --print-architecture) | tail -1)"
 
 demo: build
 	scripts/demo
@@ -34,4 +45,4 @@ bench: build
 
 clean:
 	$(CARGO) clean
-	rm -rf demo-out
+	rm -rf demo-out target/deb target/sysroot-arm64

@@ -124,7 +124,14 @@ pub fn check(path: &Path) -> i32 {
     };
     println!("board:   {}", board_line(&config));
     println!("room:    {}", config.room.name);
-    println!("sip:     {}{}", config.sip.listen, port_note(config.sip.listen));
+    let mut problems = plan.problems.clone();
+    match sip_port_state(&config) {
+        Ok(note) => println!("sip:     {}{note}", config.sip.listen),
+        Err(e) => {
+            println!("sip:     {} IN USE", config.sip.listen);
+            problems.push(e);
+        }
+    }
     let peers: Vec<String> = config.call.peers.iter().map(|p| p.0.to_string()).collect();
     println!(
         "peers:   {}",
@@ -139,7 +146,6 @@ pub fn check(path: &Path) -> i32 {
     println!("mic:     {}", plan.audio_source.description);
     println!("speaker: {}", plan.audio_sink.description);
     println!("display: {}", plan.display.description);
-    let mut problems = plan.problems.clone();
     match panel_line(&config) {
         Ok(line) => println!("panel:   {line}"),
         Err(e) => {
@@ -192,11 +198,21 @@ fn panel_line(config: &Config) -> Result<String, String> {
     }
 }
 
-fn port_note(addr: std::net::SocketAddr) -> &'static str {
-    match std::net::UdpSocket::bind(addr) {
-        Ok(_) => "",
-        Err(_) => " (in use now: fine if roombox is running, else change [sip] listen)",
+/// Whether the SIP port is free, or held by this room's own running daemon (its control
+/// socket answers): both fine. Held by another program is a mistake.
+fn sip_port_state(config: &Config) -> Result<&'static str, String> {
+    let addr = config.sip.listen;
+    if std::net::UdpSocket::bind(addr).is_ok() {
+        return Ok("");
     }
+    if std::os::unix::net::UnixStream::connect(&config.control.socket).is_ok() {
+        return Ok(" (in use by the running roombox: fine)");
+    }
+    Err(format!(
+        "UDP port {} is in use by another program (`ss -lunp sport = :{}` shows which): change [sip] listen",
+        addr.port(),
+        addr.port()
+    ))
 }
 
 pub async fn ctl(socket: Option<PathBuf>, config_path: &Path, action: CtlAction) -> i32 {

@@ -14,8 +14,12 @@ use crate::config::Config;
 
 type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
 
+/// The config's level for roombox (warnings from libraries); a non-empty RUST_LOG overrides it.
 fn filter(level: &str) -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("roombox={level},warn")))
+    match std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()) {
+        Some(directives) => EnvFilter::new(directives),
+        None => EnvFilter::new(format!("roombox={level},warn")),
+    }
 }
 
 /// Logs to the journal when systemd connected stderr to it (structured fields: STATE, CALL,

@@ -135,6 +135,28 @@ fn check_accepts_a_good_config_and_points_at_a_bad_one() {
     let (code, _, err) = roombox(&["check", "--config", missing_encoder.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("nvv4l2h264enc") && err.contains("auto"), "{err}");
+
+    // The other mistakes an admin makes over SSH: each one clear message, exit 2.
+    let squatter = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let cases = [
+        (format!("[sip]\nlisten = \"127.0.0.1:{port}\"\n"), format!("UDP port {port} is in use by another program")),
+        (
+            "board = \"rpi3\"\n".to_owned(),
+            "case1.toml:1:9: unknown board \"rpi3\": use one of rpi4, rpi5, generic-x86, sim".to_owned(),
+        ),
+        ("[video]\nsource = \"/dev/video9\"\n".to_owned(), "camera /dev/video9 not found".to_owned()),
+        ("[video]\nwidth = \"wide\"\n".to_owned(), "2:9: invalid type".to_owned()),
+        ("[panel]\nbackend = \"gpio\"\n".to_owned(), "needs chip, button_line, led_line".to_owned()),
+        ("[room]\nboard = \"rpi4\"\n".to_owned(), "board = … goes at the top of the file".to_owned()),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.toml"));
+        std::fs::write(&path, format!("{text}[control]\nsocket = \"{}/c{i}.sock\"\n", dir.path().display())).unwrap();
+        let (code, out, err) = roombox(&["check", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{text}: {out}{err}");
+        assert!(err.contains(expected.as_str()), "{text}: expected {expected:?} in:\n{err}");
+    }
 }
 
 #[test]

@@ -136,6 +136,7 @@ fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
                 .into(),
         display: "videoconvert ! zbar ! fakesink sync=true".into(),
         extra: "[media]\nclock = \"realtime\"".into(),
+        ..Devices::default()
     };
     let (pa, pb) = (free_port(), free_port());
     let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &devices);

@@ -355,6 +355,9 @@ fn hint_for(message: &str) -> String {
     let Some((unknown, expected)) = rest.split_once('`') else {
         return String::new();
     };
+    if unknown == "board" {
+        return " (board = … goes at the top of the file, before any [section])".into();
+    }
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     let best = known.iter().map(|k| (edit_distance(unknown, k), *k)).min();
     match best {

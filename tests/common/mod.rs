@@ -24,11 +24,13 @@ pub struct Devices {
     pub display: String,
     /// Whole TOML sections appended to the config.
     pub extra: String,
+    /// Environment for the daemon (after `RUST_LOG=roombox=debug`, which these may override).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Devices {
     fn default() -> Self {
-        Self { video_source: "test".into(), display: "none".into(), extra: String::new() }
+        Self { video_source: "test".into(), display: "none".into(), extra: String::new(), env: vec![] }
     }
 }
 
@@ -68,6 +70,7 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(&config_path)
             .env("RUST_LOG", "roombox=debug")
+            .envs(devices.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

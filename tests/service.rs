@@ -1,0 +1,85 @@
+//! The daemon as systemd runs it (`Type=notify`, `WatchdogSec`): a real daemon talks to a
+//! notify socket of ours exactly as it would to systemd, and logs at the config's level with
+//! the call's fields.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Devices, free_port};
+use roombox::call::CallState;
+
+/// Everything the daemon told "systemd" within `within`.
+fn notifications(socket: &UnixDatagram, within: Duration) -> Vec<String> {
+    let start = Instant::now();
+    let mut said = Vec::new();
+    let mut buf = [0u8; 4096];
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    while start.elapsed() < within {
+        if let Ok(n) = socket.recv(&mut buf) {
+            said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    said
+}
+
+#[test]
+fn the_daemon_says_ready_feeds_the_watchdog_and_reports_its_state_to_systemd() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let systemd = UnixDatagram::bind(&path).unwrap();
+    let env = |_port: u16| Devices {
+        env: vec![("NOTIFY_SOCKET".into(), path.display().to_string()), ("WATCHDOG_USEC".into(), "1000000".into())],
+        ..Devices::default()
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &env(pa));
+    let _b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    let at_start = notifications(&systemd, Duration::from_millis(1200));
+    assert!(at_start[0].contains("READY=1"), "READY first, once sockets are up: {at_start:?}");
+    assert!(at_start[0].contains(&format!("STATUS=Idle, listening for SIP on 127.0.0.1:{pa}")), "{at_start:?}");
+    a.press();
+    a.wait_state(CallState::InCall, Duration::from_secs(10));
+    let in_call = notifications(&systemd, Duration::from_secs(3));
+    let pings = in_call.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(pings >= 4, "the loop pings at half the 1 s watchdog interval during a call: {in_call:?}");
+    assert!(
+        at_start.iter().chain(&in_call).any(|m| m.contains(&format!("STATUS=InCall with sip:bergen@127.0.0.1:{pb}"))),
+        "systemctl status shows the call: {at_start:?} {in_call:?}"
+    );
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(a.pid() as i32, libc::SIGTERM) };
+    let stopping = notifications(&systemd, Duration::from_secs(2));
+    assert!(stopping.iter().any(|m| m.contains("STOPPING=1")), "{stopping:?}");
+}
+
+#[test]
+fn the_log_level_comes_from_the_config_and_lines_carry_the_call_fields() {
+    let quiet = Devices {
+        extra: "[log]\nlevel = \"warn\"".into(),
+        env: vec![("RUST_LOG".into(), String::new())],
+        ..Devices::default()
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &quiet);
+    let b = Daemon::start_with(
+        "bergen",
+        pb,
+        &[("oslo", pa)],
+        "auto_answer = true",
+        &Devices { extra: "[log]\nlevel = \"info\"".into(), ..quiet },
+    );
+    a.press();
+    a.wait_state(CallState::InCall, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!a.log().contains(" INFO "), "level warn: no info lines:\n{}", a.log());
+    let log = b.log();
+    assert!(!log.contains(" DEBUG "), "level info: no debug lines");
+    let call_line =
+        log.lines().find(|l| l.contains(" INFO ") && l.contains("state=InCall")).unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        call_line.contains("call=") && call_line.contains(&format!("peer=\"sip:oslo@127.0.0.1:{pa}\"")),
+        "{call_line}"
+    );
+}
