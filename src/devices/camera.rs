@@ -25,6 +25,26 @@ pub struct Camera {
     pub controls: Vec<String>,
 }
 
+/// Which camera a call uses: its node now, and what identifies it if it comes back elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraId {
+    pub path: PathBuf,
+    pub card: String,
+    pub bus: String,
+}
+
+impl Camera {
+    pub fn id(&self) -> CameraId {
+        CameraId { path: self.path.clone(), card: self.card.clone(), bus: self.bus.clone() }
+    }
+}
+
+/// The same camera after a re-plug, which may give it another node (`/dev/video2` instead of
+/// `/dev/video0`): the same USB port (bus) first, else the same model (card name).
+pub fn find_again<'a>(cameras: &'a [Camera], id: &CameraId) -> Option<&'a Camera> {
+    cameras.iter().find(|c| c.bus == id.bus && c.card == id.card).or_else(|| cameras.iter().find(|c| c.card == id.card))
+}
+
 /// The mode a call uses, as GStreamer caps after `v4l2src`, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeChoice {
@@ -165,6 +185,34 @@ mod tests {
             mode("MJPG", 1280, 720, &[30.0, 15.0]),
             mode("MJPG", 1920, 1080, &[30.0]),
         ]
+    }
+
+    fn camera(path: &str, card: &str, bus: &str) -> Camera {
+        Camera {
+            path: path.into(),
+            card: card.into(),
+            driver: "uvcvideo".into(),
+            bus: bus.into(),
+            modes: vec![],
+            controls: vec![],
+        }
+    }
+
+    #[test]
+    fn a_replugged_camera_is_found_on_its_new_node_by_port_then_by_model() {
+        let before = camera("/dev/video0", "C920", "usb-0000:00:14.0-1").id();
+        let after = [
+            camera("/dev/video0", "HD Webcam", "usb-0000:00:14.0-2"),
+            camera("/dev/video2", "C920", "usb-0000:00:14.0-1"),
+        ];
+        assert_eq!(find_again(&after, &before).unwrap().path, PathBuf::from("/dev/video2"));
+        let other_port = [camera("/dev/video4", "C920", "usb-0000:00:14.0-3")];
+        assert_eq!(
+            find_again(&other_port, &before).unwrap().path,
+            PathBuf::from("/dev/video4"),
+            "same model, other port"
+        );
+        assert!(find_again(&after[..1], &before).is_none(), "another camera is not taken for it");
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl CallPipeline {
     }
 
     fn add_video(&mut self, plan: &MediaPlan, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        let mut state = SourceState::new(&plan.video_source.fragment, plan.camera_device.as_deref());
+        let mut state = SourceState::new(&plan.video_source.fragment, plan.camera.clone());
         let text = state.initial_fragment().unwrap_or_else(|| plan.video_source.fragment.clone());
         let source = fragment(&text, gst::PadDirection::Src)?;
         source.set_property("name", VIDEO_SOURCE);

@@ -11,7 +11,7 @@ use super::encoder::{self, EncoderPlan, EncoderSettings};
 use super::jitter::JitterBounds;
 use crate::config::{AudioDevice, Config, ControlValue, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
 use crate::devices::audio::{self, Pcm};
-use crate::devices::camera::{Camera, choose_mode};
+use crate::devices::camera::{Camera, CameraId, choose_mode};
 use crate::devices::mixer;
 
 /// What this machine has, as far as choosing devices goes.
@@ -55,8 +55,8 @@ fn choice(fragment: impl Into<String>, description: impl Into<String>) -> Choice
 pub struct MediaPlan {
     pub room: String,
     pub video_source: Choice,
-    /// The camera's device node, when the video source is a camera.
-    pub camera_device: Option<std::path::PathBuf>,
+    /// The camera, when the video source is one.
+    pub camera: Option<CameraId>,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -140,9 +140,9 @@ impl MediaPlan {
                 None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
             },
         };
-        let camera_device = match &config.video.source {
-            VideoSource::Device(path) => probe.cameras.iter().any(|c| c.path == *path).then(|| path.clone()),
-            VideoSource::Auto => probe.cameras.first().map(|c| c.path.clone()),
+        let camera = match &config.video.source {
+            VideoSource::Device(path) => probe.cameras.iter().find(|c| c.path == *path).map(Camera::id),
+            VideoSource::Auto => probe.cameras.first().map(Camera::id),
             _ => None,
         };
         let settings = EncoderSettings { bitrate_kbps: config.video.bitrate_kbps.0, fps: config.video.fps.0 };
@@ -187,7 +187,7 @@ impl MediaPlan {
         Ok(Self {
             room,
             video_source,
-            camera_device,
+            camera,
             width: config.video.width.0,
             height: config.video.height.0,
             fps: config.video.fps.0,

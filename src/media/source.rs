@@ -1,8 +1,9 @@
 //! The video source of a running call, kept alive through camera trouble: when the camera
 //! fails (unplugged, driver gone, busy) the call shows a slate instead of ending, and the
-//! camera comes back by itself when its device node opens again.
+//! camera comes back by itself when its device node opens again, or when the same camera
+//! appears on another node after a re-plug.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use gstreamer as gst;
 use super::MediaError;
 use super::elements::fragment;
 use super::plan::slate;
+use crate::devices::camera::{self, CameraId};
 
 /// The name of the source bin inside a call pipeline.
 pub const VIDEO_SOURCE: &str = "video-source";
@@ -23,8 +25,8 @@ const MAX_RETRY: Duration = Duration::from_secs(8);
 /// Where the picture comes from now.
 #[derive(Debug)]
 pub struct SourceState {
-    /// The camera's fragment and device, when the call's source is a camera.
-    camera: Option<(String, PathBuf)>,
+    /// The camera's fragment and identity, when the call's source is a camera.
+    camera: Option<(String, CameraId)>,
     /// Why the slate is showing, if it is.
     lost: Option<String>,
     last_try: Option<Instant>,
@@ -36,9 +38,9 @@ pub struct SourceState {
 }
 
 impl SourceState {
-    pub fn new(fragment_text: &str, device: Option<&Path>) -> Self {
+    pub fn new(fragment_text: &str, camera: Option<CameraId>) -> Self {
         Self {
-            camera: device.map(|d| (fragment_text.to_owned(), d.to_owned())),
+            camera: camera.map(|id| (fragment_text.to_owned(), id)),
             lost: None,
             last_try: None,
             backoff: RETRY,
@@ -74,11 +76,11 @@ impl SourceState {
 
     /// The fragment to start the call with: the camera, or the slate if it cannot be opened.
     pub fn initial_fragment(&mut self) -> Option<String> {
-        let (text, device) = self.camera.clone()?;
-        if camera_opens(&device) {
+        let (text, id) = self.camera.clone()?;
+        if camera_opens(&id.path) {
             return Some(text);
         }
-        self.lost = Some(format!("camera {} unavailable", device.display()));
+        self.lost = Some(format!("camera {} unavailable", id.path.display()));
         Some(slate("camera unavailable"))
     }
 
@@ -100,18 +102,38 @@ impl SourceState {
 
     /// Brings the camera back once its device opens again (checked once a second).
     pub fn retry(&mut self, pipeline: &gst::Pipeline) -> Result<(), MediaError> {
-        let (Some(_), Some((text, device))) = (&self.lost, &self.camera) else { return Ok(()) };
-        if self.last_try.is_some_and(|t| t.elapsed() < self.backoff) || !camera_opens(device) {
+        let (Some(_), Some((_, id))) = (&self.lost, &self.camera) else { return Ok(()) };
+        if self.last_try.is_some_and(|t| t.elapsed() < self.backoff) {
+            return Ok(());
+        }
+        if !camera_opens(&id.path) {
+            self.last_try = Some(Instant::now());
+            self.look_elsewhere();
             return Ok(());
         }
         self.last_try = Some(Instant::now());
         self.returned_at = self.last_try;
-        tracing::info!(device = %device.display(), "trying the camera again");
+        let Some((text, id)) = &self.camera else { return Ok(()) };
+        tracing::info!(device = %id.path.display(), "trying the camera again");
         let text = text.clone();
         self.lost = None;
         let camera = replace(pipeline, &text)?;
         self.watch(&camera);
         Ok(())
+    }
+}
+
+impl SourceState {
+    /// A re-plugged camera may come back on another node: find it by port and model, and use
+    /// that node from the next try on.
+    fn look_elsewhere(&mut self) {
+        let Some((text, id)) = &mut self.camera else { return };
+        let cameras = camera::enumerate(Path::new("/dev"));
+        let Some(found) = camera::find_again(&cameras, id).filter(|c| c.path != id.path) else { return };
+        tracing::info!(card = %id.card, from = %id.path.display(), to = %found.path.display(), "the camera is back on another node");
+        *text = text.replace(&format!("device={}", id.path.display()), &format!("device={}", found.path.display()));
+        id.path = found.path.clone();
+        self.last_try = None;
     }
 }
 
