@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, Devices, free_port, png_size, read_png};
+use common::{Daemon, Devices, Picture, free_port, png_size, read_png};
 use roombox::call::{CallState, LedPattern};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -159,4 +159,35 @@ fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
     );
     assert!(video.jitter_buffer_ms.is_some(), "the jitter buffer's size is reported");
     drop(a);
+}
+
+#[test]
+fn the_screen_shows_the_remote_room_full_size_with_a_small_self_view_in_the_corner() {
+    let red = Devices {
+        video_source: "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff0000".into(),
+        ..Devices::default()
+    };
+    let blue = Devices {
+        video_source: "videotestsrc is-live=true pattern=solid-color foreground-color=0xff0000ff".into(),
+        ..Devices::default()
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &red);
+    let b = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", &blue);
+    a.press();
+    a.wait_for(SECS(20), "remote video", |s| s.media.as_ref().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
+    let shot = a.dir.path().join("screen.png");
+    assert!(a.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
+    let screen = Picture::decode(&read_png(&shot));
+    assert_eq!((screen.width, screen.height), (320, 240));
+    let is_red = |(r, g, b): (u8, u8, u8)| r > 180 && g < 80 && b < 80;
+    let is_blue = |(r, g, b): (u8, u8, u8)| b > 180 && r < 80 && g < 80;
+    // Bergen (blue) fills oslo's screen; oslo's own picture (red) is 80x60 in the corner,
+    // 8 px from the bottom-right edges.
+    for (x, y) in [(40, 40), (160, 120), (280, 40), (40, 200), (220, 160)] {
+        assert!(is_blue(screen.rgb_around(x, y, 6)), "remote room at ({x},{y}): {:?}", screen.rgb_around(x, y, 6));
+    }
+    let corner = screen.rgb_around(320 - 8 - 40, 240 - 8 - 30, 20);
+    assert!(is_red(corner), "self-view in the corner: {corner:?}");
+    let _ = b;
 }

@@ -114,6 +114,8 @@ pub struct AudioConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DisplayConfig {
     pub output: DisplayOutput,
+    /// This room's own picture, small in the bottom-right corner during a call.
+    pub self_view: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -188,7 +190,7 @@ impl Default for Config {
                 capture_volume_percent: None,
                 playback_volume_percent: None,
             },
-            display: DisplayConfig { output: DisplayOutput::Auto },
+            display: DisplayConfig { output: DisplayOutput::Auto, self_view: true },
             panel: PanelConfig {
                 backend: PanelBackend::Auto,
                 chip: None,

@@ -7,6 +7,7 @@
 //! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
 //! - `call_stats.rs`: its live figures, RTCP statistics and adaptive jitter buffers.
 //! - `screen.rs`: the idle screen and PNG snapshots.
+//! - `self_view.rs`: this room's own picture in the corner of the screen.
 //! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
@@ -24,6 +25,7 @@ mod pipeline;
 pub mod plan;
 pub mod probe;
 pub mod screen;
+mod self_view;
 mod sockets;
 mod source;
 pub mod stats;

@@ -14,6 +14,7 @@ use super::call_stats::Meters;
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
 use super::measure::{RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
+use super::self_view;
 use super::sockets::CallSockets;
 use super::source::{SourceState, VIDEO_SOURCE, is_in_video_source};
 use super::stats::rms_dbfs;
@@ -134,18 +135,19 @@ impl CallPipeline {
                 ("aggregate-mode", "zero-latency"),
             ],
         )?;
-        let send = [
-            &source,
-            &make("videoconvert", &[])?,
-            &make("videoscale", &[])?,
-            &capsfilter(&raw_caps)?,
-            &queue,
-            &encoder,
-            &capsfilter(h264_caps)?,
-            &make("h264parse", &[("config-interval", "-1")])?,
-            &pay,
-        ];
-        add_and_link(&self.pipeline, &send)?;
+        let scaled = [&source, &make("videoconvert", &[])?, &make("videoscale", &[])?, &capsfilter(&raw_caps)?];
+        let encode =
+            [&queue, &encoder, &capsfilter(h264_caps)?, &make("h264parse", &[("config-interval", "-1")])?, &pay];
+        let self_view = if plan.self_view {
+            let tee = make("tee", &[])?;
+            add_and_link(&self.pipeline, &[scaled.as_slice(), &[&tee]].concat())?;
+            add_and_link(&self.pipeline, &encode)?;
+            tee.link(&queue).map_err(|_| MediaError::Link { from: "tee".into(), to: "encoder queue".into() })?;
+            Some(self_view::add_branch(&self.pipeline, &tee, plan.width, plan.height)?)
+        } else {
+            add_and_link(&self.pipeline, &[scaled.as_slice(), encode.as_slice()].concat())?;
+            None
+        };
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
 
         let depay = make("rtph264depay", &[])?;
@@ -162,12 +164,17 @@ impl CallPipeline {
         // codec_data, so the parser knows the profile before the first frame (openh264dec
         // refuses caps without one; from byte-stream it never decodes a frame).
         let avc = capsfilter("video/x-h264,stream-format=avc")?;
-        add_and_link(&self.pipeline, &[&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &display])?;
+        // What the screen shows: the remote picture, with the self-view drawn on when enabled.
+        let screen = match self_view {
+            Some(latest) => self_view::overlay(latest)?,
+            None => make("identity", &[])?,
+        };
+        add_and_link(&self.pipeline, &[&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &screen, &display])?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
         probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone());
         let meters = self.meters.clone();
-        probe_buffers(&shown, "src", move |pad, buffer| {
+        probe_buffers(&screen, "src", move |pad, buffer| {
             if let (Some(caps), Ok(mut last)) = (pad.current_caps(), meters.last_frame.lock()) {
                 *last = Some(gst::Sample::builder().buffer(buffer).caps(&caps).build());
             }

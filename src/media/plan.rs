@@ -65,6 +65,8 @@ pub struct MediaPlan {
     pub audio_source: Choice,
     pub audio_sink: Choice,
     pub display: Choice,
+    /// Draw this room's own picture small in a corner of the screen.
+    pub self_view: bool,
     /// Mixer levels to set when a call starts, and the card whose capture switch mute cuts.
     pub mixer: MixerPlan,
     /// Configured devices or settings this machine does not have: `check` fails on them, a
@@ -196,6 +198,7 @@ impl MediaPlan {
             audio_source,
             audio_sink,
             mixer,
+            self_view: config.display.self_view,
             problems,
             display: display(&config.display.output, probe),
             jitter: JitterBounds {

@@ -161,3 +161,37 @@ pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
 pub fn read_png(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }
+
+/// A decoded PNG: width, height and RGB(A) pixels, to look at what a screen showed.
+pub struct Picture {
+    pub width: u32,
+    pub height: u32,
+    channels: usize,
+    pixels: Vec<u8>,
+}
+
+impl Picture {
+    pub fn decode(bytes: &[u8]) -> Picture {
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("a sane size")];
+        let info = reader.next_frame(&mut pixels).expect("one frame");
+        Picture { width: info.width, height: info.height, channels: info.color_type.samples(), pixels }
+    }
+
+    /// The average (r, g, b) of the box of `size` pixels centred on (x, y).
+    pub fn rgb_around(&self, x: u32, y: u32, size: u32) -> (u8, u8, u8) {
+        let (mut sum, mut n) = ([0u64; 3], 0u64);
+        for yy in y.saturating_sub(size / 2)..(y + size / 2).min(self.height) {
+            for xx in x.saturating_sub(size / 2)..(x + size / 2).min(self.width) {
+                let i = (yy as usize * self.width as usize + xx as usize) * self.channels;
+                for c in 0..3 {
+                    sum[c] += u64::from(self.pixels[i + c]);
+                }
+                n += 1;
+            }
+        }
+        let avg = |c: usize| (sum[c] / n.max(1)) as u8;
+        (avg(0), avg(1), avg(2))
+    }
+}
