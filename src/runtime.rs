@@ -115,9 +115,11 @@ pub async fn run(
     let control_task = control::serve(&config.control.socket, control_tx.clone()).await?;
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
+    let mut engine = Engine::new(plan, media_tx.clone());
+    engine.show_idle();
     let mut room = Room {
         core: Core::new(core_config(&config, sip_addr.port()), Instant::now()),
-        engine: Engine::new(plan, media_tx.clone()),
+        engine,
         config,
         panel,
         sip,
@@ -248,7 +250,9 @@ impl Room {
             self.pending = Some(config);
             return Ok(());
         }
+        self.engine.hide_idle();
         self.engine = Engine::new(plan, self.channels.media.clone());
+        self.engine.show_idle();
         if config.panel != self.config.panel {
             // Release the old lines before claiming them again.
             self.panel = Box::new(panel::sim::SimPanel::default());

@@ -230,3 +230,186 @@ echo LOG-BEGIN; tail -20 $TMPDIR/a.log; echo LOG-END
     assert_eq!(a.call.state, roombox::call::CallState::InCall);
     assert!(a.mixer.contains("off (muted)"), "{}", a.mixer);
 }
+
+/// A screen grab of the VM's display (QEMU `screendump`, binary PPM).
+struct Screen {
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+}
+
+impl Screen {
+    fn parse(bytes: &[u8]) -> Screen {
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+        }
+        assert_eq!(fields[0], "P6", "a binary PPM");
+        let (width, height) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+        Screen { width, height, rgb: bytes[at + 1..].to_vec() }
+    }
+
+    fn pixel(&self, x: usize, y: usize) -> (u8, u8, u8) {
+        let i = (y * self.width + x) * 3;
+        (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+    }
+
+    /// The bounding box (x0, y0, x1, y1) and count of pixels matching `is`.
+    fn find(&self, is: impl Fn((u8, u8, u8)) -> bool) -> Option<((usize, usize, usize, usize), usize)> {
+        let mut found: Option<(usize, usize, usize, usize)> = None;
+        let mut count = 0;
+        for y in 0..self.height {
+            for x in 0..self.width {
+                if is(self.pixel(x, y)) {
+                    count += 1;
+                    let b = found.get_or_insert((x, y, x, y));
+                    *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+                }
+            }
+        }
+        found.map(|b| (b, count))
+    }
+}
+
+/// Runs `body` in a VM with a standard VGA screen; each `shot NAME` in the script grabs the
+/// screen into the returned map (the script waits until the grab is done).
+fn in_vm_with_screen(name: &str, body: &str) -> Option<(String, std::collections::HashMap<String, Screen>)> {
+    use std::io::{BufRead, Read, Write};
+    let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
+    std::fs::create_dir_all(dir).unwrap();
+    let monitor = format!("{dir}/{name}.monitor");
+    let _ = std::fs::remove_file(&monitor);
+    let script = format!("{dir}/{name}.sh");
+    let shot =
+        format!("shot() {{ echo \"SCREENSHOT-NOW $1\"; while [ ! -e {dir}/{name}-$1.done ]; do sleep 0.2; done; }}\n");
+    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{shot}{body}")).unwrap();
+    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run"))
+        .arg(&script)
+        .arg("400")
+        .env("VM_MONITOR", &monitor)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut screens = std::collections::HashMap::new();
+    let mut text = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap_or_default();
+        text += &line;
+        text.push('\n');
+        let Some(shot_name) = line.trim().strip_prefix("SCREENSHOT-NOW ") else { continue };
+        let ppm = format!("{dir}/{name}-{shot_name}.ppm");
+        let _ = std::fs::remove_file(&ppm);
+        let mut qemu = std::os::unix::net::UnixStream::connect(&monitor).expect("the QEMU monitor");
+        writeln!(qemu, "screendump {ppm}").unwrap();
+        let mut size = 0;
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = std::fs::metadata(&ppm).map(|m| m.len()).unwrap_or(0);
+            if now > 0 && now == size {
+                break;
+            }
+            size = now;
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&ppm).expect("the screen grab").read_to_end(&mut bytes).unwrap();
+        screens.insert(shot_name.to_owned(), Screen::parse(&bytes));
+        std::fs::write(format!("{dir}/{name}-{shot_name}.done"), "").unwrap();
+    }
+    let status = child.wait().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".done") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    if status.code() == Some(77) {
+        eprintln!("\n*** SKIPPED: hardware tier needs a VM");
+        return None;
+    }
+    let start = text.find("ROOMBOX-VM-START").unwrap_or_else(|| panic!("the VM did not start:\n{text}"));
+    assert!(text[start..].contains("ROOMBOX-VM-EXIT 0"), "the script failed in the VM:\n{}", &text[start..]);
+    Some((text[start..].to_owned(), screens))
+}
+
+#[test]
+fn the_hdmi_screen_shows_the_idle_screen_then_the_remote_room_with_a_self_view() {
+    let script = r#"
+modprobe bochs; sleep 1
+# A console on the screen, as on a Pi booted with HDMI attached.
+printf "\033[2J\033[?25l" > /dev/tty1; sleep 1
+cat > $TMPDIR/a.toml <<TOML
+[room]
+name = "oslo"
+[sip]
+listen = "127.0.0.1:5061"
+[call]
+peers = ["sip:bergen@127.0.0.1:5062"]
+[video]
+source = "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff0000"
+width = 320
+height = 240
+fps = 10
+bitrate_kbps = 300
+[audio]
+capture = "test"
+playback = "null"
+[display]
+output = "kms"
+[control]
+socket = "$TMPDIR/a.sock"
+TOML
+sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/; s/0xffff0000/0xff0000ff/; s/output = "kms"/output = "none"/' $TMPDIR/a.toml > $TMPDIR/b.toml
+sed -i 's/^\[call\]/[call]\nauto_answer = true/' $TMPDIR/b.toml
+echo CHECK-BEGIN; $B check -c $TMPDIR/a.toml | grep display; echo CHECK-END
+$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
+for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+sleep 3
+shot idle
+$B ctl -s $TMPDIR/a.sock press > /dev/null
+for i in $(seq 100); do $B ctl -s $TMPDIR/a.sock status | grep -q "video in:  *[1-9]" && break; sleep 0.3; done
+sleep 2
+shot call
+$B ctl -s $TMPDIR/a.sock leave > /dev/null
+sleep 4
+shot after
+echo LOG-BEGIN; grep -v "INFO" $TMPDIR/a.log | tail -10; echo LOG-END
+"#;
+    let Some((out, screens)) = in_vm_with_screen("screen", script) else { return };
+    assert!(between(&out, "CHECK-BEGIN", "CHECK-END").contains("HDMI via KMS"), "{out}");
+    let idle_color =
+        |(r, g, b): (u8, u8, u8)| (20..=34).contains(&r) && (31..=45).contains(&g) && (42..=56).contains(&b);
+    let white = |(r, g, b): (u8, u8, u8)| r > 200 && g > 200 && b > 200;
+    for name in ["idle", "after"] {
+        let s = &screens[name];
+        assert!(
+            idle_color(s.pixel(s.width / 2, s.height / 10)),
+            "{name}: the idle screen's background: {:?}\n{out}",
+            s.pixel(s.width / 2, s.height / 10)
+        );
+        let (_, text) = s.find(white).expect("the idle screen has text");
+        assert!(text > 500, "{name}: room name and call to action are drawn ({text} white pixels)");
+    }
+    let call = &screens["call"];
+    let blue = |(r, g, b): (u8, u8, u8)| b > 180 && r < 60 && g < 60;
+    let red = |(r, g, b): (u8, u8, u8)| r > 180 && g < 60 && b < 60;
+    let ((bx0, by0, bx1, by1), _) = call.find(blue).expect("the remote room (blue) is on the screen");
+    let ((rx0, ry0, rx1, ry1), _) = call.find(red).expect("the self-view (red) is on the screen");
+    assert!(
+        (by1 - by0 + 1) * 10 >= call.height * 9,
+        "the remote room fills the screen's height: {by0}..{by1} of {}",
+        call.height
+    );
+    let (remote_w, self_w) = (bx1 - bx0 + 1, rx1 - rx0 + 1);
+    assert!((remote_w / 5..=remote_w / 3).contains(&self_w), "the self-view is small: {self_w} px of {remote_w}");
+    assert!(rx0 > (bx0 + bx1) / 2 && ry0 > (by0 + by1) / 2, "the self-view is in the bottom-right corner");
+    assert!(rx1 <= bx1 && ry1 <= by1, "inside the picture");
+}

@@ -48,6 +48,11 @@ pub fn probe() -> Devices {
     }
 }
 
+/// The DRM connectors of this machine.
+pub fn probe_displays() -> Vec<DisplayOutput> {
+    displays(Path::new("/sys/class/drm"))
+}
+
 fn nodes(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| {

@@ -6,7 +6,7 @@
 //! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
 //! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
 //! - `call_stats.rs`: its live figures, RTCP statistics and adaptive jitter buffers.
-//! - `screen.rs`: the idle screen and PNG snapshots.
+//! - `screen.rs`: the idle screen and PNG snapshots; `idle_display.rs`: it on a real screen.
 //! - `self_view.rs`: this room's own picture in the corner of the screen.
 //! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
 //! - `stats.rs`: rate meters and the status figures.
@@ -17,6 +17,7 @@
 mod call_stats;
 mod elements;
 pub mod encoder;
+mod idle_display;
 pub mod jitter;
 pub mod latency;
 mod levels;
@@ -103,11 +104,13 @@ pub struct Engine {
     running: Option<(CallId, CallPipeline)>,
     /// What the mixer was set to, in words.
     mixer: String,
+    /// The idle screen on the display, between calls.
+    idle: Option<idle_display::IdleDisplay>,
 }
 
 impl Engine {
     pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        Self { plan, events, prepared: HashMap::new(), running: None, mixer: "not managed".into() }
+        Self { plan, events, prepared: HashMap::new(), running: None, mixer: "not managed".into(), idle: None }
     }
 
     pub fn plan(&self) -> &MediaPlan {
@@ -128,6 +131,7 @@ impl Engine {
             .remove(&call)
             .ok_or_else(|| MediaError::Internal(format!("call {} has no prepared ports", call.0)))?;
         self.running = None; // one call at a time: never two pipelines on the camera
+        self.idle = None; // the call takes the screen
         self.mixer = levels::apply(&self.plan.mixer, muted);
         let pipeline = CallPipeline::start(call, &self.plan, negotiated, sockets, muted, self.events.clone())?;
         self.running = Some((call, pipeline));
@@ -140,7 +144,25 @@ impl Engine {
         if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
             self.running = None;
             release_freed_memory();
+            self.show_idle();
         }
+    }
+
+    /// Shows the idle screen on a real display (between calls). A display that fails is
+    /// logged; the room works on without it.
+    pub fn show_idle(&mut self) {
+        if self.idle.is_some() || self.running.is_some() {
+            return;
+        }
+        match idle_display::IdleDisplay::start(&self.plan) {
+            Ok(idle) => self.idle = idle,
+            Err(e) => tracing::warn!("idle screen: {e}"),
+        }
+    }
+
+    /// Gives up the display (before another engine takes it).
+    pub fn hide_idle(&mut self) {
+        self.idle = None;
     }
 
     /// Periodic upkeep of the running call: jitter buffers follow the measured jitter, and a

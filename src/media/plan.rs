@@ -20,6 +20,10 @@ pub struct Probe {
     pub cameras: Vec<Camera>,
     pub pcms: Vec<Pcm>,
     pub dri: bool,
+    /// The kernel driver of the first DRM card (e.g. `vc4-drm`, `i915`, `bochs-drm`).
+    pub dri_driver: Option<String>,
+    /// The current (preferred) mode of the first connected screen, e.g. (1920, 1080).
+    pub screen_mode: Option<(u32, u32)>,
     pub desktop: bool,
     /// GStreamer element factories that exist here.
     pub factories: Vec<String>,
@@ -67,6 +71,8 @@ pub struct MediaPlan {
     pub display: Choice,
     /// Draw this room's own picture small in a corner of the screen.
     pub self_view: bool,
+    /// The display is a real screen (KMS or a window): it shows the idle screen between calls.
+    pub display_is_screen: bool,
     /// Mixer levels to set when a call starts, and the card whose capture switch mute cuts.
     pub mixer: MixerPlan,
     /// Configured devices or settings this machine does not have: `check` fails on them, a
@@ -157,6 +163,7 @@ impl MediaPlan {
         // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =
             ["openh264dec", "avdec_h264"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
+        let display = display(&config.display.output, probe);
         let audio_source = audio_source(&config.audio.capture, probe);
         let audio_sink = audio_sink(&config.audio.playback, probe);
         for (device, capture) in [(&config.audio.capture, true), (&config.audio.playback, false)] {
@@ -199,8 +206,9 @@ impl MediaPlan {
             audio_sink,
             mixer,
             self_view: config.display.self_view,
+            display_is_screen: display.fragment.contains("kmssink") || display.fragment == "autovideosink",
             problems,
-            display: display(&config.display.output, probe),
+            display: display.clone(),
             jitter: JitterBounds {
                 min_ms: config.media.jitter_buffer_min_ms.0,
                 max_ms: config.media.jitter_buffer_max_ms.0,
@@ -302,14 +310,54 @@ fn audio_sink(device: &AudioDevice, probe: &Probe) -> Choice {
     }
 }
 
+/// DRM drivers kmssink finds by itself (GStreamer 1.22), whose planes scale the picture to
+/// the screen. Others are named to it, and the picture is scaled to the screen's mode first
+/// (their one plane must cover the whole screen).
+const KMSSINK_FINDS: &[&str] = &[
+    "i915",
+    "radeon",
+    "nouveau",
+    "vmwgfx",
+    "exynos",
+    "amdgpu",
+    "imx-drm",
+    "imx-lcdif",
+    "rockchip",
+    "rockchip-drm",
+    "atmel-hlcdc",
+    "msm",
+    "xlnx",
+    "vc4",
+    "vc4-drm",
+    "vc4_hdmi",
+    "meson",
+    "stm",
+    "sun4i-drm",
+    "mxsfb-drm",
+    "tegra",
+    "tidss",
+    "xilinx_drm",
+    "virtio_gpu",
+];
+
+fn kmssink(probe: &Probe) -> String {
+    match (&probe.dri_driver, probe.screen_mode) {
+        (Some(driver), Some((w, h))) if !KMSSINK_FINDS.contains(&driver.as_str()) => format!(
+            "videoscale add-borders=true ! video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! kmssink driver-name={driver} force-modesetting=true"
+        ),
+        (Some(driver), None) if !KMSSINK_FINDS.contains(&driver.as_str()) => format!("kmssink driver-name={driver}"),
+        _ => "kmssink".into(),
+    }
+}
+
 fn display(output: &DisplayOutput, probe: &Probe) -> Choice {
     match output {
-        DisplayOutput::Kms => choice("kmssink", "HDMI via KMS"),
+        DisplayOutput::Kms => choice(kmssink(probe), "HDMI via KMS"),
         DisplayOutput::Window => choice("autovideosink", "desktop window"),
         DisplayOutput::None => choice(DISCARD, "no screen (picture kept for snapshots)"),
         DisplayOutput::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
         DisplayOutput::Auto if probe.desktop => choice("autovideosink", "desktop window (auto: a desktop is running)"),
-        DisplayOutput::Auto if probe.dri => choice("kmssink", "HDMI via KMS (auto: /dev/dri present, no desktop)"),
+        DisplayOutput::Auto if probe.dri => choice(kmssink(probe), "HDMI via KMS (auto: /dev/dri present, no desktop)"),
         DisplayOutput::Auto => choice(DISCARD, "no screen found (auto); picture kept for snapshots"),
     }
 }

@@ -113,3 +113,20 @@ fn no_h264_decoder_is_an_error_with_the_package_to_install() {
     let err = MediaPlan::resolve(&Config::builtin(), &p).unwrap_err();
     assert!(err.to_string().contains("gstreamer1.0-libav"), "{err}");
 }
+
+#[test]
+fn kmssink_is_told_the_drm_driver_it_cannot_find_by_itself() {
+    let mut config = Config::default();
+    config.display.output = DisplayOutput::Kms;
+    let pi = Probe { dri: true, dri_driver: Some("vc4-drm".into()), ..probe() };
+    assert_eq!(MediaPlan::resolve(&config, &pi).unwrap().display.fragment, "kmssink");
+    let vm = Probe { dri: true, dri_driver: Some("bochs-drm".into()), screen_mode: Some((1280, 800)), ..probe() };
+    let plan = MediaPlan::resolve(&config, &vm).unwrap();
+    assert_eq!(
+        plan.display.fragment,
+        "videoscale add-borders=true ! video/x-raw,width=1280,height=800,pixel-aspect-ratio=1/1 ! kmssink driver-name=bochs-drm force-modesetting=true",
+        "a single-plane driver gets the picture at the screen's size"
+    );
+    assert!(plan.display_is_screen, "a KMS display shows the idle screen");
+    assert!(!MediaPlan::resolve(&Config::builtin(), &vm).unwrap().display_is_screen);
+}

@@ -25,8 +25,33 @@ pub fn detect() -> Probe {
         pcms: crate::devices::audio::enumerate(),
         dri: std::fs::read_dir("/dev/dri")
             .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("card")))),
+        dri_driver: dri_driver(Path::new("/sys/class/drm")),
+        screen_mode: screen_mode(),
         desktop: std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
         factories,
         encoder_faults,
     }
+}
+
+/// The kernel driver behind the first DRM card, from its `uevent` (`DRIVER=vc4-drm`).
+fn dri_driver(drm: &Path) -> Option<String> {
+    let mut cards: Vec<_> = std::fs::read_dir(drm)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("card") && !n.contains('-'))
+        .collect();
+    cards.sort();
+    cards.iter().find_map(|card| {
+        let uevent = std::fs::read_to_string(drm.join(card).join("device/uevent")).ok()?;
+        uevent.lines().find_map(|l| l.strip_prefix("DRIVER=")).map(str::to_owned)
+    })
+}
+
+/// The first connected screen's preferred mode (listed first by the kernel).
+fn screen_mode() -> Option<(u32, u32)> {
+    let displays = crate::devices::probe_displays();
+    let mode = displays.iter().find(|d| d.connected)?.modes.first()?.clone();
+    let (w, h) = mode.split_once('x')?;
+    Some((w.parse().ok()?, h.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?))
 }

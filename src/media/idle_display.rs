@@ -1,0 +1,62 @@
+//! The idle screen on a real display (KMS or a window) between calls: the room name and
+//! "press the button to join". It owns the display while idle and gives it up before a call
+//! starts (a KMS output has one master).
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::MediaError;
+use super::elements::fragment;
+use super::plan::MediaPlan;
+use super::screen::{idle_source, label_idle_screen};
+
+pub struct IdleDisplay {
+    pipeline: gst::Pipeline,
+}
+
+impl IdleDisplay {
+    /// Shows the idle screen when the plan's display is a real screen; `None` otherwise.
+    pub fn start(plan: &MediaPlan) -> Result<Option<Self>, MediaError> {
+        if !plan.display_is_screen {
+            return Ok(None);
+        }
+        let pipeline = gst::Pipeline::with_name("idle-screen");
+        let text = format!(
+            "{} ! video/x-raw,width={},height={},framerate=5/1 ! videoconvert",
+            idle_source("is-live=true"),
+            plan.width,
+            plan.height
+        );
+        let source = fragment(&text, gst::PadDirection::Src)?;
+        let sink = fragment(&plan.display.fragment, gst::PadDirection::Sink)?;
+        pipeline.add_many([&source, &sink]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        source.link(&sink).map_err(|_| MediaError::Link { from: "idle screen".into(), to: "display".into() })?;
+        label_idle_screen(pipeline.upcast_ref(), &plan.room);
+        let started = pipeline.set_state(gst::State::Playing);
+        let error = pipeline
+            .bus()
+            .and_then(|bus| bus.timed_pop_filtered(gst::ClockTime::from_mseconds(500), &[gst::MessageType::Error]));
+        if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(MediaError::StartFailed(format!(
+                "the idle screen cannot show on {}: {}",
+                plan.display.description,
+                e.error()
+            )));
+        }
+        if started.is_err() {
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(MediaError::StartFailed(format!(
+                "the idle screen would not show on {}",
+                plan.display.description
+            )));
+        }
+        Ok(Some(Self { pipeline }))
+    }
+}
+
+impl Drop for IdleDisplay {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
