@@ -185,8 +185,8 @@ impl Picture {
         for yy in y.saturating_sub(size / 2)..(y + size / 2).min(self.height) {
             for xx in x.saturating_sub(size / 2)..(x + size / 2).min(self.width) {
                 let i = (yy as usize * self.width as usize + xx as usize) * self.channels;
-                for c in 0..3 {
-                    sum[c] += u64::from(self.pixels[i + c]);
+                for (c, total) in sum.iter_mut().enumerate() {
+                    *total += u64::from(self.pixels[i + c]);
                 }
                 n += 1;
             }
