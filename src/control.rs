@@ -88,6 +88,10 @@ pub enum ControlError {
     Bind { path: PathBuf, source: std::io::Error },
     #[error("cannot reach roombox at {path}: {source} (is it running? `systemctl status roombox`; or pass --socket)")]
     Connect { path: PathBuf, source: std::io::Error },
+    #[error(
+        "not allowed to drive roombox at {path}: {source} (the control socket is for the roombox group: `sudo adduser $USER roombox`, then log in again)"
+    )]
+    Denied { path: PathBuf, source: std::io::Error },
     #[error("roombox at {path} answered badly: {reason}")]
     Protocol { path: PathBuf, reason: String },
 }
@@ -142,8 +146,10 @@ async fn handle_connection(stream: UnixStream, requests: mpsc::Sender<Pending>) 
 
 /// Sends one request and waits for the answer (the `roombox ctl` side).
 pub async fn call(path: &Path, request: Request) -> Result<Response, ControlError> {
-    let stream =
-        UnixStream::connect(path).await.map_err(|source| ControlError::Connect { path: path.into(), source })?;
+    let stream = UnixStream::connect(path).await.map_err(|source| match source.kind() {
+        std::io::ErrorKind::PermissionDenied => ControlError::Denied { path: path.into(), source },
+        _ => ControlError::Connect { path: path.into(), source },
+    })?;
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(&request)
         .map_err(|e| ControlError::Protocol { path: path.into(), reason: e.to_string() })?;

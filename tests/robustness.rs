@@ -91,6 +91,24 @@ fn twenty_joins_and_leaves_leak_no_threads_or_sockets() {
     std::thread::sleep(Duration::from_millis(500));
     let after = (a.resources(), b.resources());
     for ((threads_before, fds_before), (threads_after, fds_after)) in [(before.0, after.0), (before.1, after.1)] {
+        if fds_after != fds_before {
+            for room in [&a, &b] {
+                let mut kinds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", room.pid()))
+                    .map(|d| {
+                        d.flatten()
+                            .filter_map(|e| std::fs::read_link(e.path()).ok())
+                            .map(|l| l.display().to_string().split('[').next().unwrap_or("").to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                kinds.sort();
+                eprintln!(
+                    "{}: {kinds:?}\n{}",
+                    room.name,
+                    room.log().lines().filter(|l| l.contains("WARN")).take(5).collect::<Vec<_>>().join("\n")
+                );
+            }
+        }
         assert_eq!(fds_after, fds_before, "file descriptors (sockets) after 20 calls");
         assert!(threads_after <= threads_before + 2, "threads grew from {threads_before} to {threads_after}");
     }

@@ -83,3 +83,35 @@ fn the_log_level_comes_from_the_config_and_lines_carry_the_call_fields() {
         "{call_line}"
     );
 }
+
+#[test]
+fn only_the_roombox_group_may_drive_the_room() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("\n*** SKIPPED: switching users needs root");
+        return;
+    }
+    let room = Daemon::start("oslo", free_port(), &[], "");
+    let socket = room.socket();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o660, "rw for owner and group only");
+    // Let everyone reach the directory, so the socket's own permissions decide.
+    std::fs::set_permissions(room.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gid = std::fs::metadata(&socket).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap();
+    let as_nobody = |groups: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", groups])
+            .arg(common::BIN)
+            .args(["ctl", "--socket"])
+            .arg(&socket)
+            .arg("status")
+            .output()
+            .unwrap()
+    };
+    let outsider = as_nobody("--clear-groups");
+    let err = String::from_utf8_lossy(&outsider.stderr);
+    assert!(!outsider.status.success(), "a user outside the group is refused");
+    assert!(err.contains("not allowed to drive roombox") && err.contains("adduser"), "{err}");
+    let member = as_nobody(&format!("--groups={gid}"));
+    assert!(member.status.success(), "a member of the socket's group may: {}", String::from_utf8_lossy(&member.stderr));
+    assert!(String::from_utf8_lossy(&member.stdout).contains("room:    oslo"));
+}

@@ -131,13 +131,13 @@ pub fn self_test(element: &str, settings: EncoderSettings) -> Result<(), String>
         Err(_) => Err("it would not start".to_owned()),
         Ok(_) => {
             let msg = bus.timed_pop_filtered(
-                gstreamer::ClockTime::from_seconds(5),
+                gstreamer::ClockTime::from_seconds(2),
                 &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
             );
             match msg.as_ref().map(|m| m.view()) {
                 Some(gstreamer::MessageView::Eos(_)) => Ok(()),
                 Some(gstreamer::MessageView::Error(e)) => Err(e.error().to_string()),
-                _ => Err("no frames within 5 s".to_owned()),
+                _ => Err("no frames within 2 s".to_owned()),
             }
         }
     };

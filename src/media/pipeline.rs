@@ -35,6 +35,8 @@ pub struct CallPipeline {
     pub(super) source: Arc<Mutex<SourceState>>,
     pub(super) negotiated: Negotiated,
     pub(super) encoder: String,
+    /// The latest self-view frame (cleared at teardown: overlay rectangles hold it).
+    self_view: Option<self_view::Latest>,
     _sockets: CallSockets,
 }
 
@@ -76,6 +78,7 @@ impl CallPipeline {
             meters,
             negotiated: negotiated.clone(),
             encoder: plan.encoder.element.clone(),
+            self_view: None,
             _sockets: sockets,
         };
         if let Some(video) = &negotiated.video {
@@ -164,12 +167,16 @@ impl CallPipeline {
         // codec_data, so the parser knows the profile before the first frame (openh264dec
         // refuses caps without one; from byte-stream it never decodes a frame).
         let avc = capsfilter("video/x-h264,stream-format=avc")?;
-        // What the screen shows: the remote picture, with the self-view drawn on when enabled.
-        let screen = match self_view {
-            Some(latest) => self_view::overlay(latest)?,
-            None => make("identity", &[])?,
-        };
-        add_and_link(&self.pipeline, &[&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &screen, &display])?;
+        // What the screen shows: the remote picture (I420, as the decoder gives it), with the
+        // self-view pasted in when enabled; then whatever format the display takes.
+        let screen = capsfilter("video/x-raw,format=I420")?;
+        if let Some(latest) = self_view {
+            self.self_view = Some(latest.clone());
+            self_view::draw_on(&screen, latest);
+        }
+        let to_display = make("videoconvert", &[])?;
+        let chain = [&depay, &avc, &make("h264parse", &[])?, &decoder, &shown, &screen, &to_display, &display];
+        add_and_link(&self.pipeline, &chain)?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
         probe_reference_latency(&decoder, "src", self.render.clone(), self.meters.video_latency.clone());
@@ -332,6 +339,13 @@ impl CallPipeline {
 impl Drop for CallPipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+        // The last frame carries the self-view overlay, which holds buffers of this pipeline.
+        if let Ok(mut last) = self.meters.last_frame.lock() {
+            *last = None;
+        }
+        if let Some(Ok(mut latest)) = self.self_view.as_ref().map(|l| l.lock()) {
+            *latest = None;
+        }
         if let Some(bus) = self.pipeline.bus() {
             bus.unset_sync_handler();
         }
