@@ -226,7 +226,8 @@ impl Room {
             self.pending = Some(config);
             return;
         }
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+        // Probing devices (encoder self-tests) takes a moment on the loop: keep the watchdog fed.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, sd_notify::NotifyState::Watchdog]);
         match self.apply(config).await {
             Ok(()) => tracing::info!(room = %self.config.room.name, "config reloaded and applied"),
             Err(e) => tracing::error!("config reload not applied, the running config stays in force: {e}"),

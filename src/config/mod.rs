@@ -2,6 +2,7 @@
 //! with named defaults, validated once at load. Every mistake is reported as
 //! `file:line:column: what is wrong` plus a hint (see `values.rs` for the value types).
 
+mod hints;
 mod values;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use crate::board::{self, BoardProfile};
 
 use crate::call::{AllowEntry, AllowList, Timing};
+use hints::{hint_for, line_column};
 
 pub const DEFAULT_PATH: &str = "/etc/roombox/roombox.toml";
 pub const DEFAULT_SOCKET: &str = "/run/roombox/control.sock";
@@ -337,50 +339,6 @@ impl Config {
             ..Timing::default()
         }
     }
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
-/// For "unknown field `fsp`, expected one of `width`, …": the closest known name.
-fn hint_for(message: &str) -> String {
-    if message.starts_with("invalid type") {
-        return " (systemd/roombox.toml shows every key with a value of the right form)".into();
-    }
-    let Some(rest) = message.strip_prefix("unknown field `") else {
-        return String::new();
-    };
-    let Some((unknown, expected)) = rest.split_once('`') else {
-        return String::new();
-    };
-    if unknown == "board" {
-        return " (board = … goes at the top of the file, before any [section])".into();
-    }
-    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let best = known.iter().map(|k| (edit_distance(unknown, k), *k)).min();
-    match best {
-        Some((d, k)) if d <= 2.max(unknown.len() / 3) => format!(" (did you mean `{k}`?)"),
-        _ => " (remove it, or see systemd/roombox.toml for every key)".into(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 fn room_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

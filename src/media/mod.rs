@@ -4,7 +4,7 @@
 //! - `encoder.rs`: H.264 encoder choice and property mapping (pure).
 //! - `probe.rs`: what this machine has (cameras, sound cards, screens, element factories).
 //! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
-//! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin.
+//! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin; `bus.rs`: its messages.
 //! - `call_stats.rs`: its live figures, RTCP statistics and adaptive jitter buffers.
 //! - `screen.rs`: the idle screen and PNG snapshots; `idle_display.rs`: it on a real screen.
 //! - `self_view.rs`: this room's own picture in the corner of the screen.
@@ -14,6 +14,7 @@
 //! - `jitter.rs`: the adaptive jitter buffer policy (pure).
 //! - `levels.rs`: microphone gain, speaker volume and mute at the sound card's mixer.
 
+mod bus;
 mod call_stats;
 mod elements;
 pub mod encoder;

@@ -12,11 +12,11 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::call_stats::Meters;
 use super::elements::{add_and_link, capsfilter, fragment, link_from_rtpbin, link_to_request, make, set};
-use super::measure::{RenderClock, on_barcode, probe_reference_latency, watch_qr_reader};
+use super::measure::{RenderClock, probe_reference_latency, watch_qr_reader};
 use super::plan::MediaPlan;
 use super::self_view;
 use super::sockets::CallSockets;
-use super::source::{SourceState, VIDEO_SOURCE, is_in_video_source};
+use super::source::{SourceState, VIDEO_SOURCE};
 use super::stats::rms_dbfs;
 use super::{MediaError, MediaEvent};
 use crate::call::CallId;
@@ -30,13 +30,11 @@ pub struct CallPipeline {
     pub(super) rtpbin: gst::Element,
     pub(super) mic: Option<gst::Element>,
     pub(super) meters: Arc<Meters>,
-    render: Arc<RenderClock>,
+    pub(super) render: Arc<RenderClock>,
     /// Shared with the bus handler, which must know whether an error is the camera's.
     pub(super) source: Arc<Mutex<SourceState>>,
     pub(super) negotiated: Negotiated,
     pub(super) encoder: String,
-    /// The latest self-view frame (cleared at teardown: overlay rectangles hold it).
-    self_view: Option<self_view::Latest>,
     _sockets: CallSockets,
 }
 
@@ -78,7 +76,6 @@ impl CallPipeline {
             meters,
             negotiated: negotiated.clone(),
             encoder: plan.encoder.element.clone(),
-            self_view: None,
             _sockets: sockets,
         };
         if let Some(video) = &negotiated.video {
@@ -90,7 +87,7 @@ impl CallPipeline {
         built.route_received_streams();
         built.track_jitter_buffers();
         set_render_deadline(&built.pipeline, plan.render_deadline_ms);
-        watch_bus(&built, call, events);
+        super::bus::watch_bus(&built, call, events);
         if built.pipeline.set_state(gst::State::Playing).is_err() {
             let error = built.meters.last_error.lock().ok().and_then(|e| e.clone());
             return Err(MediaError::StartFailed(
@@ -171,7 +168,6 @@ impl CallPipeline {
         // self-view pasted in when enabled; then whatever format the display takes.
         let screen = capsfilter("video/x-raw,format=I420")?;
         if let Some(latest) = self_view {
-            self.self_view = Some(latest.clone());
             self_view::draw_on(&screen, latest);
         }
         let to_display = make("videoconvert", &[])?;
@@ -339,13 +335,6 @@ impl CallPipeline {
 impl Drop for CallPipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
-        // The last frame carries the self-view overlay, which holds buffers of this pipeline.
-        if let Ok(mut last) = self.meters.last_frame.lock() {
-            *last = None;
-        }
-        if let Some(Ok(mut latest)) = self.self_view.as_ref().map(|l| l.lock()) {
-            *latest = None;
-        }
         if let Some(bus) = self.pipeline.bus() {
             bus.unset_sync_handler();
         }
@@ -385,42 +374,5 @@ fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::
             _ => {}
         }
         gst::PadProbeReturn::Ok
-    });
-}
-
-/// Errors from any element end the call (the core decides); warnings are logged; latency
-/// changes go to the runtime to redistribute; zbar's QR readings feed the latency meter.
-fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSender<MediaEvent>) {
-    let Some(bus) = built.pipeline.bus() else { return };
-    let (meters, render) = (built.meters.clone(), built.render.clone());
-    // Read once: the handler runs on streaming threads and must not wait for the source lock,
-    // which is held while a failed camera's thread is being stopped.
-    let has_camera = built.source.lock().is_ok_and(|v| v.has_camera());
-    bus.set_sync_handler(move |_, msg| {
-        match msg.view() {
-            gst::MessageView::Error(e) if has_camera && msg.src().is_some_and(is_in_video_source) => {
-                let _ = events.send(MediaEvent::CameraLost { call, reason: e.error().to_string() });
-            }
-            gst::MessageView::Error(e) => {
-                let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                let reason = format!("{source}: {}", e.error());
-                if let Ok(mut last) = meters.last_error.lock() {
-                    last.get_or_insert(reason.clone());
-                }
-                let _ = events.send(MediaEvent::Failed { call, reason });
-            }
-            gst::MessageView::Warning(w) => tracing::warn!(call = call.0, "media warning: {}", w.error()),
-            gst::MessageView::Latency(_) => {
-                let _ = events.send(MediaEvent::LatencyChanged { call });
-            }
-            gst::MessageView::Element(e) => {
-                let arrivals = meters.qr_arrivals.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
-                if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
-                    on_barcode(&render, &arrivals, s, &meters.glass_to_glass);
-                }
-            }
-            _ => {}
-        }
-        gst::BusSyncReply::Drop
     });
 }
