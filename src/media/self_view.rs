@@ -31,11 +31,13 @@ pub fn add_branch(pipeline: &gst::Pipeline, tee: &gst::Element, width: u32, heig
         "queue",
         &[("leaky", "downstream"), ("max-size-buffers", "1"), ("max-size-bytes", "0"), ("max-size-time", "0")],
     )?;
-    let scale = make("videoscale", &[])?;
+    // A thumbnail needs neither every frame nor fine filtering: 15 fps, nearest-neighbour.
+    let rate = make("videorate", &[("drop-only", "true"), ("max-rate", "15")])?;
     let convert = make("videoconvert", &[])?;
+    let scale = make("videoscale", &[("method", "nearest-neighbour")])?;
     let caps = capsfilter(&format!("video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1"))?;
     let sink = make("fakesink", &[("sync", "false"), ("async", "false")])?;
-    let chain = [&queue, &scale, &convert, &caps, &sink];
+    let chain = [&queue, &rate, &convert, &scale, &caps, &sink];
     pipeline.add_many(chain).map_err(|e| MediaError::Internal(e.to_string()))?;
     gst::Element::link_many(chain).map_err(|_| MediaError::Link { from: "self-view".into(), to: "fakesink".into() })?;
     tee.link(&queue).map_err(|_| MediaError::Link { from: "tee".into(), to: "self-view".into() })?;
