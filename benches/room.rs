@@ -69,18 +69,20 @@ fn main() {
     for (w, h) in [(1280, 720), (640, 360)] {
         let qr = (qr_source(w, h), qr_display(w, h));
         eprintln!("== {w}x{h}: roombox call ({seconds} s)");
-        results.calls.push(roombox_call("roombox", w, h, seconds, &qr));
+        results.calls.push(roombox_call("roombox", w, h, seconds, &qr, true));
         eprintln!("== {w}x{h}: baseline call ({seconds} s)");
         results.calls.push(baseline_call("baseline", w, h, seconds, &qr));
     }
     // CPU is compared on plain calls: the same bare source and sink on both sides, without the
-    // QR overlay and reader, whose cost (zbar alone is a third of a call's CPU) is noise here.
+    // QR overlay and reader, whose cost (zbar alone is a third of a call's CPU) is noise here,
+    // and without the self-view, which the baseline does not draw (its cost is its own row).
     let plain = (
         "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1".to_owned(),
         "fakesink sync=true".to_owned(),
     );
     eprintln!("== 1280x720 plain calls for CPU ({seconds} s each)");
-    results.calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain));
+    results.calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain, false));
+    results.calls.push(roombox_call("roombox plain + self-view", 1280, 720, seconds, &plain, true));
     results.calls.push(baseline_call("baseline plain", 1280, 720, seconds, &plain));
     eprintln!("== join time: 10 joins");
     (results.roombox_joins, results.plain_peak_rss_mb) = roombox_joins(10);
@@ -92,7 +94,7 @@ fn main() {
     report::write(&results, seconds);
 }
 
-fn pair(w: u32, h: u32, source: &str, display: &str) -> (Room, Room) {
+fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool) -> (Room, Room) {
     let (pa, pb) = (free_port(), free_port());
     let spec = |name, port, peer, auto_answer| RoomSpec {
         name,
@@ -101,6 +103,7 @@ fn pair(w: u32, h: u32, source: &str, display: &str) -> (Room, Room) {
         auto_answer,
         video_source: source,
         display,
+        self_view,
         width: w,
         height: h,
         bitrate_kbps: 2000,
@@ -123,8 +126,9 @@ fn roombox_call(
     h: u32,
     seconds: u64,
     (source, display): &(String, String),
+    self_view: bool,
 ) -> CallFigures {
-    let (a, b) = pair(w, h, source, display);
+    let (a, b) = pair(w, h, source, display, self_view);
     in_call(&a, &b);
     std::thread::sleep(WARMUP);
     let cpu0 = [cpu_seconds(a.pid()), cpu_seconds(b.pid())];
@@ -210,7 +214,7 @@ fn baseline_call(
 /// Press on A → first decoded frame of the other room's video, on each side; also the peak
 /// resident memory of both rooms over these plain 720p calls (no measuring instruments).
 fn roombox_joins(count: usize) -> (Vec<f64>, Vec<f64>) {
-    let (a, b) = pair(1280, 720, "test", "none");
+    let (a, b) = pair(1280, 720, "test", "none", true);
     let mut joins = Vec::new();
     for _ in 0..count {
         let pressed = Instant::now();
@@ -268,7 +272,7 @@ fn baseline_joins(launches: usize) -> Vec<f64> {
 
 /// Resident memory of both rooms after each of `cycles` joins and leaves.
 fn leak_check(cycles: usize) -> Vec<(f64, f64)> {
-    let (a, b) = pair(640, 360, "test", "none");
+    let (a, b) = pair(640, 360, "test", "none", true);
     let mut rss = Vec::new();
     for _ in 0..cycles {
         in_call(&a, &b);
@@ -293,6 +297,7 @@ fn startups(runs: usize) -> Vec<f64> {
                 auto_answer: false,
                 video_source: "test",
                 display: "none",
+                self_view: true,
                 width: 1280,
                 height: 720,
                 bitrate_kbps: 2000,

@@ -9,6 +9,20 @@ use roombox::devices::Devices;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roombox");
 
+/// Shell helpers for every script: `oslo` writes room oslo's config (room, SIP, peer bergen and
+/// control socket) around the sections given on stdin; `start_rooms` starts oslo and bergen
+/// from `a.toml` and `b.toml` and waits until both answer.
+const PRELUDE: &str = r#"
+oslo() {
+  { printf '[room]\nname = "oslo"\n[sip]\nlisten = "127.0.0.1:5061"\n[call]\npeers = ["sip:bergen@127.0.0.1:5062"]\n'
+    cat; printf '[control]\nsocket = "%s/a.sock"\n' "$TMPDIR"; } > $TMPDIR/a.toml
+}
+start_rooms() {
+  $B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
+  for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+}
+"#;
+
 /// One VM at a time: two emulated VMs on two cores take longer than one after the other.
 static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -19,7 +33,7 @@ fn in_vm(name: &str, body: &str) -> Option<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
     std::fs::create_dir_all(dir).unwrap();
     let script = format!("{dir}/{name}.sh");
-    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{body}")).unwrap();
+    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{PRELUDE}{body}")).unwrap();
     let out =
         Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run")).arg(&script).arg("400").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -59,13 +73,7 @@ fn devices_finds_the_vivid_camera_with_its_modes_and_the_loopback_card() {
 
 const CALL: &str = r#"
 speaker-test -D plughw:CARD=Loopback,DEV=1 -c 2 -r 48000 -t sine -f 440 > /dev/null 2>&1 &
-cat > $TMPDIR/a.toml <<TOML
-[room]
-name = "oslo"
-[sip]
-listen = "127.0.0.1:5061"
-[call]
-peers = ["sip:bergen@127.0.0.1:5062"]
+oslo <<TOML
 [video]
 width = 320
 height = 180
@@ -75,13 +83,10 @@ bitrate_kbps = 300
 playback = "null"
 [display]
 output = "none"
-[control]
-socket = "$TMPDIR/a.sock"
 TOML
 sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/' $TMPDIR/a.toml > $TMPDIR/b.toml
 sed -i 's/^\[call\]/[call]\nauto_answer = true/; s/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/' $TMPDIR/b.toml
-$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
-for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+start_rooms
 $B ctl -s $TMPDIR/a.sock press > /dev/null
 sleep 8
 echo A-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-END
@@ -155,13 +160,7 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
 fn camera_controls_mixer_levels_and_mute_reach_the_real_drivers() {
     let script = r#"
 modprobe snd-dummy || echo "cannot load snd-dummy"
-cat > $TMPDIR/a.toml <<TOML
-[room]
-name = "oslo"
-[sip]
-listen = "127.0.0.1:5061"
-[call]
-peers = ["sip:bergen@127.0.0.1:5062"]
+oslo <<TOML
 [video]
 source = "/dev/video0"
 width = 320
@@ -178,8 +177,6 @@ capture_volume_percent = 25
 playback_volume_percent = 70
 [display]
 output = "none"
-[control]
-socket = "$TMPDIR/a.sock"
 TOML
 sed 's/brightness = 200/zoom_absolute = 3/; s#/dev/video0#/dev/video7#' $TMPDIR/a.toml > $TMPDIR/bad.toml
 cat > $TMPDIR/b.toml <<TOML
@@ -197,8 +194,7 @@ TOML
 echo CHECK-BEGIN; $B check -c $TMPDIR/a.toml 2>&1; echo "CHECK-EXIT $?"; echo CHECK-END
 echo BAD-BEGIN; $B check -c $TMPDIR/bad.toml 2>&1; echo "BAD-EXIT $?"; echo BAD-END
 amixer -c Dummy sset Master 0% > /dev/null; amixer -c Dummy sset Mic 100% > /dev/null
-$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
-for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+start_rooms
 $B ctl -s $TMPDIR/a.sock press > /dev/null
 sleep 6
 echo CTRL-BEGIN; v4l2-ctl -d /dev/video0 -C brightness,contrast; echo CTRL-END
@@ -291,7 +287,7 @@ fn in_vm_with_screen(name: &str, body: &str) -> Option<(String, std::collections
     let script = format!("{dir}/{name}.sh");
     let shot =
         format!("shot() {{ echo \"SCREENSHOT-NOW $1\"; while [ ! -e {dir}/{name}-$1.done ]; do sleep 0.2; done; }}\n");
-    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{shot}{body}")).unwrap();
+    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{PRELUDE}{shot}{body}")).unwrap();
     let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run"))
         .arg(&script)
         .arg("400")
@@ -346,13 +342,7 @@ fn the_hdmi_screen_shows_the_idle_screen_then_the_remote_room_with_a_self_view()
 modprobe bochs; sleep 1
 # A console on the screen, as on a Pi booted with HDMI attached.
 printf "\033[2J\033[?25l" > /dev/tty1; sleep 1
-cat > $TMPDIR/a.toml <<TOML
-[room]
-name = "oslo"
-[sip]
-listen = "127.0.0.1:5061"
-[call]
-peers = ["sip:bergen@127.0.0.1:5062"]
+oslo <<TOML
 [video]
 source = "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff0000"
 width = 320
@@ -364,14 +354,11 @@ capture = "test"
 playback = "null"
 [display]
 output = "kms"
-[control]
-socket = "$TMPDIR/a.sock"
 TOML
 sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/; s/0xffff0000/0xff0000ff/; s/output = "kms"/output = "none"/' $TMPDIR/a.toml > $TMPDIR/b.toml
 sed -i 's/^\[call\]/[call]\nauto_answer = true/' $TMPDIR/b.toml
 echo CHECK-BEGIN; $B check -c $TMPDIR/a.toml | grep display; echo CHECK-END
-$B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
-for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+start_rooms
 sleep 3
 shot idle
 $B ctl -s $TMPDIR/a.sock press > /dev/null

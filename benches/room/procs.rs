@@ -50,6 +50,7 @@ pub struct RoomSpec<'a> {
     pub auto_answer: bool,
     pub video_source: &'a str,
     pub display: &'a str,
+    pub self_view: bool,
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
@@ -61,7 +62,7 @@ impl Room {
         let config = format!(
             "[room]\nname = \"{}\"\n[sip]\nlisten = \"127.0.0.1:{}\"\n[call]\npeers = [\"sip:{}@127.0.0.1:{}\"]\nauto_answer = {}\n\
              [video]\nsource = '{}'\nwidth = {}\nheight = {}\nfps = 30\nbitrate_kbps = {}\n\
-             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\n[media]\nclock = \"realtime\"\n\
+             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\nself_view = {}\n[media]\nclock = \"realtime\"\n\
              [control]\nsocket = \"{}\"\n",
             spec.name,
             spec.port,
@@ -73,6 +74,7 @@ impl Room {
             spec.height,
             spec.bitrate_kbps,
             spec.display,
+            spec.self_view,
             dir.path().join("control.sock").display()
         );
         let path = dir.path().join("roombox.toml");

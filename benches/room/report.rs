@@ -179,6 +179,16 @@ pub fn write(r: &Results, seconds: u64) {
     let plain =
         r.calls.iter().find(|c| c.setup == "roombox plain").zip(r.calls.iter().find(|c| c.setup == "baseline plain"));
     let cpu_ratio = plain.map(|(a, b)| a.cpu() / b.cpu().max(1e-9));
+    let self_view = r.calls.iter().find(|c| c.setup == "roombox plain + self-view").zip(plain.map(|p| p.0));
+    if let Some((with, without)) = self_view {
+        let _ = writeln!(
+            md,
+            "- Self-view (this room's picture in the corner, 15 fps): {:.1} s/min per endpoint against {:.1} without ({:+.0}%).",
+            with.cpu(),
+            without.cpu(),
+            (with.cpu() / without.cpu().max(1e-9) - 1.0) * 100.0
+        );
+    }
     let peak = r.plain_peak_rss_mb.iter().copied().fold(0.0, f64::max);
     let targets = [
         (
