@@ -10,7 +10,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, reload};
 
 use crate::cli;
-use crate::config::Config;
+use crate::runtime::Reloaded;
 
 type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
 
@@ -62,7 +62,7 @@ pub fn run(path: &Path) -> i32 {
     };
     let result = runtime.block_on(async {
         let (reload_tx, reloads) = mpsc::channel(4);
-        let reloader = tokio::spawn(reload_on_hangup(path.to_owned(), builtin, reload_tx, log_filter));
+        let reloader = tokio::spawn(reload_on_hangup(path.to_owned(), reload_tx, log_filter));
         let ready = |r: &crate::runtime::Ready| {
             let status = format!("Idle, listening for SIP on {}", r.sip);
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
@@ -92,29 +92,32 @@ async fn stop_signal() {
 
 /// On each SIGHUP, re-reads the config file: a broken one is reported (file:line:column) and
 /// the running config stays in force; a valid one goes to the room.
-async fn reload_on_hangup(
-    path: std::path::PathBuf,
-    builtin: bool,
-    rooms: mpsc::Sender<Config>,
-    log_filter: Option<FilterHandle>,
-) {
+async fn reload_on_hangup(path: std::path::PathBuf, rooms: mpsc::Sender<Reloaded>, log_filter: Option<FilterHandle>) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot watch SIGHUP: reload by restarting the service");
         return;
     };
     while hangups.recv().await.is_some() {
         tracing::info!("reloading {}", path.display());
-        let loaded = if builtin && !path.exists() { Ok(Config::builtin()) } else { Config::load(&path) };
-        match loaded {
-            Ok(config) => {
-                if let Some(handle) = &log_filter {
-                    let _ = handle.reload(filter(&config.log.level));
-                }
-                if rooms.send(config).await.is_err() {
+        let config = match cli::load_for_run(&path) {
+            Ok((config, _)) => config,
+            Err(e) => {
+                tracing::error!("config reload failed, the running config stays in force: {e}");
+                continue;
+            }
+        };
+        if let Some(handle) = &log_filter {
+            let _ = handle.reload(filter(&config.log.level));
+        }
+        // Probing devices blocks: off the event loop, which keeps answering (and feeding the watchdog).
+        match tokio::task::spawn_blocking(move || Reloaded::prepare(config)).await {
+            Ok(Ok(reloaded)) => {
+                if rooms.send(reloaded).await.is_err() {
                     return;
                 }
             }
-            Err(e) => tracing::error!("config reload failed, the running config stays in force: {e}"),
+            Ok(Err(e)) => tracing::error!("config reload not applied, the running config stays in force: {e}"),
+            Err(e) => tracing::error!("config reload stopped: {e}"),
         }
     }
 }

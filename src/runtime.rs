@@ -45,13 +45,12 @@ struct Room {
     sip_addr: SocketAddr,
     control_task: tokio::task::JoinHandle<()>,
     /// A reloaded config waiting for the call in progress to end.
-    pending: Option<Config>,
+    pending: Option<Reloaded>,
     channels: Channels,
 }
 
 /// Senders the adapters report through (kept to rebuild adapters on reload).
 struct Channels {
-    media: mpsc::UnboundedSender<MediaEvent>,
     control: mpsc::Sender<Pending>,
     gestures: mpsc::Sender<Gesture>,
 }
@@ -76,6 +75,23 @@ fn resolve_plan(config: &Config) -> Result<MediaPlan, RuntimeError> {
     media::check_plan(&plan)?;
     log_plan(&plan);
     Ok(plan)
+}
+
+/// A reloaded config with its media plan, resolved off the event loop (probing devices and
+/// self-testing encoders takes a moment).
+#[derive(Debug)]
+pub struct Reloaded {
+    config: Config,
+    plan: MediaPlan,
+}
+
+impl Reloaded {
+    /// Probes this machine for `config`; blocking, so callers run it off the event loop.
+    pub fn prepare(config: Config) -> Result<Self, RuntimeError> {
+        gstreamer::init().map_err(|e| RuntimeError::Gstreamer(e.to_string()))?;
+        let plan = resolve_plan(&config)?;
+        Ok(Self { config, plan })
+    }
 }
 
 fn core_config(config: &Config, sip_port: u16) -> CoreConfig {
@@ -104,7 +120,7 @@ fn open_panel(config: &Config, gestures: mpsc::Sender<Gesture>) -> Box<dyn Panel
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
-    mut reloads: mpsc::Receiver<Config>,
+    mut reloads: mpsc::Receiver<Reloaded>,
     on_ready: impl FnOnce(&Ready),
 ) -> Result<(), RuntimeError> {
     gstreamer::init().map_err(|e| RuntimeError::Gstreamer(e.to_string()))?;
@@ -115,18 +131,16 @@ pub async fn run(
     let control_task = control::serve(&config.control.socket, control_tx.clone()).await?;
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
-    let mut engine = Engine::new(plan, media_tx.clone());
-    engine.show_idle();
     let mut room = Room {
         core: Core::new(core_config(&config, sip_addr.port()), Instant::now()),
-        engine,
+        engine: Engine::new(plan, media_tx),
         config,
         panel,
         sip,
         sip_addr,
         control_task,
         pending: None,
-        channels: Channels { media: media_tx, control: control_tx, gestures: gesture_tx },
+        channels: Channels { control: control_tx, gestures: gesture_tx },
     };
     tracing::info!(room = %room.config.room.name, sip = %sip_addr, control = %room.config.control.socket.display(), "room ready: press the button to join");
     on_ready(&Ready { sip: sip_addr });
@@ -143,8 +157,8 @@ pub async fn run(
         if room.core.state() != last_state {
             last_state = room.core.state();
             notify_state(&room.core.status(Instant::now()));
-            if let Some(config) = room.pending.take() {
-                room.reload(config).await;
+            if let Some(reloaded) = room.pending.take() {
+                room.reload(reloaded).await;
             }
         }
         let deadline = room.core.poll_timeout();
@@ -170,7 +184,7 @@ pub async fn run(
             }
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
             _ = adapt.tick() => room.engine.tick(),
-            Some(config) = reloads.recv() => room.reload(config).await,
+            Some(reloaded) = reloads.recv() => room.reload(reloaded).await,
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
@@ -214,29 +228,29 @@ fn log_plan(plan: &MediaPlan) {
 }
 
 impl Room {
-    /// Applies a reloaded config: at once between calls; during a call it waits, so the call
-    /// is never dropped. Anything that cannot be applied keeps the running setting.
-    async fn reload(&mut self, config: Config) {
-        if config == self.config {
+    /// Applies a reloaded config: at once between calls; during a call it waits (the core
+    /// decides), so the call is never dropped. Anything that cannot be applied keeps the
+    /// running setting.
+    async fn reload(&mut self, reloaded: Reloaded) {
+        if reloaded.config == self.config {
             tracing::info!("config reloaded: nothing changed");
             return;
         }
-        if self.core.state() != crate::call::CallState::Idle {
+        if !self.core.can_reconfigure() {
             tracing::info!(state = ?self.core.state(), "config reloaded: it applies when this call ends");
-            self.pending = Some(config);
+            self.pending = Some(reloaded);
             return;
         }
-        // Probing devices (encoder self-tests) takes a moment on the loop: keep the watchdog fed.
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, sd_notify::NotifyState::Watchdog]);
-        match self.apply(config).await {
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+        match self.apply(reloaded).await {
             Ok(()) => tracing::info!(room = %self.config.room.name, "config reloaded and applied"),
             Err(e) => tracing::error!("config reload not applied, the running config stays in force: {e}"),
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     }
 
-    async fn apply(&mut self, config: Config) -> Result<(), RuntimeError> {
-        let plan = resolve_plan(&config)?;
+    /// Rebinds what moved, then hands the core and the adapters their new settings.
+    async fn apply(&mut self, Reloaded { config, plan }: Reloaded) -> Result<(), RuntimeError> {
         if config.sip.listen != self.config.sip.listen {
             let (sip, addr) = bind_sip(config.sip.listen).await?;
             (self.sip, self.sip_addr) = (sip, addr);
@@ -247,13 +261,8 @@ impl Room {
             std::mem::replace(&mut self.control_task, task).abort();
             let _ = std::fs::remove_file(&self.config.control.socket);
         }
-        if !self.core.reconfigure(core_config(&config, self.sip_addr.port())) {
-            self.pending = Some(config);
-            return Ok(());
-        }
-        self.engine.hide_idle();
-        self.engine = Engine::new(plan, self.channels.media.clone());
-        self.engine.show_idle();
+        self.core.reconfigure(core_config(&config, self.sip_addr.port()));
+        self.engine.replan(plan);
         if config.panel != self.config.panel {
             // Release the old lines before claiming them again.
             self.panel = Box::new(panel::sim::SimPanel::default());

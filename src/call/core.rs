@@ -53,11 +53,16 @@ impl Core {
         core
     }
 
+    /// Whether a reloaded configuration may take effect now (between calls only).
+    pub fn can_reconfigure(&self) -> bool {
+        self.state == CallState::Idle
+    }
+
     /// Takes a reloaded configuration. Only between calls: a call in progress keeps the
     /// configuration it started with, so the caller retries once the core is idle. Mute,
     /// the last error and call numbering carry over. Returns whether it was taken.
     pub fn reconfigure(&mut self, cfg: CoreConfig) -> bool {
-        if self.state != CallState::Idle {
+        if !self.can_reconfigure() {
             return false;
         }
         self.cfg = CoreConfig { seed: self.cfg.seed, ..cfg };

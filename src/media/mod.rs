@@ -110,8 +110,19 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine for `plan`; a real screen shows the idle screen at once.
     pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        Self { plan, events, prepared: HashMap::new(), running: None, mixer: "not managed".into(), idle: None }
+        let mut engine =
+            Self { plan, events, prepared: HashMap::new(), running: None, mixer: String::new(), idle: None };
+        engine.show_idle();
+        engine
+    }
+
+    /// Takes a reloaded plan between calls: the idle screen is shown anew on its display.
+    pub fn replan(&mut self, plan: MediaPlan) {
+        self.idle = None;
+        self.plan = plan;
+        self.show_idle();
     }
 
     pub fn plan(&self) -> &MediaPlan {
@@ -151,7 +162,7 @@ impl Engine {
 
     /// Shows the idle screen on a real display (between calls). A display that fails is
     /// logged; the room works on without it.
-    pub fn show_idle(&mut self) {
+    fn show_idle(&mut self) {
         if self.idle.is_some() || self.running.is_some() {
             return;
         }
@@ -159,11 +170,6 @@ impl Engine {
             Ok(idle) => self.idle = idle,
             Err(e) => tracing::warn!("idle screen: {e}"),
         }
-    }
-
-    /// Gives up the display (before another engine takes it).
-    pub fn hide_idle(&mut self) {
-        self.idle = None;
     }
 
     /// Periodic upkeep of the running call: jitter buffers follow the measured jitter, and a
@@ -205,7 +211,8 @@ impl Engine {
         }
     }
 
-    /// The mixer settings made for the current or last call, in words.
+    /// The mixer settings made for the current or last call, in words (empty when the config
+    /// sets none).
     pub fn mixer(&self) -> &str {
         &self.mixer
     }
