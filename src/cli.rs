@@ -319,7 +319,7 @@ pub fn render_status(s: &Status) -> String {
     }
     out += &format!("camera:  {}   mic: {}   screen: {}\n", s.video_source, s.audio_source, s.display);
     out += &format!("encoder: {}\n", s.encoder_reason);
-    if s.mixer != "not managed" && !s.mixer.is_empty() {
+    if !s.mixer.is_empty() {
         out += &format!("mixer:   {}\n", s.mixer);
     }
     out += &format!("panel:   {}\n", s.panel);

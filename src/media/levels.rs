@@ -6,7 +6,8 @@
 use super::plan::MixerPlan;
 use crate::devices::mixer::{self, Direction};
 
-/// Sets the configured levels; returns what was done, in words, for `status`.
+/// Sets the configured levels; returns what was done, in words, for `status` (empty when
+/// the config sets no level and the card has no capture switch).
 pub fn apply(plan: &MixerPlan, muted: bool) -> String {
     let mut done = Vec::new();
     for (card, percent, direction, label) in [
@@ -25,7 +26,7 @@ pub fn apply(plan: &MixerPlan, muted: bool) -> String {
     if let Some(cut) = set_mute(plan, muted) {
         done.push(cut);
     }
-    if done.is_empty() { "not managed".into() } else { done.join("; ") }
+    done.join("; ")
 }
 
 /// Cuts (or opens) the microphone at the card, where the card has a capture switch.
