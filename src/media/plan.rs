@@ -93,15 +93,6 @@ pub struct MixerPlan {
     pub playback_percent: Option<u32>,
 }
 
-fn alsa_card(choice: &Choice) -> Option<String> {
-    let device = choice.fragment.split_whitespace().find_map(|w| w.strip_prefix("device="))?;
-    if choice.fragment.starts_with("alsasrc") || choice.fragment.starts_with("alsasink") {
-        mixer::card_of(device)
-    } else {
-        None
-    }
-}
-
 /// The moving test picture, labelled with the room name so a receiver can tell who sent it.
 pub fn test_pattern(room: &str) -> String {
     format!(
@@ -126,33 +117,30 @@ impl MediaPlan {
         let (w, h, fps) = (config.video.width.0, config.video.height.0, config.video.fps.0);
         let mut problems = Vec::new();
         let controls = &config.video.controls;
-        let video_source = match &config.video.source {
-            VideoSource::Test => choice(test_pattern(&room), "test pattern"),
-            VideoSource::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
-            VideoSource::Device(path) => match probe.cameras.iter().find(|c| c.path == *path) {
-                Some(camera) => camera_choice(camera, w, h, fps, "", controls, &mut problems),
-                None => {
-                    problems.push(format!(
-                        "camera {} not found (cameras here: {}): check the cable, or use source = \"auto\"",
-                        path.display(),
-                        listed(probe.cameras.iter().map(|c| format!("{} {}", c.path.display(), c.card)))
-                    ));
-                    choice(
-                        slate("camera unavailable"),
-                        format!("slate: camera {} not found (check the cable, or `roombox devices`)", path.display()),
-                    )
-                }
-            },
-            VideoSource::Auto => match probe.cameras.first() {
-                Some(camera) => camera_choice(camera, w, h, fps, " (auto)", controls, &mut problems),
-                None => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
-            },
-        };
         let camera = match &config.video.source {
-            VideoSource::Device(path) => probe.cameras.iter().find(|c| c.path == *path).map(Camera::id),
-            VideoSource::Auto => probe.cameras.first().map(Camera::id),
+            VideoSource::Device(path) => probe.cameras.iter().find(|c| c.path == *path),
+            VideoSource::Auto => probe.cameras.first(),
             _ => None,
         };
+        let auto = if config.video.source == VideoSource::Auto { " (auto)" } else { "" };
+        let video_source = match (&config.video.source, camera) {
+            (_, Some(camera)) => camera_choice(camera, w, h, fps, auto, controls, &mut problems),
+            (VideoSource::Test, _) => choice(test_pattern(&room), "test pattern"),
+            (VideoSource::Pipeline(p), _) => choice(p.clone(), format!("custom source: {p}")),
+            (VideoSource::Device(path), None) => {
+                problems.push(format!(
+                    "camera {} not found (cameras here: {}): check the cable, or use source = \"auto\"",
+                    path.display(),
+                    listed(probe.cameras.iter().map(|c| format!("{} {}", c.path.display(), c.card)))
+                ));
+                choice(
+                    slate("camera unavailable"),
+                    format!("slate: camera {} not found (check the cable, or `roombox devices`)", path.display()),
+                )
+            }
+            (VideoSource::Auto, None) => choice(slate("camera unavailable"), "slate: no camera found (auto)"),
+        };
+        let camera = camera.map(Camera::id);
         let settings = EncoderSettings { bitrate_kbps: config.video.bitrate_kbps.0, fps: config.video.fps.0 };
         let requested = match &config.video.encoder {
             EncoderChoice::Auto => None,
@@ -163,9 +151,9 @@ impl MediaPlan {
         // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =
             ["openh264dec", "avdec_h264"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
-        let display = display(&config.display.output, probe);
-        let audio_source = audio_source(&config.audio.capture, probe);
-        let audio_sink = audio_sink(&config.audio.playback, probe);
+        let (display, display_is_screen) = display(&config.display.output, probe);
+        let (audio_source, capture_pcm) = audio_source(&config.audio.capture, probe);
+        let (audio_sink, playback_pcm) = audio_sink(&config.audio.playback, probe);
         for (device, capture) in [(&config.audio.capture, true), (&config.audio.playback, false)] {
             if let AudioDevice::Alsa(name) = device
                 && let Some(card) = mixer::card_of(name)
@@ -188,8 +176,8 @@ impl MediaPlan {
             problems.push("[video.controls] apply to a camera, but the video source is not one".into());
         }
         let mixer = MixerPlan {
-            capture_card: alsa_card(&audio_source),
-            playback_card: alsa_card(&audio_sink),
+            capture_card: capture_pcm.as_deref().and_then(mixer::card_of),
+            playback_card: playback_pcm.as_deref().and_then(mixer::card_of),
             capture_percent: config.audio.capture_volume_percent.map(|v| v.0),
             playback_percent: config.audio.playback_volume_percent.map(|v| v.0),
         };
@@ -197,18 +185,18 @@ impl MediaPlan {
             room,
             video_source,
             camera,
-            width: config.video.width.0,
-            height: config.video.height.0,
-            fps: config.video.fps.0,
+            width: w,
+            height: h,
+            fps,
             encoder,
             decoder,
             audio_source,
             audio_sink,
             mixer,
             self_view: config.display.self_view,
-            display_is_screen: display.fragment.contains("kmssink") || display.fragment == "autovideosink",
+            display_is_screen,
             problems,
-            display: display.clone(),
+            display,
             jitter: JitterBounds {
                 min_ms: config.media.jitter_buffer_min_ms.0,
                 max_ms: config.media.jitter_buffer_max_ms.0,
@@ -279,33 +267,45 @@ pub fn control_name(label: &str) -> String {
     name
 }
 
-fn audio_source(device: &AudioDevice, probe: &Probe) -> Choice {
+/// The microphone, and its ALSA PCM name when it is a sound card (for the mixer).
+fn audio_source(device: &AudioDevice, probe: &Probe) -> (Choice, Option<String>) {
     match device {
-        AudioDevice::Test => choice(TONE, "test tone (440 Hz)"),
-        AudioDevice::Null => choice(SILENCE, "silence"),
-        AudioDevice::Alsa(name) => choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")),
-        AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom source: {p}")),
+        AudioDevice::Test => (choice(TONE, "test tone (440 Hz)"), None),
+        AudioDevice::Null => (choice(SILENCE, "silence"), None),
+        AudioDevice::Alsa(name) => {
+            (choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")), Some(name.clone()))
+        }
+        AudioDevice::Pipeline(p) => (choice(p.clone(), format!("custom source: {p}")), None),
         AudioDevice::Auto => match audio::choose(&probe.pcms, true) {
-            Some(pcm) => choice(
-                format!("alsasrc device={}", pcm.name),
-                format!("ALSA capture {} (auto): {}", pcm.name, pcm.description),
+            Some(pcm) => (
+                choice(
+                    format!("alsasrc device={}", pcm.name),
+                    format!("ALSA capture {} (auto): {}", pcm.name, pcm.description),
+                ),
+                Some(pcm.name.clone()),
             ),
-            None => choice(SILENCE, "silence: no microphone found (auto)"),
+            None => (choice(SILENCE, "silence: no microphone found (auto)"), None),
         },
     }
 }
 
-fn audio_sink(device: &AudioDevice, probe: &Probe) -> Choice {
+/// The speaker, and its ALSA PCM name when it is a sound card (for the mixer).
+fn audio_sink(device: &AudioDevice, probe: &Probe) -> (Choice, Option<String>) {
     match device {
-        AudioDevice::Test | AudioDevice::Null => choice(DISCARD, "discarded (no speaker)"),
-        AudioDevice::Alsa(name) => choice(format!("alsasink device={name}"), format!("ALSA playback {name}")),
-        AudioDevice::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
+        AudioDevice::Test | AudioDevice::Null => (choice(DISCARD, "discarded (no speaker)"), None),
+        AudioDevice::Alsa(name) => {
+            (choice(format!("alsasink device={name}"), format!("ALSA playback {name}")), Some(name.clone()))
+        }
+        AudioDevice::Pipeline(p) => (choice(p.clone(), format!("custom sink: {p}")), None),
         AudioDevice::Auto => match audio::choose(&probe.pcms, false) {
-            Some(pcm) => choice(
-                format!("alsasink device={}", pcm.name),
-                format!("ALSA playback {} (auto): {}", pcm.name, pcm.description),
+            Some(pcm) => (
+                choice(
+                    format!("alsasink device={}", pcm.name),
+                    format!("ALSA playback {} (auto): {}", pcm.name, pcm.description),
+                ),
+                Some(pcm.name.clone()),
             ),
-            None => choice(DISCARD, "discarded: no speaker found (auto)"),
+            None => (choice(DISCARD, "discarded: no speaker found (auto)"), None),
         },
     }
 }
@@ -350,15 +350,20 @@ fn kmssink(probe: &Probe) -> String {
     }
 }
 
-fn display(output: &DisplayOutput, probe: &Probe) -> Choice {
+/// The screen, and whether it is a real one (KMS or a window, which show the idle screen).
+fn display(output: &DisplayOutput, probe: &Probe) -> (Choice, bool) {
     match output {
-        DisplayOutput::Kms => choice(kmssink(probe), "HDMI via KMS"),
-        DisplayOutput::Window => choice("autovideosink", "desktop window"),
-        DisplayOutput::None => choice(DISCARD, "no screen (picture kept for snapshots)"),
-        DisplayOutput::Pipeline(p) => choice(p.clone(), format!("custom sink: {p}")),
-        DisplayOutput::Auto if probe.desktop => choice("autovideosink", "desktop window (auto: a desktop is running)"),
-        DisplayOutput::Auto if probe.dri => choice(kmssink(probe), "HDMI via KMS (auto: /dev/dri present, no desktop)"),
-        DisplayOutput::Auto => choice(DISCARD, "no screen found (auto); picture kept for snapshots"),
+        DisplayOutput::Kms => (choice(kmssink(probe), "HDMI via KMS"), true),
+        DisplayOutput::Window => (choice("autovideosink", "desktop window"), true),
+        DisplayOutput::None => (choice(DISCARD, "no screen (picture kept for snapshots)"), false),
+        DisplayOutput::Pipeline(p) => (choice(p.clone(), format!("custom sink: {p}")), false),
+        DisplayOutput::Auto if probe.desktop => {
+            (choice("autovideosink", "desktop window (auto: a desktop is running)"), true)
+        }
+        DisplayOutput::Auto if probe.dri => {
+            (choice(kmssink(probe), "HDMI via KMS (auto: /dev/dri present, no desktop)"), true)
+        }
+        DisplayOutput::Auto => (choice(DISCARD, "no screen found (auto); picture kept for snapshots"), false),
     }
 }
 
