@@ -48,9 +48,28 @@ pub fn probe() -> Devices {
     }
 }
 
-/// The DRM connectors of this machine.
-pub fn probe_displays() -> Vec<DisplayOutput> {
-    displays(Path::new("/sys/class/drm"))
+/// Whether a KMS driver is loaded (`/dev/dri/card*`).
+pub fn has_drm() -> bool {
+    !nodes(Path::new("/dev/dri"), "card").is_empty()
+}
+
+/// The kernel driver behind the first DRM card, from its `uevent` (`DRIVER=vc4-drm`).
+pub fn drm_driver() -> Option<String> {
+    nodes(Path::new("/sys/class/drm"), "card")
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().contains('-')))
+        .find_map(|card| {
+            let uevent = std::fs::read_to_string(card.join("device/uevent")).ok()?;
+            uevent.lines().find_map(|l| l.strip_prefix("DRIVER=")).map(str::to_owned)
+        })
+}
+
+/// The first connected screen's preferred mode (the kernel lists it first), e.g. (1920, 1080).
+pub fn screen_mode() -> Option<(u32, u32)> {
+    let displays = displays(Path::new("/sys/class/drm"));
+    let mode = displays.iter().find(|d| d.connected)?.modes.first()?.clone();
+    let (w, h) = mode.split_once('x')?;
+    Some((w.parse().ok()?, h.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?))
 }
 
 fn nodes(dir: &Path, prefix: &str) -> Vec<PathBuf> {
