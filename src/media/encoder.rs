@@ -86,17 +86,15 @@ pub fn choose(
         }
         None => {
             let found = preference.iter().find(|e| usable(e)).ok_or(EncoderError::NoneAvailable)?;
-            let passed_over: Vec<&String> =
-                preference.iter().take_while(|e| *e != found).filter(|e| is_hardware(e)).collect();
-            let missing: Vec<&str> =
-                passed_over.iter().filter(|e| availability(e) == Availability::Missing).map(|e| e.as_str()).collect();
-            let mut why: Vec<String> = passed_over
-                .iter()
-                .filter_map(|e| match availability(e) {
-                    Availability::Broken(why) => Some(format!("{e} failed its self-test: {why}")),
-                    _ => None,
-                })
-                .collect();
+            // Why each hardware encoder before it was passed over: broken ones with their
+            // error, then the ones not installed.
+            let (mut why, mut missing) = (Vec::new(), Vec::new());
+            for e in preference.iter().take_while(|e| *e != found).filter(|e| is_hardware(e)) {
+                match availability(e) {
+                    Availability::Broken(error) => why.push(format!("{e} failed its self-test: {error}")),
+                    _ => missing.push(e.as_str()),
+                }
+            }
             if !missing.is_empty() {
                 why.push(format!("{} not found", missing.join(", ")));
             }
