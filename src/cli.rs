@@ -177,22 +177,20 @@ fn board_line(config: &Config) -> String {
 /// Where the panel's lines are, checked against this machine's GPIO chips.
 fn panel_line(config: &Config) -> Result<String, String> {
     use crate::config::PanelBackend;
-    let p = &config.panel;
-    match p.backend {
+    let lines = config.panel.lines();
+    match config.panel.backend {
         PanelBackend::Auto | PanelBackend::Sim => Ok("sim (the button is `roombox ctl press`)".into()),
-        PanelBackend::Rppal => Ok(format!(
-            "rppal: button GPIO{} LED GPIO{} (checked when the room starts)",
-            p.button_line.unwrap_or(0),
-            p.led_line.unwrap_or(0)
-        )),
+        PanelBackend::Rppal => {
+            Ok(format!("rppal: button GPIO{} LED GPIO{} (checked when the room starts)", lines.button, lines.led))
+        }
         PanelBackend::Gpio => {
-            let chip = p.chip.as_deref().unwrap_or("gpiochip0");
-            let path = crate::panel::gpio::find_chip(chip).map_err(|e| e.to_string())?;
+            let path = crate::panel::gpio::find_chip(lines.chip).map_err(|e| e.to_string())?;
             Ok(format!(
-                "gpio {chip} = {}: button line {}, LED line {}",
+                "gpio {} = {}: button line {}, LED line {}",
+                lines.chip,
                 path.display(),
-                p.button_line.unwrap_or(0),
-                p.led_line.unwrap_or(0)
+                lines.button,
+                lines.led
             ))
         }
     }

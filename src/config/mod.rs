@@ -236,6 +236,28 @@ section_defaults!(
     LogConfig.log
 );
 
+/// Where a hardware panel's button and LED are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PanelLines<'a> {
+    pub chip: &'a str,
+    pub button: u32,
+    pub led: u32,
+    pub button_active_low: bool,
+}
+
+impl PanelConfig {
+    /// The lines, from `[panel]` or the board profile. A loaded config with a GPIO backend
+    /// always has them (`Config::parse` checks), so the fallbacks only serve the sim panel.
+    pub fn lines(&self) -> PanelLines<'_> {
+        PanelLines {
+            chip: self.chip.as_deref().unwrap_or("gpiochip0"),
+            button: self.button_line.unwrap_or(0),
+            led: self.led_line.unwrap_or(0),
+            button_active_low: self.button_active_low.unwrap_or(false),
+        }
+    }
+}
+
 impl Config {
     /// The configuration used when no file exists: works on a machine with no devices at all.
     pub fn builtin() -> Self {

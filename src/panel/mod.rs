@@ -50,13 +50,12 @@ pub fn open(config: &PanelConfig, gestures: mpsc::Sender<Gesture>) -> Result<Box
         long_press: Duration::from_millis(u64::from(config.long_press_ms.0)),
         ..gesture::GestureTiming::default()
     };
-    let (button, led) = (config.button_line.unwrap_or(0), config.led_line.unwrap_or(0));
-    let active_low = config.button_active_low.unwrap_or(false);
+    let lines = config.lines();
+    let (button, led, active_low) = (lines.button, lines.led, lines.button_active_low);
     match config.backend {
         PanelBackend::Auto | PanelBackend::Sim => Ok(Box::new(sim::SimPanel::default())),
         PanelBackend::Gpio => {
-            let chip_name = config.chip.as_deref().unwrap_or("gpiochip0");
-            let chip = gpio::find_chip(chip_name)?;
+            let chip = gpio::find_chip(lines.chip)?;
             let name = format!("gpio {} button {button} LED {led}", chip.display());
             let lines = (gpio::GpioButton::open(&chip, button, active_low)?, gpio::GpioLed::open(&chip, led)?);
             Ok(Box::new(driver::DrivenPanel::start(name, lines.0, lines.1, timing, gestures)?))
