@@ -67,9 +67,8 @@ fn open(card: &str) -> Result<Mixer, MixerError> {
 }
 
 /// The card's simple-mixer elements.
-pub fn elements(card: &str) -> Result<Vec<Element>, MixerError> {
-    let mixer = open(card)?;
-    Ok(mixer
+fn elements_of(mixer: &Mixer) -> Vec<Element> {
+    mixer
         .iter()
         .filter_map(Selem::new)
         .filter_map(|s| {
@@ -80,7 +79,7 @@ pub fn elements(card: &str) -> Result<Vec<Element>, MixerError> {
                 capture_switch: s.has_capture_switch(),
             })
         })
-        .collect())
+        .collect()
 }
 
 fn names(elements: &[Element]) -> String {
@@ -93,7 +92,8 @@ fn names(elements: &[Element]) -> String {
 
 /// Sets the capture or playback level of `card` to `percent`; returns the element used.
 pub fn set_volume(card: &str, direction: Direction, percent: u32) -> Result<String, MixerError> {
-    let found = elements(card)?;
+    let mixer = open(card)?;
+    let found = elements_of(&mixer);
     let what = if direction == Direction::Capture { "capture volume" } else { "playback volume" };
     let element = choose_volume(&found, direction).ok_or_else(|| MixerError::NoControl {
         card: card.into(),
@@ -122,8 +122,8 @@ pub fn set_volume(card: &str, direction: Direction, percent: u32) -> Result<Stri
 
 /// Opens (`on`) or cuts every capture switch of `card`; returns the elements switched.
 pub fn set_capture_switch(card: &str, on: bool) -> Result<Vec<String>, MixerError> {
-    let found = elements(card)?;
     let mixer = open(card)?;
+    let found = elements_of(&mixer);
     let mut switched = Vec::new();
     for element in capture_switches(&found) {
         if let Some(selem) = mixer.find_selem(&SelemId::new(&element.name, 0)) {
