@@ -135,17 +135,24 @@ impl CallPipeline {
                 ("aggregate-mode", "zero-latency"),
             ],
         )?;
-        let scaled = [&source, &make("videoconvert", &[])?, &make("videoscale", &[])?, &capsfilter(&raw_caps)?];
-        let encode =
-            [&queue, &encoder, &capsfilter(h264_caps)?, &make("h264parse", &[("config-interval", "-1")])?, &pay];
+        // The tee feeds the encoder, and the self-view when there is one.
+        let tee = make("tee", &[])?;
+        let send = [
+            &source,
+            &make("videoconvert", &[])?,
+            &make("videoscale", &[])?,
+            &capsfilter(&raw_caps)?,
+            &tee,
+            &queue,
+            &encoder,
+            &capsfilter(h264_caps)?,
+            &make("h264parse", &[("config-interval", "-1")])?,
+            &pay,
+        ];
+        add_and_link(&self.pipeline, &send)?;
         let self_view = if plan.self_view {
-            let tee = make("tee", &[])?;
-            add_and_link(&self.pipeline, &[scaled.as_slice(), &[&tee]].concat())?;
-            add_and_link(&self.pipeline, &encode)?;
-            tee.link(&queue).map_err(|_| MediaError::Link { from: "tee".into(), to: "encoder queue".into() })?;
             Some(self_view::add_branch(&self.pipeline, &tee, plan.width, plan.height)?)
         } else {
-            add_and_link(&self.pipeline, &[scaled.as_slice(), encode.as_slice()].concat())?;
             None
         };
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
