@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, free_port};
+use common::{Daemon, Devices, free_port, oslo_and_bergen};
 use roombox::call::CallState;
 
 fn config_path(room: &Daemon) -> std::path::PathBuf {
@@ -60,9 +60,7 @@ fn a_valid_change_applies_at_once_when_idle() {
 
 #[test]
 fn a_change_during_a_call_waits_for_the_call_to_end_and_never_drops_it() {
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
-    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    let (a, b) = oslo_and_bergen(&Devices::default(), &Devices::default());
     a.press();
     a.wait_state(CallState::InCall, Duration::from_secs(10));
     edit(&a, "name = \"oslo\"", "name = \"oslo-2\"");

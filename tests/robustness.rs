@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, Daemon, free_port};
+use common::{BIN, Daemon, Devices, free_port, oslo_and_bergen};
 use roombox::call::CallState;
 
 #[test]
@@ -68,9 +68,7 @@ fn malformed_and_hostile_datagrams_are_dropped_and_the_room_keeps_working() {
 
 #[test]
 fn twenty_joins_and_leaves_leak_no_threads_or_sockets() {
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
-    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    let (a, b) = oslo_and_bergen(&Devices::default(), &Devices::default());
     let cycle = || {
         a.press();
         for room in [&a, &b] {

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Devices, free_port};
+use common::{Daemon, Devices, free_port, oslo_and_bergen};
 use roombox::call::CallState;
 
 /// Everything the daemon told "systemd" within `within`.
@@ -29,13 +29,12 @@ fn the_daemon_says_ready_feeds_the_watchdog_and_reports_its_state_to_systemd() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notify.sock");
     let systemd = UnixDatagram::bind(&path).unwrap();
-    let env = |_port: u16| Devices {
+    let env = Devices {
         env: vec![("NOTIFY_SOCKET".into(), path.display().to_string()), ("WATCHDOG_USEC".into(), "1000000".into())],
         ..Devices::default()
     };
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &env(pa));
-    let _b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    let (a, b) = oslo_and_bergen(&env, &Devices::default());
+    let (pa, pb) = (a.port, b.port);
     let at_start = notifications(&systemd, Duration::from_millis(1200));
     assert!(at_start[0].contains("READY=1"), "READY first, once sockets are up: {at_start:?}");
     assert!(at_start[0].contains(&format!("STATUS=Idle, listening for SIP on 127.0.0.1:{pa}")), "{at_start:?}");
@@ -61,15 +60,8 @@ fn the_log_level_comes_from_the_config_and_lines_carry_the_call_fields() {
         env: vec![("RUST_LOG".into(), String::new())],
         ..Devices::default()
     };
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &quiet);
-    let b = Daemon::start_with(
-        "bergen",
-        pb,
-        &[("oslo", pa)],
-        "auto_answer = true",
-        &Devices { extra: "[log]\nlevel = \"info\"".into(), ..quiet },
-    );
+    let (a, b) = oslo_and_bergen(&quiet, &Devices { extra: "[log]\nlevel = \"info\"".into(), ..quiet.clone() });
+    let pa = a.port;
     a.press();
     a.wait_state(CallState::InCall, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(500));

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, Devices, Picture, free_port, png_size, read_png};
+use common::{Daemon, Devices, Picture, free_port, oslo_and_bergen, png_size, read_png};
 use roombox::call::{CallState, LedPattern};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -106,9 +106,7 @@ fn a_busy_room_answers_busy_and_keeps_its_call() {
 
 #[test]
 fn long_press_mutes_the_microphone_and_the_peer_hears_silence() {
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
-    let b = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    let (a, b) = oslo_and_bergen(&Devices::default(), &Devices::default());
     a.press();
     b.wait_for(SECS(15), "oslo's tone", |s| {
         s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
@@ -138,9 +136,7 @@ fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
         extra: "[media]\nclock = \"realtime\"".into(),
         ..Devices::default()
     };
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &devices);
-    let b = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", &devices);
+    let (a, b) = oslo_and_bergen(&devices, &devices);
     a.press();
     let status = b.wait_for(SECS(20), "QR and RTCP latency figures", |s| {
         s.media.as_ref().is_some_and(|m| {
@@ -171,9 +167,7 @@ fn the_screen_shows_the_remote_room_full_size_with_a_small_self_view_in_the_corn
         video_source: "videotestsrc is-live=true pattern=solid-color foreground-color=0xff0000ff".into(),
         ..Devices::default()
     };
-    let (pa, pb) = (free_port(), free_port());
-    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &red);
-    let b = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", &blue);
+    let (a, b) = oslo_and_bergen(&red, &blue);
     a.press();
     a.wait_for(SECS(20), "remote video", |s| s.media.as_ref().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
     let shot = a.dir.path().join("screen.png");

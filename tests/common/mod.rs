@@ -19,6 +19,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The simulated devices of a test room (GStreamer fragments or the built-in names).
+#[derive(Clone)]
 pub struct Devices {
     pub video_source: String,
     pub display: String,
@@ -147,6 +148,14 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Rooms oslo and bergen, each the other's peer; bergen answers by itself.
+pub fn oslo_and_bergen(oslo: &Devices, bergen: &Devices) -> (Daemon, Daemon) {
+    let (pa, pb) = (free_port(), free_port());
+    let a = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", oslo);
+    let b = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", bergen);
+    (a, b)
 }
 
 /// Width and height from a PNG's IHDR chunk, if `bytes` is a PNG.
