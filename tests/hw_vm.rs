@@ -17,6 +17,10 @@ oslo() {
   { printf '[room]\nname = "oslo"\n[sip]\nlisten = "127.0.0.1:5061"\n[call]\npeers = ["sip:bergen@127.0.0.1:5062"]\n'
     cat; printf '[control]\nsocket = "%s/a.sock"\n' "$TMPDIR"; } > $TMPDIR/a.toml
 }
+# bergen: oslo's config turned around (name, port, peer, socket), auto-answering; $1 adds sed edits.
+bergen() {
+  sed "s/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/; s/^\[call\]/[call]\nauto_answer = true/; $1" $TMPDIR/a.toml > $TMPDIR/b.toml
+}
 start_rooms() {
   $B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
   for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
@@ -84,8 +88,7 @@ playback = "null"
 [display]
 output = "none"
 TOML
-sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/' $TMPDIR/a.toml > $TMPDIR/b.toml
-sed -i 's/^\[call\]/[call]\nauto_answer = true/; s/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/' $TMPDIR/b.toml
+bergen 's/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = "test"/'
 start_rooms
 $B ctl -s $TMPDIR/a.sock press > /dev/null
 sleep 8
@@ -355,8 +358,7 @@ playback = "null"
 [display]
 output = "kms"
 TOML
-sed 's/oslo/bergen/; s/5061/5062/; s/bergen@127.0.0.1:5062/oslo@127.0.0.1:5061/; s/a.sock/b.sock/; s/0xffff0000/0xff0000ff/; s/output = "kms"/output = "none"/' $TMPDIR/a.toml > $TMPDIR/b.toml
-sed -i 's/^\[call\]/[call]\nauto_answer = true/' $TMPDIR/b.toml
+bergen 's/0xffff0000/0xff0000ff/; s/output = "kms"/output = "none"/'
 echo CHECK-BEGIN; $B check -c $TMPDIR/a.toml | grep display; echo CHECK-END
 start_rooms
 sleep 3

@@ -11,6 +11,15 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// One at a time: both tests install packages (one dpkg lock) and build into one target dir.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The lock for a test that needs root, or None (said loudly) when not root.
+fn as_root(why: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("\n*** SKIPPED: {why} needs root");
+        return None;
+    }
+    Some(ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// Runs `cmd`, panics with its output if it fails, returns its standard output.
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -55,11 +64,7 @@ fn repack_as_upgrade(deb: &Path, dir: &Path) -> PathBuf {
 
 #[test]
 fn the_amd64_package_installs_upgrades_and_keeps_the_config() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("\n*** SKIPPED: installing a package into a Debian root needs root");
-        return;
-    }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_one) = as_root("installing a package into a Debian root") else { return };
     run(Command::new(format!("{ROOT}/scripts/install-deps")).arg("deb"));
     let deb = build("amd64").expect("this machine's own architecture always builds");
     let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb));
@@ -120,11 +125,7 @@ fn the_amd64_package_installs_upgrades_and_keeps_the_config() {
 
 #[test]
 fn the_arm64_package_holds_an_arm64_binary_that_runs() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("\n*** SKIPPED: building the arm64 sysroot needs root");
-        return;
-    }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_one) = as_root("building the arm64 sysroot") else { return };
     let Some(deb) = build("arm64") else { return };
     let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb));
     assert!(info.contains("Architecture: arm64"), "{info}");
