@@ -32,19 +32,18 @@ impl IdleDisplay {
         pipeline.add_many([&source, &sink]).map_err(|e| MediaError::Internal(e.to_string()))?;
         source.link(&sink).map_err(|_| MediaError::Link { from: "idle screen".into(), to: "display".into() })?;
         label_idle_screen(pipeline.upcast_ref(), &plan.room);
-        let started = pipeline.set_state(gst::State::Playing);
-        let error = pipeline
-            .bus()
-            .and_then(|bus| bus.timed_pop_filtered(gst::ClockTime::from_mseconds(500), &[gst::MessageType::Error]));
-        if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
-            let _ = pipeline.set_state(gst::State::Null);
-            return Err(MediaError::StartFailed(format!(
-                "the idle screen cannot show on {}: {}",
-                plan.display.description,
-                e.error()
-            )));
+        // A display that fails later (a driver without vblank, a cable pulled) says so in the
+        // log; the event loop never waits for it.
+        if let Some(bus) = pipeline.bus() {
+            let screen = plan.display.description.clone();
+            bus.set_sync_handler(move |_, msg| {
+                if let gst::MessageView::Error(e) = msg.view() {
+                    tracing::warn!("idle screen: cannot show on {screen}: {}", e.error());
+                }
+                gst::BusSyncReply::Drop
+            });
         }
-        if started.is_err() {
+        if pipeline.set_state(gst::State::Playing).is_err() {
             let _ = pipeline.set_state(gst::State::Null);
             return Err(MediaError::StartFailed(format!(
                 "the idle screen would not show on {}",
@@ -58,5 +57,8 @@ impl IdleDisplay {
 impl Drop for IdleDisplay {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(bus) = self.pipeline.bus() {
+            bus.unset_sync_handler();
+        }
     }
 }
