@@ -41,7 +41,7 @@ impl Camera {
 
 /// The same camera after a re-plug, which may give it another node (`/dev/video2` instead of
 /// `/dev/video0`): the same USB port (bus) first, else the same model (card name).
-pub fn find_again<'a>(cameras: &'a [Camera], id: &CameraId) -> Option<&'a Camera> {
+pub fn find_again<'a>(cameras: &'a [CameraId], id: &CameraId) -> Option<&'a CameraId> {
     cameras.iter().find(|c| c.bus == id.bus && c.card == id.card).or_else(|| cameras.iter().find(|c| c.card == id.card))
 }
 
@@ -120,6 +120,20 @@ pub fn choose_mode(modes: &[Mode], width: u32, height: u32, fps: u32) -> Option<
 
 /// Every V4L2 capture device under `dev` (metadata and codec nodes are skipped).
 pub fn enumerate(dev: &Path) -> Vec<Camera> {
+    video_nodes(dev).iter().filter_map(|p| describe(p)).collect()
+}
+
+/// Which cameras are plugged in, without their modes: cheap enough to ask while a call waits
+/// for its camera to come back.
+pub fn identities(dev: &Path) -> Vec<CameraId> {
+    video_nodes(dev)
+        .into_iter()
+        .filter_map(|path| open_camera(&path).map(|(_, caps)| CameraId { path, card: caps.card, bus: caps.bus }))
+        .collect()
+}
+
+/// `/dev/video*`, in number order.
+fn video_nodes(dev: &Path) -> Vec<PathBuf> {
     let mut nodes: Vec<PathBuf> = std::fs::read_dir(dev)
         .map(|d| {
             d.filter_map(Result::ok)
@@ -133,16 +147,19 @@ pub fn enumerate(dev: &Path) -> Vec<Camera> {
             .and_then(|n| n.to_string_lossy().trim_start_matches("video").parse::<u32>().ok())
             .unwrap_or(u32::MAX)
     });
-    nodes.iter().filter_map(|p| describe(p)).collect()
+    nodes
 }
 
-/// One device, if it is a camera (video capture).
-pub fn describe(path: &Path) -> Option<Camera> {
+/// The device at `path` and what it says of itself, if it is a camera (video capture).
+fn open_camera(path: &Path) -> Option<(v4l::Device, v4l::Capabilities)> {
     let device = v4l::Device::with_path(path).ok()?;
     let caps = device.query_caps().ok()?;
-    if !caps.capabilities.contains(v4l::capability::Flags::VIDEO_CAPTURE) {
-        return None;
-    }
+    caps.capabilities.contains(v4l::capability::Flags::VIDEO_CAPTURE).then_some((device, caps))
+}
+
+/// One device, if it is a camera (video capture), with its modes and controls.
+pub fn describe(path: &Path) -> Option<Camera> {
+    let (device, caps) = open_camera(path)?;
     let mut modes = Vec::new();
     for format in device.enum_formats().unwrap_or_default() {
         let fourcc = format.fourcc.str().unwrap_or("????").to_owned();
@@ -202,11 +219,11 @@ mod tests {
     fn a_replugged_camera_is_found_on_its_new_node_by_port_then_by_model() {
         let before = camera("/dev/video0", "C920", "usb-0000:00:14.0-1").id();
         let after = [
-            camera("/dev/video0", "HD Webcam", "usb-0000:00:14.0-2"),
-            camera("/dev/video2", "C920", "usb-0000:00:14.0-1"),
+            camera("/dev/video0", "HD Webcam", "usb-0000:00:14.0-2").id(),
+            camera("/dev/video2", "C920", "usb-0000:00:14.0-1").id(),
         ];
         assert_eq!(find_again(&after, &before).unwrap().path, PathBuf::from("/dev/video2"));
-        let other_port = [camera("/dev/video4", "C920", "usb-0000:00:14.0-3")];
+        let other_port = [camera("/dev/video4", "C920", "usb-0000:00:14.0-3").id()];
         assert_eq!(
             find_again(&other_port, &before).unwrap().path,
             PathBuf::from("/dev/video4"),

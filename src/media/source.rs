@@ -128,7 +128,7 @@ impl SourceState {
     /// that node from the next try on.
     fn look_elsewhere(&mut self) {
         let Some((text, id)) = &mut self.camera else { return };
-        let cameras = camera::enumerate(Path::new("/dev"));
+        let cameras = camera::identities(Path::new("/dev"));
         let Some(found) = camera::find_again(&cameras, id).filter(|c| c.path != id.path) else { return };
         tracing::info!(card = %id.card, from = %id.path.display(), to = %found.path.display(), "the camera is back on another node");
         *text = text.replace(&format!("device={}", id.path.display()), &format!("device={}", found.path.display()));
