@@ -208,9 +208,11 @@ pub struct BoardName(pub String);
 impl TryFrom<String> for BoardName {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        match crate::board::profile(&text) {
-            Ok(_) => Ok(Self(text)),
-            Err(e) => Err(e.to_string()),
+        // Only the name here: the profile itself is read once, when the config applies it.
+        if crate::board::names().contains(&text.as_str()) {
+            Ok(Self(text))
+        } else {
+            Err(crate::board::BoardError::Unknown(text).to_string())
         }
     }
 }
