@@ -45,7 +45,7 @@ pub struct Status {
     pub media: Option<MediaStats>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,20 +61,14 @@ pub struct Response {
 
 impl Response {
     pub fn status(status: Status) -> Self {
-        Self { ok: true, error: None, status: Some(status), png_base64: None, latency: None }
+        Self { ok: true, status: Some(status), ..Self::default() }
     }
     pub fn error(error: impl Into<String>) -> Self {
-        Self { ok: false, error: Some(error.into()), status: None, png_base64: None, latency: None }
+        Self { error: Some(error.into()), ..Self::default() }
     }
     pub fn png(png: &[u8]) -> Self {
         use base64::Engine as _;
-        Self {
-            ok: true,
-            error: None,
-            status: None,
-            png_base64: Some(base64::engine::general_purpose::STANDARD.encode(png)),
-            latency: None,
-        }
+        Self { ok: true, png_base64: Some(base64::engine::general_purpose::STANDARD.encode(png)), ..Self::default() }
     }
 }
 
