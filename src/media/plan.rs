@@ -267,45 +267,61 @@ pub fn control_name(label: &str) -> String {
     name
 }
 
-/// The microphone, and its ALSA PCM name when it is a sound card (for the mixer).
-fn audio_source(device: &AudioDevice, probe: &Probe) -> (Choice, Option<String>) {
-    match device {
-        AudioDevice::Test => (choice(TONE, "test tone (440 Hz)"), None),
-        AudioDevice::Null => (choice(SILENCE, "silence"), None),
-        AudioDevice::Alsa(name) => {
-            (choice(format!("alsasrc device={name}"), format!("ALSA capture {name}")), Some(name.clone()))
-        }
-        AudioDevice::Pipeline(p) => (choice(p.clone(), format!("custom source: {p}")), None),
-        AudioDevice::Auto => match audio::choose(&probe.pcms, true) {
-            Some(pcm) => (
-                choice(
-                    format!("alsasrc device={}", pcm.name),
-                    format!("ALSA capture {} (auto): {}", pcm.name, pcm.description),
-                ),
-                Some(pcm.name.clone()),
-            ),
-            None => (choice(SILENCE, "silence: no microphone found (auto)"), None),
-        },
-    }
+/// What differs between the microphone and the speaker when choosing one.
+struct SoundSide {
+    capture: bool,
+    element: &'static str,
+    direction: &'static str,
+    custom: &'static str,
+    test: (&'static str, &'static str),
+    null: (&'static str, &'static str),
+    none_found: (&'static str, &'static str),
 }
 
-/// The speaker, and its ALSA PCM name when it is a sound card (for the mixer).
+const MICROPHONE: SoundSide = SoundSide {
+    capture: true,
+    element: "alsasrc",
+    direction: "capture",
+    custom: "custom source",
+    test: (TONE, "test tone (440 Hz)"),
+    null: (SILENCE, "silence"),
+    none_found: (SILENCE, "silence: no microphone found (auto)"),
+};
+
+const SPEAKER: SoundSide = SoundSide {
+    capture: false,
+    element: "alsasink",
+    direction: "playback",
+    custom: "custom sink",
+    test: (DISCARD, "discarded (no speaker)"),
+    null: (DISCARD, "discarded (no speaker)"),
+    none_found: (DISCARD, "discarded: no speaker found (auto)"),
+};
+
+fn audio_source(device: &AudioDevice, probe: &Probe) -> (Choice, Option<String>) {
+    sound(device, probe, &MICROPHONE)
+}
+
 fn audio_sink(device: &AudioDevice, probe: &Probe) -> (Choice, Option<String>) {
+    sound(device, probe, &SPEAKER)
+}
+
+/// The microphone or speaker, and its ALSA PCM name when it is a sound card (for the mixer).
+fn sound(device: &AudioDevice, probe: &Probe, side: &SoundSide) -> (Choice, Option<String>) {
+    let alsa = |name: &str, note: String| {
+        (
+            choice(format!("{} device={name}", side.element), format!("ALSA {} {name}{note}", side.direction)),
+            Some(name.to_owned()),
+        )
+    };
     match device {
-        AudioDevice::Test | AudioDevice::Null => (choice(DISCARD, "discarded (no speaker)"), None),
-        AudioDevice::Alsa(name) => {
-            (choice(format!("alsasink device={name}"), format!("ALSA playback {name}")), Some(name.clone()))
-        }
-        AudioDevice::Pipeline(p) => (choice(p.clone(), format!("custom sink: {p}")), None),
-        AudioDevice::Auto => match audio::choose(&probe.pcms, false) {
-            Some(pcm) => (
-                choice(
-                    format!("alsasink device={}", pcm.name),
-                    format!("ALSA playback {} (auto): {}", pcm.name, pcm.description),
-                ),
-                Some(pcm.name.clone()),
-            ),
-            None => (choice(DISCARD, "discarded: no speaker found (auto)"), None),
+        AudioDevice::Test => (choice(side.test.0, side.test.1), None),
+        AudioDevice::Null => (choice(side.null.0, side.null.1), None),
+        AudioDevice::Alsa(name) => alsa(name, String::new()),
+        AudioDevice::Pipeline(p) => (choice(p.clone(), format!("{}: {p}", side.custom)), None),
+        AudioDevice::Auto => match audio::choose(&probe.pcms, side.capture) {
+            Some(pcm) => alsa(&pcm.name, format!(" (auto): {}", pcm.description)),
+            None => (choice(side.none_found.0, side.none_found.1), None),
         },
     }
 }
