@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use procs::{Room, RoomSpec, cpu_seconds, free_port, free_ports, memory_kb};
 use report::{CallFigures, Results};
-use roombox::call::CallState;
 use roombox::control::Request;
 use roombox::media::latency::unix_now_ns;
+use roombox::meeting::RoomState;
 
 const WARMUP: Duration = Duration::from_secs(3);
 
@@ -119,7 +119,7 @@ fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool) -> (Room, 
 fn in_call(a: &Room, b: &Room) {
     a.request(Request::Press);
     for room in [a, b] {
-        room.wait(Duration::from_secs(15), |s| s.media.as_ref().is_some_and(|m| m.video_in.decoded_total > 0));
+        room.wait(Duration::from_secs(15), |s| s.first_media().is_some_and(|m| m.video_in.decoded_total > 0));
     }
 }
 
@@ -148,13 +148,13 @@ fn roombox_call(
         figures.g2g_ms.extend(last(samples.glass_to_glass_ms, 30));
         figures.audio_ms.extend(last(samples.audio_ms, 100));
     }
-    let media = status.media.unwrap_or_default();
+    let media = status.first_media().cloned().unwrap_or_default();
     figures.estimate_median_ms = media.video_in.latency.map(|l| l.median_ms);
     figures.jitter_buffer_ms = media.video_in.jitter_buffer_ms;
     figures.fps = media.video_in.decoded_per_s;
     figures.cpu_s_per_min = cpu.to_vec();
     figures.peak_rss_mb = [&a, &b].iter().map(|r| memory_kb(r.pid(), "VmHWM") as f64 / 1024.0).collect();
-    a.request(Request::Leave);
+    a.request(Request::Leave { peer: None });
     figures
 }
 
@@ -226,7 +226,10 @@ fn roombox_joins(count: usize) -> (Vec<f64>, Vec<f64>) {
         while seen.iter().any(Option::is_none) && pressed.elapsed() < Duration::from_secs(10) {
             for (i, room) in [&a, &b].iter().enumerate() {
                 if seen[i].is_none()
-                    && room.status().and_then(|s| s.media).is_some_and(|m| m.video_in.decoded_total > 0)
+                    && room
+                        .status()
+                        .and_then(|s| s.first_media().cloned())
+                        .is_some_and(|m| m.video_in.decoded_total > 0)
                 {
                     seen[i] = Some(pressed.elapsed().as_secs_f64() * 1000.0);
                 }
@@ -234,9 +237,9 @@ fn roombox_joins(count: usize) -> (Vec<f64>, Vec<f64>) {
         }
         joins.extend(seen.iter().flatten());
         std::thread::sleep(Duration::from_secs(1));
-        a.request(Request::Leave);
+        a.request(Request::Leave { peer: None });
         for room in [&a, &b] {
-            room.wait(Duration::from_secs(5), |s| s.call.state == CallState::Idle);
+            room.wait(Duration::from_secs(5), |s| s.meeting.state == RoomState::Idle);
         }
     }
     let peaks = [&a, &b].iter().map(|r| memory_kb(r.pid(), "VmHWM") as f64 / 1024.0).collect();
@@ -279,9 +282,9 @@ fn leak_check(cycles: usize) -> Vec<(f64, f64)> {
     let mut rss = Vec::new();
     for _ in 0..cycles {
         in_call(&a, &b);
-        a.request(Request::Leave);
+        a.request(Request::Leave { peer: None });
         for room in [&a, &b] {
-            room.wait(Duration::from_secs(5), |s| s.call.state == CallState::Idle);
+            room.wait(Duration::from_secs(5), |s| s.meeting.state == RoomState::Idle);
         }
         rss.push((memory_kb(a.pid(), "VmRSS") as f64 / 1024.0, memory_kb(b.pid(), "VmRSS") as f64 / 1024.0));
     }

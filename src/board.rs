@@ -31,6 +31,7 @@ pub struct BoardProfile {
     pub encoder: EncoderPreference,
     pub devices: BoardDevices,
     pub panel: BoardPanel,
+    pub meeting: BoardMeeting,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -54,6 +55,14 @@ pub struct BoardDevices {
     pub capture: AudioDevice,
     pub playback: AudioDevice,
     pub display: DisplayOutput,
+}
+
+/// How big a meeting this board can host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardMeeting {
+    /// Places in a meeting, this room included: each remote place costs a decoder.
+    pub max_places: usize,
 }
 
 /// Where the front-panel button and LED are wired.
@@ -112,6 +121,7 @@ pub fn generic() -> BoardProfile {
             led_line: None,
             button_active_low: false,
         },
+        meeting: BoardMeeting { max_places: 4 },
     }
 }
 
@@ -142,6 +152,7 @@ mod tests {
         assert!(rpi5.encoder.preference.iter().all(|e| !encoder::is_hardware(e)), "the Pi 5 has none");
         assert_eq!(rpi5.panel.chip.as_deref(), Some("pinctrl-rp1"));
         assert!(profile("generic-x86").unwrap().encoder.preference[0].starts_with("va"));
+        assert_eq!((rpi4.meeting.max_places, rpi5.meeting.max_places), (4, 3), "the Pi 5 decodes in software");
         let sim = profile("sim").unwrap();
         assert_eq!((sim.devices.camera, sim.panel.backend), (VideoSource::Test, PanelBackend::Sim));
     }

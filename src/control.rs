@@ -8,17 +8,21 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::CoreStatus;
 use crate::media::MediaStats;
 use crate::media::latency::LatencySamples;
+use crate::meeting::{LegId, MeetingStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Request {
     Press,
     LongPress,
     Join,
-    Leave,
+    /// Leave the meeting, or with `peer` drop only that place (URI or name).
+    Leave {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+    },
     Mute,
     Unmute,
     Status,
@@ -31,7 +35,7 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     #[serde(flatten)]
-    pub call: CoreStatus,
+    pub meeting: MeetingStatus,
     pub panel: String,
     pub sip: String,
     pub encoder: String,
@@ -42,7 +46,30 @@ pub struct Status {
     /// Mixer levels and mute at the sound card.
     #[serde(default)]
     pub mixer: String,
-    pub media: Option<MediaStats>,
+    /// Each leg's live media figures.
+    #[serde(default)]
+    pub media: Vec<LegMedia>,
+}
+
+/// The live media figures of one leg.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegMedia {
+    pub leg: LegId,
+    #[serde(flatten)]
+    pub stats: MediaStats,
+}
+
+impl Status {
+    /// The media figures of the leg to `peer` (a URI, part of one, or a place's name).
+    pub fn media_of(&self, peer: &str) -> Option<&MediaStats> {
+        let leg = self.meeting.leg(peer)?;
+        self.media.iter().find(|m| m.leg == leg.id).map(|m| &m.stats)
+    }
+
+    /// The media figures of the only (or first) leg: a two-place call.
+    pub fn first_media(&self) -> Option<&MediaStats> {
+        self.media.first().map(|m| &m.stats)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,16 +1,16 @@
 //! roombox: meeting-room video-conferencing appliance firmware.
 //!
 //! # Layout
-//! - [`call`]: the sans-IO call core (state machine, LED, mute, timers). Decides, never acts.
+//! - [`meeting`]: the sans-IO meeting core (legs, LED, mute, timers). Decides, never acts.
 //! - [`sip`], [`sdp`]: wire formats and dialog/offer-answer rules, pure.
 pub mod board;
-pub mod call;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod devices;
 pub mod media;
+pub mod meeting;
 pub mod panel;
 pub mod runtime;
 pub mod sdp;

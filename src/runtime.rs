@@ -10,10 +10,10 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::{Command, Core, CoreConfig, Gesture, Input, Level, Output};
 use crate::config::Config;
-use crate::control::{self, Pending, Request, Response, Status};
+use crate::control::{self, LegMedia, Pending, Request, Response, Status};
 use crate::media::{self, Engine, MediaEvent, MediaPlan};
+use crate::meeting::{Command, Gesture, Input, LegId, Level, Meeting, MeetingConfig, Output};
 use crate::panel::{self, Panel};
 use crate::sdp::Capabilities;
 use crate::sip::SipMessage;
@@ -38,7 +38,7 @@ pub struct Ready {
 
 struct Room {
     config: Config,
-    core: Core,
+    core: Meeting,
     engine: Engine,
     panel: Box<dyn Panel>,
     sip: UdpSocket,
@@ -94,13 +94,14 @@ impl Reloaded {
     }
 }
 
-fn core_config(config: &Config, sip_port: u16) -> CoreConfig {
-    CoreConfig {
+fn core_config(config: &Config, sip_port: u16) -> MeetingConfig {
+    MeetingConfig {
         room: config.room.name.clone(),
         sip_port,
         peers: config.call.peers.iter().map(|p| p.0.clone()).collect(),
         allow: config.allow_list(),
         auto_answer: config.call.auto_answer,
+        max_places: config.max_places(),
         caps: Capabilities::default(),
         timing: config.timing(),
         seed: entropy(),
@@ -132,7 +133,7 @@ pub async fn run(
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
     let mut room = Room {
-        core: Core::new(core_config(&config, sip_addr.port()), Instant::now()),
+        core: Meeting::new(core_config(&config, sip_addr.port()), Instant::now()),
         engine: Engine::new(plan, media_tx),
         config,
         panel,
@@ -173,9 +174,9 @@ pub async fn run(
                 Err(e) => tracing::warn!("SIP socket: {e}"),
             },
             Some(event) = media_rx.recv() => match event {
-                MediaEvent::Failed { call, reason } => room.core.handle_input(Instant::now(), Input::MediaFailed { call, reason }),
-                MediaEvent::LatencyChanged { call } => room.engine.recalculate_latency(call),
-                MediaEvent::CameraLost { call, reason } => room.engine.camera_lost(call, &reason),
+                MediaEvent::Failed { leg, reason } => room.media_failed(leg, reason),
+                MediaEvent::LatencyChanged => room.engine.recalculate_latency(),
+                MediaEvent::CameraLost { reason } => room.engine.camera_lost(&reason),
             },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
             Some(gesture) = gesture_rx.recv() => {
@@ -201,10 +202,11 @@ pub async fn run(
 }
 
 /// Tells systemd what the room is doing (`systemctl status roombox` shows it).
-fn notify_state(status: &crate::call::CoreStatus) {
-    let text = match &status.peer {
-        Some(peer) => format!("{:?} with {peer}", status.state),
-        None => format!("{:?}", status.state),
+fn notify_state(status: &crate::meeting::MeetingStatus) {
+    let peers: Vec<&str> = status.legs.iter().map(|l| l.peer.as_str()).collect();
+    let text = match peers.as_slice() {
+        [] => format!("{:?}", status.state),
+        _ => format!("{:?} with {}", status.state, peers.join(", ")),
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&text)]);
 }
@@ -283,27 +285,41 @@ impl Room {
                         tracing::warn!(%to, "could not send SIP: {e}");
                     }
                 }
-                Output::PrepareMedia { call, peer } => match self.engine.prepare(call, peer) {
-                    Ok(local) => self.core.handle_input(now, Input::MediaPrepared { call, local }),
-                    Err(e) => self.core.handle_input(now, Input::MediaPrepareFailed { call, reason: e.to_string() }),
+                Output::PrepareMedia { leg, peer } => match self.engine.prepare(leg, peer) {
+                    Ok(local) => self.core.handle_input(now, Input::MediaPrepared { leg, local }),
+                    Err(e) => self.core.handle_input(now, Input::MediaPrepareFailed { leg, reason: e.to_string() }),
                 },
-                Output::StartMedia { call, negotiated, muted, .. } => {
-                    if let Err(e) = self.engine.start(call, &negotiated, muted) {
-                        self.core.handle_input(now, Input::MediaFailed { call, reason: e.to_string() });
+                Output::StartMedia { leg, name, negotiated, muted, .. } => {
+                    if let Err(e) = self.engine.start(leg, &name, &negotiated, muted) {
+                        self.core.handle_input(now, Input::MediaFailed { leg, reason: e.to_string() });
                     }
                 }
-                Output::ReleaseMedia { call } => self.engine.release(call),
+                Output::ReleaseMedia { leg } => self.engine.release(leg),
                 Output::SetMute(muted) => self.engine.set_mute(muted),
                 Output::Led(led) => self.panel.show(led),
-                Output::Log { level, message } => {
-                    let s = self.core.status(now);
-                    let (call, peer) = (s.call_id.as_deref().unwrap_or("-"), s.peer.as_deref().unwrap_or("-"));
+                Output::Log { level, leg, message } => {
+                    let state = self.core.state();
+                    let (call, peer) =
+                        leg.and_then(|l| self.core.leg_fields(l)).unwrap_or_else(|| ("-".into(), "-".into()));
+                    let leg = leg.map_or_else(|| "-".to_owned(), |l| l.to_string());
                     match level {
-                        Level::Info => tracing::info!(state = ?s.state, call, peer, "{message}"),
-                        Level::Warn => tracing::warn!(state = ?s.state, call, peer, "{message}"),
+                        Level::Info => tracing::info!(?state, leg, call, peer, "{message}"),
+                        Level::Warn => tracing::warn!(?state, leg, call, peer, "{message}"),
                     }
                 }
             }
+        }
+    }
+
+    /// A media failure: one leg's ends that leg; one in the room's own graph ends every leg.
+    fn media_failed(&mut self, leg: Option<LegId>, reason: String) {
+        let now = Instant::now();
+        let legs = match leg {
+            Some(leg) => vec![leg],
+            None => self.core.status(now).legs.iter().map(|l| l.id).collect(),
+        };
+        for leg in legs {
+            self.core.handle_input(now, Input::MediaFailed { leg, reason: reason.clone() });
         }
     }
 
@@ -313,7 +329,17 @@ impl Room {
             Request::Press => Some(Input::Button(Gesture::ShortPress)),
             Request::LongPress => Some(Input::Button(Gesture::LongPress)),
             Request::Join => Some(Input::Command(Command::Join)),
-            Request::Leave => Some(Input::Command(Command::Leave)),
+            Request::Leave { peer: None } => Some(Input::Command(Command::Leave)),
+            Request::Leave { peer: Some(place) } => match self.core.find_place(&place) {
+                Some(leg) => Some(Input::Command(Command::Drop(leg))),
+                None => {
+                    let places: Vec<String> = self.core.status(now).legs.iter().map(|l| l.peer.clone()).collect();
+                    let places = if places.is_empty() { "none: the room is idle".into() } else { places.join(", ") };
+                    let _ =
+                        reply.send(Response::error(format!("no place \"{place}\" in the meeting (places: {places})")));
+                    return;
+                }
+            },
             Request::Mute => Some(Input::Command(Command::Mute)),
             Request::Unmute => Some(Input::Command(Command::Unmute)),
             Request::Status => None,
@@ -334,7 +360,7 @@ impl Room {
     fn status(&self, now: Instant) -> Status {
         let plan = self.engine.plan();
         Status {
-            call: self.core.status(now),
+            meeting: self.core.status(now),
             panel: format!("{} (LED {:?})", self.panel.backend(), self.panel.led()),
             sip: self.sip_addr.to_string(),
             encoder: plan.encoder.element.clone(),
@@ -343,7 +369,7 @@ impl Room {
             audio_source: plan.audio_source.description.clone(),
             display: plan.display.description.clone(),
             mixer: self.engine.mixer().to_owned(),
-            media: self.engine.stats(),
+            media: self.engine.stats().into_iter().map(|(leg, stats)| LegMedia { leg, stats }).collect(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Daemon, free_port};
-use roombox::call::CallState;
+use roombox::meeting::RoomState;
 
 #[test]
 fn sipp_calls_a_room_with_its_own_payload_types_and_hangs_up() {
@@ -26,5 +26,5 @@ fn sipp_calls_a_room_with_its_own_payload_types_and_hangs_up() {
     let log = room.log();
     assert!(log.contains("in call with sip:sipp@127.0.0.1"), "{log}");
     assert!(log.contains("left the call"), "{log}");
-    room.wait_state(CallState::Idle, Duration::from_secs(5));
+    room.wait_state(RoomState::Idle, Duration::from_secs(5));
 }

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, Devices, free_port, oslo_and_bergen};
-use roombox::call::CallState;
+use roombox::meeting::RoomState;
 
 fn config_path(room: &Daemon) -> std::path::PathBuf {
     room.dir.path().join("roombox.toml")
@@ -45,7 +45,7 @@ fn a_broken_file_is_reported_with_its_position_and_the_running_config_stays() {
     assert!(log.contains("roombox.toml:9:1: unknown field `fsp`") && log.contains("did you mean `fps`?"), "{log}");
     assert!(log.contains("the running config stays in force"), "{log}");
     let status = room.status().expect("the daemon still answers");
-    assert_eq!(status.call.room, "oslo");
+    assert_eq!(status.meeting.room, "oslo");
 }
 
 #[test]
@@ -53,8 +53,8 @@ fn a_valid_change_applies_at_once_when_idle() {
     let room = Daemon::start("oslo", free_port(), &[], "");
     edit(&room, "name = \"oslo\"", "name = \"oslo-2\"");
     hang_up(&room);
-    let status = room.wait_for(Duration::from_secs(10), "the new name", |s| s.call.room == "oslo-2");
-    assert_eq!(status.call.state, CallState::Idle);
+    let status = room.wait_for(Duration::from_secs(10), "the new name", |s| s.meeting.room == "oslo-2");
+    assert_eq!(status.meeting.state, RoomState::Idle);
     wait_log(&room, "config reloaded and applied");
 }
 
@@ -62,20 +62,20 @@ fn a_valid_change_applies_at_once_when_idle() {
 fn a_change_during_a_call_waits_for_the_call_to_end_and_never_drops_it() {
     let (a, b) = oslo_and_bergen(&Devices::default(), &Devices::default());
     a.press();
-    a.wait_state(CallState::InCall, Duration::from_secs(10));
+    a.wait_state(RoomState::InCall, Duration::from_secs(10));
     edit(&a, "name = \"oslo\"", "name = \"oslo-2\"");
     hang_up(&a);
     wait_log(&a, "it applies when this call ends");
     std::thread::sleep(Duration::from_secs(2));
     let during = a.status().unwrap();
     assert_eq!(
-        (during.call.state, during.call.room.as_str()),
-        (CallState::InCall, "oslo"),
+        (during.meeting.state, during.meeting.room.as_str()),
+        (RoomState::InCall, "oslo"),
         "the call goes on as it was"
     );
-    let seen = b.status().unwrap().media.expect("bergen still receives");
+    let seen = b.status().unwrap().first_media().cloned().expect("bergen still receives");
     assert!(seen.video_in.decoded_per_s > 10.0, "{:?}", seen.video_in);
     a.press();
-    a.wait_state(CallState::Idle, Duration::from_secs(10));
-    a.wait_for(Duration::from_secs(10), "the reloaded name after the call", |s| s.call.room == "oslo-2");
+    a.wait_state(RoomState::Idle, Duration::from_secs(10));
+    a.wait_for(Duration::from_secs(10), "the reloaded name after the call", |s| s.meeting.room == "oslo-2");
 }

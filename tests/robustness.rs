@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{BIN, Daemon, Devices, free_port, oslo_and_bergen};
-use roombox::call::CallState;
+use roombox::meeting::RoomState;
 
 #[test]
 fn malformed_and_hostile_datagrams_are_dropped_and_the_room_keeps_working() {
@@ -62,7 +62,7 @@ fn malformed_and_hostile_datagrams_are_dropped_and_the_room_keeps_working() {
     let answer = answer.expect("the room still answers OPTIONS");
     assert!(answer.starts_with("SIP/2.0 200 OK"), "{answer}");
     assert!(answer.contains("Allow: INVITE"), "{answer}");
-    assert_eq!(room.status().unwrap().call.state, CallState::Idle);
+    assert_eq!(room.status().unwrap().meeting.state, RoomState::Idle);
     assert!(room.log().contains("dropped a malformed SIP datagram"), "drops are logged");
 }
 
@@ -73,12 +73,12 @@ fn twenty_joins_and_leaves_leak_no_threads_or_sockets() {
         a.press();
         for room in [&a, &b] {
             room.wait_for(Duration::from_secs(15), "video in the call", |s| {
-                s.media.as_ref().is_some_and(|m| m.video_in.decoded_total > 0)
+                s.first_media().is_some_and(|m| m.video_in.decoded_total > 0)
             });
         }
         a.press();
-        a.wait_state(CallState::Idle, Duration::from_secs(5));
-        b.wait_state(CallState::Idle, Duration::from_secs(5));
+        a.wait_state(RoomState::Idle, Duration::from_secs(5));
+        b.wait_state(RoomState::Idle, Duration::from_secs(5));
     };
     cycle();
     std::thread::sleep(Duration::from_millis(500));

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Devices, free_port, oslo_and_bergen};
-use roombox::call::CallState;
+use roombox::meeting::RoomState;
 
 /// Everything the daemon told "systemd" within `within`.
 fn notifications(socket: &UnixDatagram, within: Duration) -> Vec<String> {
@@ -39,7 +39,7 @@ fn the_daemon_says_ready_feeds_the_watchdog_and_reports_its_state_to_systemd() {
     assert!(at_start[0].contains("READY=1"), "READY first, once sockets are up: {at_start:?}");
     assert!(at_start[0].contains(&format!("STATUS=Idle, listening for SIP on 127.0.0.1:{pa}")), "{at_start:?}");
     a.press();
-    a.wait_state(CallState::InCall, Duration::from_secs(10));
+    a.wait_state(RoomState::InCall, Duration::from_secs(10));
     let in_call = notifications(&systemd, Duration::from_secs(3));
     let pings = in_call.iter().filter(|m| m.contains("WATCHDOG=1")).count();
     assert!(pings >= 4, "the loop pings at half the 1 s watchdog interval during a call: {in_call:?}");
@@ -63,7 +63,7 @@ fn the_log_level_comes_from_the_config_and_lines_carry_the_call_fields() {
     let (a, b) = oslo_and_bergen(&quiet, &Devices { extra: "[log]\nlevel = \"info\"".into(), ..quiet.clone() });
     let pa = a.port;
     a.press();
-    a.wait_state(CallState::InCall, Duration::from_secs(10));
+    a.wait_state(RoomState::InCall, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(500));
     assert!(!a.log().contains(" INFO "), "level warn: no info lines:\n{}", a.log());
     let log = b.log();

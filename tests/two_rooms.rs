@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, Devices, Picture, free_port, oslo_and_bergen, png_size, read_png};
-use roombox::call::{CallState, LedPattern};
+use roombox::meeting::{LedPattern, RoomState};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
@@ -21,26 +21,26 @@ fn two_rooms_join_see_and_hear_each_other_and_leave() {
     assert_eq!(png_size(&read_png(&idle_png)), Some((320, 240)), "the idle screen is the room's picture size");
 
     a.press();
-    let ringing = b.wait_state(CallState::Ringing, SECS(5));
-    assert_eq!(ringing.call.led, LedPattern::SlowBlink);
-    assert_eq!(a.status().unwrap().call.state, CallState::Dialing);
+    let ringing = b.wait_state(RoomState::Ringing, SECS(5));
+    assert_eq!(ringing.meeting.led, LedPattern::SlowBlink);
+    assert_eq!(a.status().unwrap().meeting.state, RoomState::Dialing);
     b.press();
 
     for (room, other) in [(&a, "bergen"), (&b, "oslo")] {
         let status = room.wait_for(SECS(20), "≥ 20 frames/s of remote video and audible audio", |s| {
-            s.media.as_ref().is_some_and(|m| {
+            s.first_media().is_some_and(|m| {
                 m.video_in.decoded_per_s >= 20.0
                     && m.audio_in.decoded_per_s >= 40.0
                     && m.audio_in.level_db.is_some_and(|db| db > -30.0)
             })
         });
-        assert_eq!(status.call.state, CallState::InCall);
-        assert_eq!(status.call.led, LedPattern::Solid);
-        assert!(status.call.peer.as_deref().unwrap().contains(other));
-        let negotiated = status.call.negotiated.unwrap();
+        assert_eq!(status.meeting.state, RoomState::InCall);
+        assert_eq!(status.meeting.led, LedPattern::Solid);
+        assert!(status.meeting.legs[0].peer.contains(other));
+        let negotiated = status.meeting.legs[0].negotiated.clone().unwrap();
         assert_eq!(negotiated.video.unwrap().codec, "H264/90000");
         assert_eq!(negotiated.audio.unwrap().codec, "opus/48000/2");
-        let media = status.media.unwrap();
+        let media = status.first_media().cloned().unwrap();
         assert!(media.video_in.kbps > 100.0, "video bitrate {}", media.video_in.kbps);
         assert!(media.video_out.kbps > 100.0, "video out {}", media.video_out.kbps);
         assert!(media.video_in.packets_received > 0);
@@ -57,11 +57,11 @@ fn two_rooms_join_see_and_hear_each_other_and_leave() {
     assert!(text.contains("video in:") && text.contains("fps"), "{text}");
 
     assert!(a.ctl(&["leave"]).status.success());
-    let a_idle = a.wait_state(CallState::Idle, SECS(5));
-    let b_idle = b.wait_state(CallState::Idle, SECS(5));
-    assert_eq!((a_idle.call.led, b_idle.call.led), (LedPattern::Off, LedPattern::Off));
-    assert!(a_idle.media.is_none() && b_idle.media.is_none(), "media torn down on leave");
-    assert_eq!(a_idle.call.last_error, None);
+    let a_idle = a.wait_state(RoomState::Idle, SECS(5));
+    let b_idle = b.wait_state(RoomState::Idle, SECS(5));
+    assert_eq!((a_idle.meeting.led, b_idle.meeting.led), (LedPattern::Off, LedPattern::Off));
+    assert!(a_idle.media.is_empty() && b_idle.media.is_empty(), "media torn down on leave");
+    assert_eq!(a_idle.meeting.last_error, None);
 }
 
 #[test]
@@ -71,10 +71,10 @@ fn a_room_not_on_the_allow_list_is_refused() {
     let c = Daemon::start("tromso", pc, &[("bergen", pb)], "");
     c.press();
     let refused =
-        c.wait_for(SECS(10), "the refusal", |s| s.call.state == CallState::Idle && s.call.last_error.is_some());
-    assert!(refused.call.last_error.unwrap().contains("allow list"));
-    assert_eq!(refused.call.led, LedPattern::FastBlink);
-    assert_eq!(b.status().unwrap().call.state, CallState::Idle, "bergen never rang");
+        c.wait_for(SECS(10), "the refusal", |s| s.meeting.state == RoomState::Idle && s.meeting.last_error.is_some());
+    assert!(refused.meeting.last_error.unwrap().contains("allow list"));
+    assert_eq!(refused.meeting.led, LedPattern::FastBlink);
+    assert_eq!(b.status().unwrap().meeting.state, RoomState::Idle, "bergen never rang");
     assert!(b.log().contains("not on the allow list"), "the refusal is logged in words");
 }
 
@@ -83,25 +83,26 @@ fn a_peer_that_is_down_makes_the_caller_give_up_with_an_error_led() {
     let (pa, nobody) = (free_port(), free_port());
     let a = Daemon::start("oslo", pa, &[("bergen", nobody)], "dial_timeout_s = 2");
     a.press();
-    assert_eq!(a.status().unwrap().call.led, LedPattern::SlowBlink);
-    let gave_up = a.wait_for(SECS(6), "giving up", |s| s.call.state == CallState::Idle && s.call.last_error.is_some());
-    assert_eq!(gave_up.call.led, LedPattern::FastBlink);
-    assert!(gave_up.call.last_error.unwrap().contains("did not answer"));
+    assert_eq!(a.status().unwrap().meeting.led, LedPattern::SlowBlink);
+    let gave_up =
+        a.wait_for(SECS(6), "giving up", |s| s.meeting.state == RoomState::Idle && s.meeting.last_error.is_some());
+    assert_eq!(gave_up.meeting.led, LedPattern::FastBlink);
+    assert!(gave_up.meeting.last_error.unwrap().contains("did not answer"));
 }
 
 #[test]
-fn a_busy_room_answers_busy_and_keeps_its_call() {
+fn a_room_that_takes_two_places_answers_busy_and_keeps_its_call() {
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
-    let auto = "auto_answer = true\nallow = [\"*\"]";
+    let auto = "auto_answer = true\nallow = [\"*\"]\nmax_places = 2";
     let a = Daemon::start("oslo", pa, &[("bergen", pb)], "");
     let b = Daemon::start("bergen", pb, &[("oslo", pa)], auto);
     let c = Daemon::start("tromso", pc, &[("bergen", pb)], "");
     a.press();
-    a.wait_state(CallState::InCall, SECS(5));
+    a.wait_state(RoomState::InCall, SECS(5));
     c.press();
-    let busy = c.wait_for(SECS(10), "busy", |s| s.call.last_error.is_some());
-    assert!(busy.call.last_error.unwrap().contains("busy"));
-    assert_eq!(b.status().unwrap().call.state, CallState::InCall);
+    let busy = c.wait_for(SECS(10), "busy", |s| s.meeting.last_error.is_some());
+    assert!(busy.meeting.last_error.unwrap().contains("busy"));
+    assert_eq!(b.status().unwrap().meeting.state, RoomState::InCall);
 }
 
 #[test]
@@ -109,18 +110,18 @@ fn long_press_mutes_the_microphone_and_the_peer_hears_silence() {
     let (a, b) = oslo_and_bergen(&Devices::default(), &Devices::default());
     a.press();
     b.wait_for(SECS(15), "oslo's tone", |s| {
-        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
+        s.first_media().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
     });
     assert!(a.ctl(&["long-press"]).status.success());
     let muted = a.status().unwrap();
-    assert!(muted.call.muted);
-    assert_eq!(muted.call.led, LedPattern::Muted);
+    assert!(muted.meeting.muted);
+    assert_eq!(muted.meeting.led, LedPattern::Muted);
     b.wait_for(SECS(5), "silence from oslo", |s| {
-        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db < -60.0))
+        s.first_media().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db < -60.0))
     });
     assert!(a.ctl(&["unmute"]).status.success());
     b.wait_for(SECS(5), "oslo's tone again", |s| {
-        s.media.as_ref().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
+        s.first_media().is_some_and(|m| m.audio_in.level_db.is_some_and(|db| db > -30.0))
     });
 }
 
@@ -139,14 +140,15 @@ fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
     let (a, b) = oslo_and_bergen(&devices, &devices);
     a.press();
     let status = b.wait_for(SECS(20), "QR and RTCP latency figures", |s| {
-        s.media.as_ref().is_some_and(|m| {
+        s.first_media().is_some_and(|m| {
             let v = &m.video_in;
+            // Steady state: the first frames of a call come while latency settles.
             v.glass_to_glass.as_ref().is_some_and(|g| g.samples >= 30)
-                && v.latency.is_some()
+                && v.latency.as_ref().is_some_and(|l| l.samples >= 60)
                 && m.audio_in.latency.is_some()
         })
     });
-    let video = status.media.unwrap().video_in;
+    let video = status.first_media().cloned().unwrap().video_in;
     let (qr, estimate) = (video.glass_to_glass.unwrap(), video.latency.unwrap());
     assert!(qr.median_ms > 0.0 && qr.median_ms < 500.0, "glass to glass {qr:?}");
     assert!(
@@ -169,7 +171,7 @@ fn the_screen_shows_the_remote_room_full_size_with_a_small_self_view_in_the_corn
     };
     let (a, b) = oslo_and_bergen(&red, &blue);
     a.press();
-    a.wait_for(SECS(20), "remote video", |s| s.media.as_ref().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
+    a.wait_for(SECS(20), "remote video", |s| s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
     let shot = a.dir.path().join("screen.png");
     assert!(a.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
     let screen = Picture::decode(&read_png(&shot));

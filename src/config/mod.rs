@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use crate::board::{self, BoardProfile};
 
-use crate::call::{AllowEntry, AllowList, Timing};
+use crate::meeting::{AllowEntry, AllowList, Timing};
 use hints::{hint_for, line_column};
 
 pub const DEFAULT_PATH: &str = "/etc/roombox/roombox.toml";
@@ -82,6 +82,8 @@ pub struct CallConfig {
     /// Who may call in; empty means only the configured peers, `"*"` anyone.
     pub allow: Vec<AllowValue>,
     pub auto_answer: bool,
+    /// Places in a meeting this room hosts, itself included (default: the board's figure).
+    pub max_places: Option<Bounded<2, 4>>,
     pub dial_timeout_s: Seconds,
     pub ring_timeout_s: Seconds,
     pub peer_timeout_s: Seconds,
@@ -173,6 +175,7 @@ impl Default for Config {
                 peers: vec![],
                 allow: vec![],
                 auto_answer: false,
+                max_places: None,
                 dial_timeout_s: Seconds(Timing::default().dial_timeout.as_secs_f64()),
                 ring_timeout_s: Seconds(Timing::default().ring_timeout.as_secs_f64()),
                 peer_timeout_s: Seconds(Timing::default().peer_timeout.as_secs_f64()),
@@ -351,6 +354,11 @@ impl Config {
         });
         let peers = self.call.peers.iter().map(|p| p.0.clone());
         AllowList::Only(explicit.chain(peers).map(AllowEntry).collect())
+    }
+
+    /// Places in a meeting this room hosts: `[call] max_places`, else the board's figure.
+    pub fn max_places(&self) -> usize {
+        self.call.max_places.map_or(self.profile.meeting.max_places, |m| m.0 as usize)
     }
 
     pub fn timing(&self) -> Timing {

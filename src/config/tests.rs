@@ -123,7 +123,7 @@ fn the_documented_example_config_loads_and_equals_the_defaults() {
     assert!(text.contains("# peers = [\"sip:"), "the example shows how to name a peer");
     let uncommented = text.replace("# peers = [\"sip:", "peers = [\"sip:").replace("peers = []\n", "");
     let with_peer = Config::parse(&uncommented, "example").unwrap();
-    assert_eq!(with_peer.call.peers.len(), 1, "the commented example is valid once uncommented");
+    assert_eq!(with_peer.call.peers.len(), 2, "the commented meeting example is valid once uncommented");
 }
 
 #[test]

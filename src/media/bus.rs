@@ -1,6 +1,7 @@
-//! The call pipeline's bus: errors end the call (or, from the camera, bring the slate),
-//! warnings are logged, latency changes are redistributed, and QR readings feed the latency
-//! meter. Runs on streaming threads, so it only sends events.
+//! The room pipeline's bus: an error inside a leg's bin ends that leg (the core decides), an
+//! error of the camera brings the slate, any other error fails the room's media; warnings are
+//! logged, latency changes are redistributed, and QR readings feed the latency meter. Runs on
+//! streaming threads, so it only sends events.
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -8,22 +9,26 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::MediaEvent;
 use super::measure::on_barcode;
-use super::pipeline::CallPipeline;
+use super::room::RoomMedia;
 use super::source::is_in_video_source;
-use crate::call::CallId;
+use crate::meeting::LegId;
 
-/// Errors from any element end the call (the core decides); warnings are logged; latency
-/// changes go to the runtime to redistribute; zbar's QR readings feed the latency meter.
-pub(super) fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSender<MediaEvent>) {
-    let Some(bus) = built.pipeline.bus() else { return };
-    let (meters, render) = (built.meters.clone(), built.render.clone());
+/// The leg whose bin (`leg-N`) holds `object`, if any.
+fn leg_of(object: &gst::Object) -> Option<LegId> {
+    std::iter::successors(Some(object.clone()), |o| o.parent())
+        .find_map(|o| o.name().strip_prefix("leg-").and_then(|n| n.parse().ok()).map(LegId))
+}
+
+pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
+    let Some(bus) = room.pipeline.bus() else { return };
+    let meters = room.meters.clone();
     // Read once: the handler runs on streaming threads and must not wait for the source lock,
     // which is held while a failed camera's thread is being stopped.
-    let has_camera = built.source.lock().is_ok_and(|v| v.has_camera());
+    let has_camera = room.source.lock().is_ok_and(|v| v.has_camera());
     bus.set_sync_handler(move |_, msg| {
         match msg.view() {
             gst::MessageView::Error(e) if has_camera && msg.src().is_some_and(is_in_video_source) => {
-                let _ = events.send(MediaEvent::CameraLost { call, reason: e.error().to_string() });
+                let _ = events.send(MediaEvent::CameraLost { reason: e.error().to_string() });
             }
             gst::MessageView::Error(e) => {
                 let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
@@ -31,16 +36,20 @@ pub(super) fn watch_bus(built: &CallPipeline, call: CallId, events: UnboundedSen
                 if let Ok(mut last) = meters.last_error.lock() {
                     last.get_or_insert(reason.clone());
                 }
-                let _ = events.send(MediaEvent::Failed { call, reason });
+                let leg = msg.src().and_then(leg_of);
+                let _ = events.send(MediaEvent::Failed { leg, reason });
             }
-            gst::MessageView::Warning(w) => tracing::warn!(call = call.0, "media warning: {}", w.error()),
+            gst::MessageView::Warning(w) => {
+                let leg = msg.src().and_then(leg_of).map(|l| l.to_string()).unwrap_or_default();
+                tracing::warn!(leg, "media warning: {}", w.error());
+            }
             gst::MessageView::Latency(_) => {
-                let _ = events.send(MediaEvent::LatencyChanged { call });
+                let _ = events.send(MediaEvent::LatencyChanged);
             }
             gst::MessageView::Element(e) => {
                 let arrivals = meters.qr_arrivals.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
                 if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
-                    on_barcode(&render, &arrivals, s, &meters.glass_to_glass);
+                    on_barcode(&meters.render, &arrivals, s, &meters.glass_to_glass);
                 }
             }
             _ => {}

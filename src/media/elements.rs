@@ -15,7 +15,9 @@ pub fn package_of(factory: &str) -> &'static str {
         "openh264enc" | "openh264dec" | "kmssink" | "rtpopuspay" | "rtpopusdepay" => "gstreamer1.0-plugins-bad",
         "textoverlay" => "gstreamer1.0-x",
         "opusenc" | "opusdec" | "videoconvert" | "videoscale" | "audioconvert" | "audioresample" | "volume"
-        | "videotestsrc" | "audiotestsrc" => "gstreamer1.0-plugins-base",
+        | "videotestsrc" | "audiotestsrc" | "audiomixer" | "compositor" => "gstreamer1.0-plugins-base",
+        "webrtcdsp" | "webrtcechoprobe" => "gstreamer1.0-plugins-bad",
+        "tee" | "input-selector" | "queue" | "capsfilter" | "identity" => "libgstreamer1.0-0",
         "alsasrc" | "alsasink" => "gstreamer1.0-alsa",
         _ => "gstreamer1.0-plugins-good",
     }
@@ -87,7 +89,7 @@ pub fn with_open_caps_closed(description: &str, source: bool) -> String {
     }
 }
 
-pub fn add_and_link(bin: &gst::Pipeline, chain: &[&gst::Element]) -> Result<(), MediaError> {
+pub fn add_and_link(bin: &impl IsA<gst::Bin>, chain: &[&gst::Element]) -> Result<(), MediaError> {
     bin.add_many(chain.iter().copied()).map_err(|e| MediaError::Internal(e.to_string()))?;
     for pair in chain.windows(2) {
         pair[0]
@@ -121,6 +123,34 @@ pub fn link_from_rtpbin(rtpbin: &gst::Element, pad: &str, sink: &gst::Element) -
     Ok(())
 }
 
+/// Exposes `pad` of an element inside `bin` as the bin's pad `name`.
+pub fn ghost(bin: &gst::Bin, pad: &gst::Pad, name: &str) -> Result<gst::GhostPad, MediaError> {
+    let ghost = gst::GhostPad::builder_with_target(pad)
+        .map_err(|e| MediaError::Internal(format!("ghost pad {name}: {e}")))?
+        .name(name)
+        .build();
+    bin.add_pad(&ghost).map_err(|e| MediaError::Internal(format!("ghost pad {name}: {e}")))?;
+    Ok(ghost)
+}
+
+/// A static pad that must exist (an element's `src` or `sink`).
+pub fn pad(element: &gst::Element, name: &str) -> Result<gst::Pad, MediaError> {
+    element.static_pad(name).ok_or_else(|| MediaError::Internal(format!("{} has no {name} pad", element.name())))
+}
+
+/// A request pad that must be granted (a tee's `src_%u`, a mixer's `sink_%u`).
+pub fn request(element: &gst::Element, template: &str) -> Result<gst::Pad, MediaError> {
+    element
+        .request_pad_simple(template)
+        .ok_or_else(|| MediaError::Internal(format!("{} refused a {template} pad", element.name())))
+}
+
+/// Links two pads, naming both in the error.
+pub fn link_pads(src: &gst::Pad, sink: &gst::Pad) -> Result<(), MediaError> {
+    let name = |p: &gst::Pad| format!("{}.{}", p.parent().map(|e| e.name().to_string()).unwrap_or_default(), p.name());
+    src.link(sink).map(|_| ()).map_err(|e| MediaError::Link { from: name(src), to: format!("{} ({e:?})", name(sink)) })
+}
+
 /// Elements every call uses, whatever the devices.
 const CALL_ELEMENTS: &[&str] = &[
     "rtpbin",
@@ -140,6 +170,11 @@ const CALL_ELEMENTS: &[&str] = &[
     "volume",
     "queue",
     "pngenc",
+    "tee",
+    "input-selector",
+    "audiomixer",
+    "compositor",
+    "textoverlay",
 ];
 
 /// Checks that every element a call of this plan needs is installed and that the device

@@ -1,11 +1,15 @@
-//! Media: the GStreamer side of a call, driven by the runtime on the core's orders.
+//! Media: the GStreamer side of the room, driven by the runtime on the core's orders.
 //!
-//! - `plan.rs`: which elements a call uses, resolved from config + a probe (pure).
+//! - `plan.rs`: which elements the room uses, resolved from config + a probe (pure).
 //! - `encoder.rs`: H.264 encoder choice and property mapping (pure).
 //! - `probe.rs`: what this machine has (cameras, sound cards, screens, element factories).
-//! - `sockets.rs`: a call's RTP/RTCP sockets, bound before the SDP is written.
-//! - `pipeline.rs` + `elements.rs`: the call pipeline built in code around rtpbin; `bus.rs`: its messages.
-//! - `call_stats.rs`: its live figures, RTCP statistics and adaptive jitter buffers.
+//! - `sockets.rs`: a leg's RTP/RTCP sockets, bound before the SDP is written.
+//! - `room.rs`: the meeting's long-lived pipeline, legs linked in and out; `room_graph.rs` its
+//!   fixed part (devices, encoder, tees, mixers); `gallery.rs` the composite of every place;
+//!   `layout.rs` where tiles go and who speaks (pure); `bus.rs` its messages.
+//! - `leg.rs`: one SIP/RTP leg's bin around rtpbin; `leg_stats.rs` its live figures, RTCP
+//!   statistics and adaptive jitter buffers; `room_meters.rs` the room's own figures.
+//! - `elements.rs`: helpers for building graphs in code.
 //! - `screen.rs`: the idle screen and PNG snapshots; `idle_display.rs`: it on a real screen.
 //! - `self_view.rs`: this room's own picture in the corner of the screen.
 //! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
@@ -15,17 +19,22 @@
 //! - `levels.rs`: microphone gain, speaker volume and mute at the sound card's mixer.
 
 mod bus;
-mod call_stats;
 mod elements;
 pub mod encoder;
+mod gallery;
 mod idle_display;
 pub mod jitter;
 pub mod latency;
+pub mod layout;
+mod leg;
+mod leg_stats;
 mod levels;
 pub mod measure;
-mod pipeline;
 pub mod plan;
 pub mod probe;
+mod room;
+mod room_graph;
+mod room_meters;
 pub mod screen;
 mod self_view;
 mod sockets;
@@ -35,13 +44,16 @@ pub mod stats;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use gst::prelude::*;
+use gstreamer as gst;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::call::CallId;
+use crate::meeting::LegId;
 use crate::sdp::{LocalMedia, Negotiated};
 pub use elements::check_plan;
-pub use pipeline::CallPipeline;
+pub use leg::MediaLeg;
 pub use plan::MediaPlan;
+use room::RoomMedia;
 use sockets::CallSockets;
 pub use stats::MediaStats;
 
@@ -72,22 +84,15 @@ pub enum MediaError {
 /// What the media side reports back to the runtime (and so to the core).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    Failed {
-        call: CallId,
-        reason: String,
-    },
-    /// The camera failed mid-call (the call goes on with a slate).
-    CameraLost {
-        call: CallId,
-        reason: String,
-    },
-    /// An element's latency changed (the jitter buffer adapted): redistribute it.
-    LatencyChanged {
-        call: CallId,
-    },
+    /// An element failed: inside one leg (that leg ends), or in the room's own graph.
+    Failed { leg: Option<LegId>, reason: String },
+    /// The camera failed mid-meeting (the meeting goes on with a slate).
+    CameraLost { reason: String },
+    /// An element's latency changed (a jitter buffer adapted, a leg joined): redistribute it.
+    LatencyChanged,
 }
 
-/// Hands memory freed by a finished call back to the system. A call frees tens of MB of
+/// Hands memory freed by a finished meeting back to the system. A meeting frees tens of MB of
 /// encoder and decoder buffers from many streaming threads; glibc otherwise keeps them in its
 /// per-thread arenas, and a room box that takes many calls would look like it leaks.
 fn release_freed_memory() {
@@ -97,28 +102,53 @@ fn release_freed_memory() {
     }
 }
 
-/// Holds each call's sockets from `prepare` until `start`, and the running pipeline after.
+/// Gives every synchronised sink (ours and those in custom fragments) `ms` to decode and draw
+/// a frame, instead of GStreamer's default 20 ms, which would all be added to the delay.
+fn set_render_deadline(pipeline: &gst::Pipeline, ms: u32) {
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        if element.find_property("processing-deadline").is_some() {
+            element.set_property("processing-deadline", u64::from(ms) * 1_000_000);
+        }
+    }
+}
+
+fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::Buffer) + Send + Sync + 'static) {
+    let Some(pad) = element.static_pad(pad) else {
+        return;
+    };
+    // Payloaders push buffer lists; count each buffer in them.
+    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |pad, info| {
+        match &info.data {
+            Some(gst::PadProbeData::Buffer(buffer)) => f(pad, buffer),
+            Some(gst::PadProbeData::BufferList(list)) => list.iter_owned().for_each(|b| f(pad, &b)),
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Holds each leg's sockets from `prepare` until `start`, and the room's media while a
+/// meeting has legs with media.
 pub struct Engine {
     plan: MediaPlan,
     events: UnboundedSender<MediaEvent>,
-    prepared: HashMap<CallId, CallSockets>,
-    running: Option<(CallId, CallPipeline)>,
+    prepared: HashMap<LegId, CallSockets>,
+    room: Option<RoomMedia>,
     /// What the mixer was set to, in words.
     mixer: String,
-    /// The idle screen on the display, between calls.
+    /// The idle screen on the display, between meetings.
     idle: Option<idle_display::IdleDisplay>,
 }
 
 impl Engine {
     /// An engine for `plan`; a real screen shows the idle screen at once.
     pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        let mut engine =
-            Self { plan, events, prepared: HashMap::new(), running: None, mixer: String::new(), idle: None };
+        let mut engine = Self { plan, events, prepared: HashMap::new(), room: None, mixer: String::new(), idle: None };
         engine.show_idle();
         engine
     }
 
-    /// Takes a reloaded plan between calls: the idle screen is shown anew on its display.
+    /// Takes a reloaded plan between meetings: the idle screen is shown anew on its display.
     pub fn replan(&mut self, plan: MediaPlan) {
         self.idle = None;
         self.plan = plan;
@@ -129,41 +159,52 @@ impl Engine {
         &self.plan
     }
 
-    /// Binds the call's ports towards `peer`.
-    pub fn prepare(&mut self, call: CallId, peer: SocketAddr) -> Result<LocalMedia, MediaError> {
+    /// Binds the leg's ports towards `peer`.
+    pub fn prepare(&mut self, leg: LegId, peer: SocketAddr) -> Result<LocalMedia, MediaError> {
         let sockets = CallSockets::bind(peer)?;
         let local = sockets.local;
-        self.prepared.insert(call, sockets);
+        self.prepared.insert(leg, sockets);
         Ok(local)
     }
 
-    pub fn start(&mut self, call: CallId, negotiated: &Negotiated, muted: bool) -> Result<(), MediaError> {
-        let sockets = self
-            .prepared
-            .remove(&call)
-            .ok_or_else(|| MediaError::Internal(format!("call {} has no prepared ports", call.0)))?;
-        self.running = None; // one call at a time: never two pipelines on the camera
-        self.idle = None; // the call takes the screen
-        self.mixer = levels::apply(&self.plan.mixer, muted);
-        let pipeline = CallPipeline::start(call, &self.plan, negotiated, sockets, muted, self.events.clone())?;
-        self.running = Some((call, pipeline));
-        Ok(())
+    /// Links the leg into the room's media, opening the devices for the meeting's first leg.
+    pub fn start(&mut self, leg: LegId, name: &str, negotiated: &Negotiated, muted: bool) -> Result<(), MediaError> {
+        let sockets =
+            self.prepared.remove(&leg).ok_or_else(|| MediaError::Internal(format!("{leg} has no prepared ports")))?;
+        if self.room.is_none() {
+            self.idle = None; // the meeting takes the screen
+            self.mixer = levels::apply(&self.plan.mixer, muted);
+            self.room = Some(RoomMedia::start(&self.plan, muted, self.events.clone())?);
+        }
+        let room = self.room.as_mut().ok_or_else(|| MediaError::Internal("no room media".into()))?;
+        let added = room.add_leg(leg, name, negotiated, sockets);
+        if added.is_err() && room.is_empty() {
+            self.close_room();
+        }
+        added
     }
 
-    /// Tears down the call's pipeline and closes its sockets. Idempotent.
-    pub fn release(&mut self, call: CallId) {
-        self.prepared.remove(&call);
-        if self.running.as_ref().is_some_and(|(id, _)| *id == call) {
-            self.running = None;
-            release_freed_memory();
-            self.show_idle();
+    /// Unlinks the leg and closes its sockets; the last leg closes the room's devices. Idempotent.
+    pub fn release(&mut self, leg: LegId) {
+        self.prepared.remove(&leg);
+        if let Some(room) = self.room.as_mut() {
+            room.remove_leg(leg);
+            if room.is_empty() {
+                self.close_room();
+            }
         }
     }
 
-    /// Shows the idle screen on a real display (between calls). A display that fails is
+    fn close_room(&mut self) {
+        self.room = None;
+        release_freed_memory();
+        self.show_idle();
+    }
+
+    /// Shows the idle screen on a real display (between meetings). A display that fails is
     /// logged; the room works on without it.
     fn show_idle(&mut self) {
-        if self.idle.is_some() || self.running.is_some() {
+        if self.idle.is_some() || self.room.is_some() {
             return;
         }
         match idle_display::IdleDisplay::start(&self.plan) {
@@ -172,61 +213,53 @@ impl Engine {
         }
     }
 
-    /// Periodic upkeep of the running call: jitter buffers follow the measured jitter, and a
-    /// lost camera is looked for.
-    pub fn tick(&self) {
-        if let Some((_, p)) = &self.running {
-            p.adapt_jitter_buffers(self.plan.jitter);
-            if let Err(e) = p.retry_camera() {
-                tracing::warn!("camera could not be restored: {e}");
-            }
+    /// Periodic upkeep of the meeting: jitter buffers, a lost camera, the speaker highlight.
+    pub fn tick(&mut self) {
+        if let Some(room) = self.room.as_mut() {
+            room.tick();
         }
     }
 
-    /// The camera of `call` failed: show the slate instead.
-    pub fn camera_lost(&self, call: CallId, reason: &str) {
-        if let Some((id, p)) = &self.running
-            && *id == call
-            && let Err(e) = p.camera_lost(reason)
-        {
-            tracing::warn!("could not switch to the slate: {e}");
+    /// The camera failed: show the slate instead.
+    pub fn camera_lost(&self, reason: &str) {
+        if let Some(room) = &self.room {
+            room.camera_lost(reason);
         }
     }
 
     /// Applies a changed latency across the running pipeline (LATENCY message).
-    pub fn recalculate_latency(&self, call: CallId) {
-        if let Some((id, p)) = &self.running
-            && *id == call
-        {
-            p.recalculate_latency();
+    pub fn recalculate_latency(&self) {
+        if let Some(room) = &self.room {
+            room.recalculate_latency();
         }
     }
 
     pub fn set_mute(&mut self, muted: bool) {
-        if let Some((_, p)) = &self.running {
-            p.set_mute(muted);
+        if let Some(room) = &self.room {
+            room.set_mute(muted);
             if let Some(done) = levels::set_mute(&self.plan.mixer, muted) {
                 self.mixer = done;
             }
         }
     }
 
-    /// The mixer settings made for the current or last call, in words (empty when the config
-    /// sets none).
+    /// The mixer settings made for the current or last meeting, in words (empty when the
+    /// config sets none).
     pub fn mixer(&self) -> &str {
         &self.mixer
     }
 
     pub fn latency_samples(&self) -> Option<latency::LatencySamples> {
-        self.running.as_ref().map(|(_, p)| p.latency_samples())
+        self.room.as_ref().map(RoomMedia::latency_samples)
     }
 
-    pub fn stats(&self) -> Option<MediaStats> {
-        self.running.as_ref().map(|(_, p)| p.stats())
+    /// Each leg's live figures.
+    pub fn stats(&self) -> Vec<(LegId, MediaStats)> {
+        self.room.as_ref().map(RoomMedia::stats).unwrap_or_default()
     }
 
-    /// What the screen shows now: the last remote frame in a call, else the idle screen.
-    pub fn snapshot_sample(&self) -> Option<gstreamer::Sample> {
-        self.running.as_ref().and_then(|(_, p)| p.last_frame())
+    /// What the screen shows now: the last frame in a meeting, else the idle screen.
+    pub fn snapshot_sample(&self) -> Option<gst::Sample> {
+        self.room.as_ref().and_then(RoomMedia::last_frame)
     }
 }

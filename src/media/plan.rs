@@ -82,6 +82,15 @@ pub struct MediaPlan {
     pub render_deadline_ms: u32,
     /// Run on wall-clock time with base time 0 (timestamps are capture times).
     pub realtime_clock: bool,
+    /// Places in a meeting, this room included (the room's media has a slot for each other).
+    pub places: usize,
+}
+
+impl MediaPlan {
+    /// How many remote places the room's media makes room for.
+    pub fn slots(&self) -> usize {
+        self.places.saturating_sub(1).max(1)
+    }
 }
 
 /// The sound cards behind the chosen ALSA devices and the levels the config asks for.
@@ -203,6 +212,7 @@ impl MediaPlan {
             },
             render_deadline_ms: config.media.render_deadline_ms.0,
             realtime_clock: config.media.clock == PipelineClock::Realtime,
+            places: config.max_places(),
         })
     }
 }

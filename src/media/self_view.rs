@@ -3,6 +3,7 @@
 //! I420), so the remote video never waits for it (an aggregator such as `compositor` would hold
 //! each remote frame for its output grid and add up to a frame of delay).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gstreamer as gst;
@@ -54,10 +55,14 @@ pub fn add_branch(pipeline: &gst::Pipeline, tee: &gst::Element, width: u32, heig
     Ok(latest)
 }
 
-/// Pastes the latest local frame into every I420 frame leaving `element`'s src pad.
-pub fn draw_on(element: &gst::Element, latest: Latest) {
+/// Pastes the latest local frame into every I420 frame leaving `element`'s src pad, while
+/// `on` is set (the gallery shows this room as a tile of its own instead).
+pub fn draw_on(element: &gst::Element, latest: Latest, on: Arc<AtomicBool>) {
     let Some(pad) = element.static_pad("src") else { return };
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if !on.load(Ordering::Relaxed) {
+            return gst::PadProbeReturn::Ok;
+        }
         let Some(local) = latest.lock().ok().and_then(|l| l.clone()) else { return gst::PadProbeReturn::Ok };
         let Some(screen) = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()) else {
             return gst::PadProbeReturn::Ok;

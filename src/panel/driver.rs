@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::gesture::{GestureTiming, Recognizer};
 use super::led::LedTiming;
 use super::{Panel, PanelError};
-use crate::call::{Gesture, LedPattern};
+use crate::meeting::{Gesture, LedPattern};
 
 /// The button's line: its level (true = pressed, active-low already applied) and its edges.
 pub trait ButtonLine: Send + 'static {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::call::Gesture;
+use crate::meeting::Gesture;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GestureTiming {

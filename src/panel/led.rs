@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::call::LedPattern;
+use crate::meeting::LedPattern;
 
 /// (on, off) phases of one period, starting lit.
 fn phases(pattern: LedPattern) -> &'static [u64] {

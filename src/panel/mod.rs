@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::call::{Gesture, LedPattern};
 use crate::config::{PanelBackend, PanelConfig};
+use crate::meeting::{Gesture, LedPattern};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PanelError {

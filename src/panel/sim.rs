@@ -2,7 +2,7 @@
 //! by the runtime) and its LED is whatever the core last asked for, reported by `ctl status`.
 
 use super::Panel;
-use crate::call::LedPattern;
+use crate::meeting::LedPattern;
 
 #[derive(Debug)]
 pub struct SimPanel {

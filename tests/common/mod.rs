@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use roombox::call::CallState;
 use roombox::control::Status;
+use roombox::meeting::RoomState;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
 
@@ -123,8 +123,8 @@ impl Daemon {
         panic!("{}: timed out waiting for {what}\nlast status: {last:#?}\nlog:\n{}", self.name, self.log());
     }
 
-    pub fn wait_state(&self, state: CallState, timeout: Duration) -> Status {
-        self.wait_for(timeout, &format!("state {state:?}"), |s| s.call.state == state)
+    pub fn wait_state(&self, state: RoomState, timeout: Duration) -> Status {
+        self.wait_for(timeout, &format!("state {state:?}"), |s| s.meeting.state == state)
     }
 
     /// Threads and open file descriptors of the daemon process.

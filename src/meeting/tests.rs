@@ -1,5 +1,7 @@
-//! Call core behaviour, tested like str0m does: rooms stepped on one virtual clock, their SIP
-//! outputs delivered to each other through an in-memory network that can drop packets.
+//! Two-place behaviour of the meeting core (what a call between two rooms always did), tested
+//! like str0m does: rooms stepped on one virtual clock, their SIP outputs delivered to each
+//! other through an in-memory network that can drop, hold or lose packets. The harness is
+//! shared with `tests_meeting.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,27 +11,29 @@ use super::*;
 use crate::sdp::LocalMedia;
 use crate::sip::{Method, SipMessage};
 
-struct Room {
-    core: Core,
-    addr: SocketAddr,
-    media: Option<CallId>,
-    started: Vec<(CallId, Negotiated)>,
-    released: Vec<CallId>,
-    logs: Vec<String>,
-    sent: Vec<SipMessage>,
+pub(super) struct Room {
+    pub(super) core: Meeting,
+    pub(super) addr: SocketAddr,
+    pub(super) media: Option<LegId>,
+    pub(super) started: Vec<(LegId, Negotiated)>,
+    pub(super) released: Vec<LegId>,
+    pub(super) logs: Vec<String>,
+    pub(super) sent: Vec<SipMessage>,
 }
 
-struct Net {
-    now: Instant,
-    rooms: Vec<Room>,
+pub(super) struct Net {
+    pub(super) now: Instant,
+    pub(super) rooms: Vec<Room>,
     /// Rooms whose traffic is lost (a peer that is down).
-    down: Vec<usize>,
-    drop_next: usize,
-    prepare_answers: bool,
+    pub(super) down: Vec<usize>,
+    pub(super) drop_next: usize,
+    pub(super) prepare_answers: bool,
+    /// When set, SIP messages wait here instead of arriving (messages that cross).
+    pub(super) held: Option<Vec<(SocketAddr, SocketAddr, SipMessage)>>,
 }
 
-fn config(name: &str, port: u16, peers: &[u16]) -> CoreConfig {
-    CoreConfig {
+pub(super) fn config(name: &str, port: u16, peers: &[u16]) -> MeetingConfig {
+    MeetingConfig {
         room: name.into(),
         sip_port: port,
         peers: peers.iter().map(|p| format!("sip:peer@127.0.0.1:{p}").parse().unwrap()).collect(),
@@ -37,6 +41,7 @@ fn config(name: &str, port: u16, peers: &[u16]) -> CoreConfig {
             peers.iter().map(|p| AllowEntry(format!("sip:127.0.0.1:{p}").parse().unwrap())).collect(),
         ),
         auto_answer: false,
+        max_places: 4,
         caps: Default::default(),
         timing: Timing::default(),
         seed: u64::from(port),
@@ -44,13 +49,13 @@ fn config(name: &str, port: u16, peers: &[u16]) -> CoreConfig {
 }
 
 impl Net {
-    fn new(configs: Vec<CoreConfig>) -> Self {
+    pub(super) fn new(configs: Vec<MeetingConfig>) -> Self {
         let now = Instant::now();
         let rooms = configs
             .into_iter()
             .map(|c| Room {
                 addr: SocketAddr::from(([127, 0, 0, 1], c.sip_port)),
-                core: Core::new(c, now),
+                core: Meeting::new(c, now),
                 media: None,
                 started: vec![],
                 released: vec![],
@@ -58,24 +63,24 @@ impl Net {
                 sent: vec![],
             })
             .collect();
-        Self { now, rooms, down: vec![], drop_next: 0, prepare_answers: true }
+        Self { now, rooms, down: vec![], drop_next: 0, prepare_answers: true, held: None }
     }
 
-    fn two_rooms() -> Self {
+    pub(super) fn two_rooms() -> Self {
         Self::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061])])
     }
 
-    fn input(&mut self, room: usize, input: Input) {
+    pub(super) fn input(&mut self, room: usize, input: Input) {
         self.rooms[room].core.handle_input(self.now, input);
         self.settle();
     }
 
-    fn press(&mut self, room: usize) {
+    pub(super) fn press(&mut self, room: usize) {
         self.input(room, Input::Button(Gesture::ShortPress));
     }
 
     /// Delivers every output until nothing moves (instantly: a LAN with no delay).
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         let addrs: HashMap<SocketAddr, usize> = self.rooms.iter().enumerate().map(|(i, r)| (r.addr, i)).collect();
         loop {
             let mut moved = false;
@@ -87,7 +92,9 @@ impl Net {
                         Output::SendSip { to, message } => {
                             self.rooms[i].sent.push(message.clone());
                             let lost = self.down.contains(&i) || addrs.get(&to).is_some_and(|j| self.down.contains(j));
-                            if self.drop_next > 0 {
+                            if let Some(held) = self.held.as_mut() {
+                                held.push((from, to, message));
+                            } else if self.drop_next > 0 {
                                 self.drop_next -= 1;
                             } else if let (Some(&j), false) = (addrs.get(&to), lost) {
                                 let bytes = message.to_string();
@@ -96,7 +103,7 @@ impl Net {
                                 self.rooms[j].core.handle_input(self.now, Input::SipReceived { from, message: parsed });
                             }
                         }
-                        Output::PrepareMedia { call, .. } => {
+                        Output::PrepareMedia { leg: call, .. } => {
                             self.rooms[i].media = Some(call);
                             if self.prepare_answers {
                                 let base = self.rooms[i].addr.port() * 10;
@@ -107,11 +114,13 @@ impl Net {
                                     audio_rtp: base + 2,
                                     audio_rtcp: base + 3,
                                 };
-                                self.rooms[i].core.handle_input(self.now, Input::MediaPrepared { call, local });
+                                self.rooms[i].core.handle_input(self.now, Input::MediaPrepared { leg: call, local });
                             }
                         }
-                        Output::StartMedia { call, negotiated, .. } => self.rooms[i].started.push((call, negotiated)),
-                        Output::ReleaseMedia { call } => self.rooms[i].released.push(call),
+                        Output::StartMedia { leg: call, negotiated, .. } => {
+                            self.rooms[i].started.push((call, negotiated))
+                        }
+                        Output::ReleaseMedia { leg: call } => self.rooms[i].released.push(call),
                         Output::Log { message, .. } => self.rooms[i].logs.push(message),
                         Output::SetMute(_) | Output::Led(_) => {}
                     }
@@ -123,8 +132,19 @@ impl Net {
         }
     }
 
+    /// Delivers the held messages (they crossed on the way) and goes back to instant delivery.
+    pub(super) fn release_held(&mut self) {
+        let addrs: HashMap<SocketAddr, usize> = self.rooms.iter().enumerate().map(|(i, r)| (r.addr, i)).collect();
+        for (from, to, message) in self.held.take().unwrap_or_default() {
+            if let Some(&j) = addrs.get(&to) {
+                self.rooms[j].core.handle_input(self.now, Input::SipReceived { from, message });
+            }
+        }
+        self.settle();
+    }
+
     /// Advances the clock, firing every timer due on the way.
-    fn advance(&mut self, by: Duration) {
+    pub(super) fn advance(&mut self, by: Duration) {
         let end = self.now + by;
         loop {
             let next = self.rooms.iter().filter_map(|r| r.core.poll_timeout()).filter(|t| *t <= end).min();
@@ -140,28 +160,28 @@ impl Net {
         self.now = end;
     }
 
-    fn state(&self, room: usize) -> CallState {
+    pub(super) fn state(&self, room: usize) -> RoomState {
         self.rooms[room].core.state()
     }
-    fn led(&self, room: usize) -> LedPattern {
+    pub(super) fn led(&self, room: usize) -> LedPattern {
         self.rooms[room].core.led()
     }
-    fn error(&self, room: usize) -> Option<String> {
+    pub(super) fn error(&self, room: usize) -> Option<String> {
         self.rooms[room].core.status(self.now).last_error
     }
-    fn sent_status(&self, room: usize, status: u16) -> bool {
+    pub(super) fn sent_status(&self, room: usize, status: u16) -> bool {
         self.rooms[room].sent.iter().any(|m| matches!(m, SipMessage::Response(r) if r.status == status))
     }
-    fn sent_request(&self, room: usize, method: Method) -> usize {
+    pub(super) fn sent_request(&self, room: usize, method: Method) -> usize {
         self.rooms[room].sent.iter().filter(|m| matches!(m, SipMessage::Request(r) if r.method == method)).count()
     }
 }
 
-fn in_call() -> Net {
+pub(super) fn in_call() -> Net {
     let mut net = Net::two_rooms();
     net.press(0);
     net.press(1);
-    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::InCall, RoomState::InCall));
     net
 }
 
@@ -169,11 +189,11 @@ fn in_call() -> Net {
 fn press_while_idle_rings_the_peer_and_its_press_answers() {
     let mut net = Net::two_rooms();
     net.press(0);
-    assert_eq!((net.state(0), net.state(1)), (CallState::Dialing, CallState::Ringing));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::Dialing, RoomState::Ringing));
     assert_eq!((net.led(0), net.led(1)), (LedPattern::SlowBlink, LedPattern::SlowBlink));
     assert!(net.sent_status(1, 180));
     net.press(1);
-    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::InCall, RoomState::InCall));
     assert_eq!((net.led(0), net.led(1)), (LedPattern::Solid, LedPattern::Solid));
     let (a, b) = (&net.rooms[0].started[0].1, &net.rooms[1].started[0].1);
     assert_eq!(a.video.as_ref().unwrap().remote_rtp_port, 50620, "A sends video to B's port");
@@ -185,19 +205,19 @@ fn press_while_idle_rings_the_peer_and_its_press_answers() {
 #[test]
 fn auto_answer_takes_the_call_without_a_press() {
     let mut net =
-        Net::new(vec![config("a", 5061, &[5062]), CoreConfig { auto_answer: true, ..config("b", 5062, &[5061]) }]);
+        Net::new(vec![config("a", 5061, &[5062]), MeetingConfig { auto_answer: true, ..config("b", 5062, &[5061]) }]);
     net.press(0);
-    assert_eq!((net.state(0), net.state(1)), (CallState::InCall, CallState::InCall));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::InCall, RoomState::InCall));
 }
 
 #[test]
 fn press_while_in_call_leaves_and_the_peer_follows() {
     let mut net = in_call();
     net.press(0);
-    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::Idle, RoomState::Idle));
     assert_eq!((net.led(0), net.led(1)), (LedPattern::Off, LedPattern::Off));
-    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
-    assert_eq!(net.rooms[1].released, vec![CallId(1)]);
+    assert_eq!(net.rooms[0].released, vec![LegId(1)]);
+    assert_eq!(net.rooms[1].released, vec![LegId(1)]);
     assert!(net.rooms[1].logs.iter().any(|l| l.contains("left the call")));
     assert_eq!(net.error(0), None);
 }
@@ -209,7 +229,7 @@ fn press_while_dialing_cancels_the_ringing_peer() {
     net.press(0);
     assert_eq!(net.sent_request(0, Method::Cancel), 1);
     assert!(net.sent_status(1, 487));
-    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::Idle, RoomState::Idle));
     assert_eq!(net.led(0), LedPattern::Off, "hanging up yourself is not an error");
 }
 
@@ -219,7 +239,7 @@ fn press_while_ringing_after_the_caller_gave_up_does_nothing_wrong() {
     net.press(0);
     net.press(0);
     net.press(1);
-    assert_eq!(net.state(1), CallState::Dialing, "B is idle again, so its press dials A");
+    assert_eq!(net.state(1), RoomState::Dialing, "B is idle again, so its press dials A");
 }
 
 #[test]
@@ -228,13 +248,13 @@ fn a_peer_that_is_down_makes_the_caller_give_up_with_an_error_led() {
     net.down = vec![1];
     net.press(0);
     net.advance(Duration::from_secs(9));
-    assert_eq!(net.state(0), CallState::Dialing);
+    assert_eq!(net.state(0), RoomState::Dialing);
     assert!(net.sent_request(0, Method::Invite) >= 4, "INVITE is retransmitted");
     net.advance(Duration::from_secs(1));
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
     assert_eq!(net.led(0), LedPattern::FastBlink);
     assert!(net.error(0).unwrap().contains("did not answer"), "{:?}", net.error(0));
-    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
+    assert_eq!(net.rooms[0].released, vec![LegId(1)]);
     net.advance(Duration::from_secs(10));
     assert_eq!(net.led(0), LedPattern::Off, "the error LED times out");
 }
@@ -244,24 +264,24 @@ fn a_lost_invite_is_retransmitted_and_the_call_still_connects() {
     let mut net = Net::two_rooms();
     net.drop_next = 1;
     net.press(0);
-    assert_eq!(net.state(1), CallState::Idle);
+    assert_eq!(net.state(1), RoomState::Idle);
     net.advance(Duration::from_millis(500));
-    assert_eq!(net.state(1), CallState::Ringing);
+    assert_eq!(net.state(1), RoomState::Ringing);
     net.press(1);
-    assert_eq!(net.state(0), CallState::InCall);
+    assert_eq!(net.state(0), RoomState::InCall);
 }
 
 #[test]
-fn a_third_room_calling_a_busy_room_hears_busy() {
-    let mut net =
-        Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061, 5063]), config("c", 5063, &[5062])]);
+fn a_third_room_calling_a_room_that_takes_two_places_hears_busy() {
+    let b = MeetingConfig { max_places: 2, ..config("b", 5062, &[5061, 5063]) };
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), b, config("c", 5063, &[5062])]);
     net.press(0);
     net.press(1);
     net.press(2);
     assert!(net.sent_status(1, 486));
-    assert_eq!(net.state(2), CallState::Idle);
+    assert_eq!(net.state(2), RoomState::Idle);
     assert!(net.error(2).unwrap().contains("busy"));
-    assert_eq!(net.state(1), CallState::InCall, "the ongoing call is untouched");
+    assert_eq!(net.state(1), RoomState::InCall, "the ongoing call is untouched");
 }
 
 #[test]
@@ -269,7 +289,7 @@ fn a_caller_not_on_the_allow_list_is_refused() {
     let mut net = Net::new(vec![config("a", 5061, &[5062]), config("b", 5062, &[5061]), config("c", 5063, &[5062])]);
     net.press(2);
     assert!(net.sent_status(1, 403));
-    assert_eq!(net.state(1), CallState::Idle);
+    assert_eq!(net.state(1), RoomState::Idle);
     assert!(net.rooms[1].logs.iter().any(|l| l.contains("not on the allow list")));
     assert!(net.error(2).unwrap().contains("allow list"));
     assert_eq!(net.led(2), LedPattern::FastBlink);
@@ -284,14 +304,14 @@ fn an_offer_without_a_common_codec_gets_488() {
     let message = SipMessage::parse(invite.as_bytes()).unwrap();
     net.input(1, Input::SipReceived { from: "127.0.0.1:5061".parse().unwrap(), message });
     assert!(net.sent_status(1, 488));
-    assert_eq!(net.state(1), CallState::Idle);
+    assert_eq!(net.state(1), RoomState::Idle);
 }
 
 #[test]
 fn a_remote_bye_returns_the_room_to_idle() {
     let mut net = in_call();
     net.press(1);
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
     assert_eq!(net.led(0), LedPattern::Off);
 }
 
@@ -299,14 +319,14 @@ fn a_remote_bye_returns_the_room_to_idle() {
 fn a_peer_that_vanishes_mid_call_ends_it_with_an_error() {
     let mut net = in_call();
     net.advance(Duration::from_secs(30));
-    assert_eq!(net.state(0), CallState::InCall, "keep-alives are answered");
+    assert_eq!(net.state(0), RoomState::InCall, "keep-alives are answered");
     net.down = vec![1];
     net.advance(Duration::from_secs(21));
     assert!(net.error(0).unwrap().contains("lost contact"));
     assert_eq!(net.led(0), LedPattern::FastBlink);
-    assert_ne!(net.state(0), CallState::InCall);
+    assert_ne!(net.state(0), RoomState::InCall);
     net.advance(Duration::from_secs(4));
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
 }
 
 #[test]
@@ -315,7 +335,7 @@ fn an_unanswered_incoming_call_stops_ringing() {
     net.press(0);
     net.advance(Duration::from_secs(46));
     assert!(net.sent_status(1, 487) || net.sent_status(1, 480));
-    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    assert_eq!((net.state(0), net.state(1)), (RoomState::Idle, RoomState::Idle));
     assert!(net.error(0).unwrap().contains("nobody answered"), "{:?} {:?}", net.error(0), net.rooms[0].logs);
 }
 
@@ -335,19 +355,19 @@ fn hanging_up_while_ports_are_being_bound_releases_them() {
     net.prepare_answers = false;
     net.press(0);
     net.press(0);
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
     let local = LocalMedia { ip: [127, 0, 0, 1].into(), video_rtp: 1, video_rtcp: 2, audio_rtp: 3, audio_rtcp: 4 };
     net.rooms[0].released.clear();
-    net.input(0, Input::MediaPrepared { call: CallId(1), local });
-    assert_eq!(net.rooms[0].released, vec![CallId(1)]);
+    net.input(0, Input::MediaPrepared { leg: LegId(1), local });
+    assert_eq!(net.rooms[0].released, vec![LegId(1)]);
     assert_eq!(net.sent_request(0, Method::Invite), 0);
 }
 
 #[test]
 fn media_failure_in_a_call_hangs_up_with_the_reason() {
     let mut net = in_call();
-    net.input(0, Input::MediaFailed { call: CallId(1), reason: "encoder died".into() });
-    assert_eq!((net.state(0), net.state(1)), (CallState::Idle, CallState::Idle));
+    net.input(0, Input::MediaFailed { leg: LegId(1), reason: "encoder died".into() });
+    assert_eq!((net.state(0), net.state(1)), (RoomState::Idle, RoomState::Idle));
     assert!(net.error(0).unwrap().contains("encoder died"));
 }
 
@@ -355,7 +375,7 @@ fn media_failure_in_a_call_hangs_up_with_the_reason() {
 fn joining_with_no_peer_configured_explains_what_to_add() {
     let mut net = Net::new(vec![config("a", 5061, &[])]);
     net.press(0);
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
     assert!(net.error(0).unwrap().contains("peers ="));
 }
 
@@ -370,7 +390,7 @@ fn stray_bye_gets_481_and_options_gets_200() {
     let options = bye.replace("BYE", "OPTIONS").replace("2 OPTIONS", "3 OPTIONS");
     net.input(1, Input::SipReceived { from, message: SipMessage::parse(options.as_bytes()).unwrap() });
     assert!(net.sent_status(1, 200));
-    assert_eq!(net.state(1), CallState::Idle);
+    assert_eq!(net.state(1), RoomState::Idle);
 }
 
 #[test]
@@ -378,11 +398,11 @@ fn a_reload_waits_for_the_call_to_end_and_keeps_mute() {
     let mut net = in_call();
     let new = config("a", 5061, &[5099]);
     assert!(!net.rooms[0].core.reconfigure(new.clone()), "an ongoing call keeps its configuration");
-    assert_eq!(net.state(0), CallState::InCall, "the reload did not drop the call");
+    assert_eq!(net.state(0), RoomState::InCall, "the reload did not drop the call");
     net.input(0, Input::Command(Command::Mute));
     net.press(0);
     net.settle();
-    assert_eq!(net.state(0), CallState::Idle);
+    assert_eq!(net.state(0), RoomState::Idle);
     assert!(net.rooms[0].core.reconfigure(new), "applies once idle");
     assert!(net.rooms[0].core.status(net.now).muted, "mute survives the reload");
     net.press(0);

@@ -1,12 +1,16 @@
 //! The command line: `roombox run | check | ctl`. Parsing is clap's; each command is a small
-//! function returning the process exit code.
+//! function returning the process exit code. `status.rs` renders `ctl status` as text.
+
+mod status;
+
+pub use status::render_status;
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
-use crate::control::{self, Request, Response, Status};
+use crate::control::{self, Request, Response};
 use crate::media::{self, MediaPlan};
 
 #[derive(Debug, Parser)]
@@ -54,10 +58,14 @@ pub enum CtlAction {
     Press,
     /// Long press of the button: toggle microphone mute.
     LongPress,
-    /// Join the configured peer (no effect when already in a call).
+    /// Dial every configured peer not yet in the meeting, and answer whoever rings.
     Join,
-    /// Leave the call (or decline a ringing one).
-    Leave,
+    /// Leave the meeting (or decline a ringing call); with --peer, drop only that place.
+    Leave {
+        /// The place to drop: its SIP URI or its name, as `ctl status` lists it.
+        #[arg(long)]
+        peer: Option<String>,
+    },
     /// Mute the microphone.
     Mute,
     /// Unmute the microphone.
@@ -221,7 +229,7 @@ pub async fn ctl(socket: Option<PathBuf>, config_path: &Path, action: CtlAction)
         CtlAction::Press => (Request::Press, false, None),
         CtlAction::LongPress => (Request::LongPress, false, None),
         CtlAction::Join => (Request::Join, false, None),
-        CtlAction::Leave => (Request::Leave, false, None),
+        CtlAction::Leave { peer } => (Request::Leave { peer: peer.clone() }, false, None),
         CtlAction::Mute => (Request::Mute, false, None),
         CtlAction::Unmute => (Request::Unmute, false, None),
         CtlAction::Status { json } => (Request::Status, *json, None),
@@ -266,60 +274,4 @@ fn print_response(response: Response, json: bool, snapshot: Option<PathBuf>) -> 
         None => {}
     }
     0
-}
-
-/// `ctl status` as text an admin reads over SSH.
-pub fn render_status(s: &Status) -> String {
-    let c = &s.call;
-    let mut out = format!(
-        "room:    {}  state: {:?}  LED: {:?}{}\n",
-        c.room,
-        c.state,
-        c.led,
-        if c.muted { "  (muted)" } else { "" }
-    );
-    if let Some(peer) = &c.peer {
-        out += &format!("peer:    {peer} ({})\n", c.direction.as_deref().unwrap_or("?"));
-    }
-    if let Some(n) = &c.negotiated {
-        let codec = |s: &Option<crate::sdp::NegotiatedStream>| {
-            s.as_ref().map_or("-".into(), |s| format!("{} pt {}", s.codec, s.pt))
-        };
-        out += &format!("codecs:  video {}, audio {}\n", codec(&n.video), codec(&n.audio));
-    }
-    if let Some(m) = &s.media {
-        let (v, a) = (&m.video_in, &m.audio_in);
-        out += &format!(
-            "video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms\n",
-            v.decoded_per_s,
-            v.kbps,
-            v.packets_lost.max(0),
-            v.jitter_ms
-        );
-        out += &format!(
-            "audio in:  {:5.1} buf/s {:7.0} kbit/s  lost {}  jitter {:.1} ms  level {:.0} dBFS\n",
-            a.decoded_per_s,
-            a.kbps,
-            a.packets_lost.max(0),
-            a.jitter_ms,
-            a.level_db.unwrap_or(-120.0)
-        );
-        if m.camera.starts_with("slate") {
-            out += &format!("camera:  {} (the call goes on; it returns by itself)\n", m.camera);
-        }
-        out += &format!(
-            "video out: {:7.0} kbit/s ({})   audio out: {:5.0} kbit/s\n",
-            m.video_out.kbps, m.encoder, m.audio_out.kbps
-        );
-    }
-    if let Some(error) = &c.last_error {
-        out += &format!("last error: {error}\n");
-    }
-    out += &format!("camera:  {}   mic: {}   screen: {}\n", s.video_source, s.audio_source, s.display);
-    out += &format!("encoder: {}\n", s.encoder_reason);
-    if !s.mixer.is_empty() {
-        out += &format!("mixer:   {}\n", s.mixer);
-    }
-    out += &format!("panel:   {}\n", s.panel);
-    out
 }

@@ -1,5 +1,5 @@
-//! The live figures of a call pipeline and its upkeep: rate meters fed by pad probes, rtpbin's
-//! RTCP statistics, the adaptive jitter buffers and the latency samples.
+//! The live figures of one leg and its upkeep: rate meters fed by pad probes, rtpbin's RTCP
+//! statistics, the adaptive jitter buffers and the latency samples.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,15 +8,14 @@ use gst::prelude::*;
 use gstreamer as gst;
 
 use super::jitter::{JitterBounds, next_latency_ms};
-use super::latency::{LatencyMeter, LatencySamples};
-use super::measure::Arrivals;
-use super::pipeline::{AUDIO, CallPipeline, VIDEO};
+use super::latency::LatencyMeter;
+use super::leg::{AUDIO, RtpLeg, VIDEO};
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter};
 use crate::sdp::NegotiatedStream;
 
 /// Counters the streaming threads write and `status` reads.
 #[derive(Default)]
-pub(super) struct Meters {
+pub(super) struct LegMeters {
     pub(super) video_decoded: SharedMeter,
     pub(super) video_rx: SharedMeter,
     pub(super) audio_decoded: SharedMeter,
@@ -24,17 +23,13 @@ pub(super) struct Meters {
     pub(super) video_tx: SharedMeter,
     pub(super) audio_tx: SharedMeter,
     pub(super) level_db: Mutex<Option<f64>>,
-    pub(super) glass_to_glass: LatencyMeter,
-    pub(super) qr_arrivals: Mutex<Option<Arc<Arrivals>>>,
     /// Each receive jitter buffer with its rtpbin session.
     pub(super) jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
     pub(super) video_latency: Arc<LatencyMeter>,
     pub(super) audio_latency: Arc<LatencyMeter>,
-    pub(super) last_error: Arc<Mutex<Option<String>>>,
-    pub(super) last_frame: Mutex<Option<gst::Sample>>,
 }
 
-impl Meters {
+impl LegMeters {
     /// The RTP byte meter of a session, received or sent.
     pub(super) fn rtp(&self, session: u32, sent: bool) -> &SharedMeter {
         match (session == VIDEO, sent) {
@@ -46,7 +41,7 @@ impl Meters {
     }
 }
 
-impl CallPipeline {
+impl RtpLeg {
     pub(super) fn track_jitter_buffers(&self) {
         let meters = self.meters.clone();
         self.rtpbin.connect("new-jitterbuffer", false, move |args| {
@@ -60,7 +55,7 @@ impl CallPipeline {
     }
 
     /// Sets each jitter buffer's latency from its session's measured jitter (see `jitter.rs`).
-    pub fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
+    pub(super) fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
         let buffers: Vec<(u32, gst::Element)> = match self.meters.jitter_buffers.lock() {
             Ok(list) => list.iter().filter_map(|(s, w)| Some((*s, w.upgrade()?))).collect(),
             Err(_) => return,
@@ -78,7 +73,8 @@ impl CallPipeline {
             }
         }
         if changed {
-            self.recalculate_latency();
+            // The room pipeline redistributes latency on the LATENCY message this posts.
+            let _ = self.bin.post_message(gst::message::Latency::builder().src(&self.bin).build());
         }
     }
 
@@ -89,7 +85,8 @@ impl CallPipeline {
         Some(jb.property::<u32>("latency"))
     }
 
-    pub fn stats(&self) -> MediaStats {
+    /// The leg's own figures; the room adds what it owns (encoder, camera, mute).
+    pub(super) fn leg_stats(&self) -> MediaStats {
         let m = &self.meters;
         let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
         let receive = |session: u32, decoded: &SharedMeter, rx: &SharedMeter, stream: &Option<NegotiatedStream>| {
@@ -118,16 +115,13 @@ impl CallPipeline {
         audio_in.jitter_buffer_ms = self.jitter_buffer_ms(AUDIO);
         let mut video_in = receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video);
         video_in.latency = m.video_latency.summary();
-        video_in.glass_to_glass = m.glass_to_glass.summary();
         video_in.jitter_buffer_ms = self.jitter_buffer_ms(VIDEO);
         MediaStats {
             video_in,
             audio_in,
             video_out: send(&m.video_tx, &self.negotiated.video),
             audio_out: send(&m.audio_tx, &self.negotiated.audio),
-            encoder: self.encoder.clone(),
-            camera: self.source.lock().map(|s| s.describe()).unwrap_or_default(),
-            muted: self.mic.as_ref().is_some_and(|mic| mic.property::<bool>("mute")),
+            ..MediaStats::default()
         }
     }
 
@@ -151,14 +145,5 @@ impl CallPipeline {
             totals.2 = totals.2.max(jitter);
         }
         totals
-    }
-
-    pub fn latency_samples(&self) -> LatencySamples {
-        let m = &self.meters;
-        LatencySamples {
-            glass_to_glass_ms: m.glass_to_glass.recent(),
-            video_ms: m.video_latency.recent(),
-            audio_ms: m.audio_latency.recent(),
-        }
     }
 }

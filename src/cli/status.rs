@@ -1,0 +1,80 @@
+//! `ctl status` as text an admin reads over SSH: the room, then every place of the meeting
+//! with its state, codecs and live figures each way, then the devices.
+
+use crate::control::Status;
+use crate::media::MediaStats;
+use crate::meeting::LegStatus;
+use crate::sdp::NegotiatedStream;
+
+fn codec(s: &Option<NegotiatedStream>) -> String {
+    s.as_ref().map_or("-".into(), |s| format!("{} pt {}", s.codec, s.pt))
+}
+
+fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
+    *out += &format!(
+        "place:   {} ({}, {}) {:?} for {:.1} s\n",
+        leg.name,
+        leg.peer,
+        leg.direction,
+        leg.state,
+        leg.state_for_ms as f64 / 1000.0
+    );
+    if let Some(n) = &leg.negotiated {
+        *out += &format!("  codecs:    video {}, audio {}\n", codec(&n.video), codec(&n.audio));
+    }
+    let Some(m) = media else { return };
+    let (v, a) = (&m.video_in, &m.audio_in);
+    *out += &format!(
+        "  video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms\n",
+        v.decoded_per_s,
+        v.kbps,
+        v.packets_lost.max(0),
+        v.jitter_ms
+    );
+    *out += &format!(
+        "  audio in:  {:5.1} buf/s {:7.0} kbit/s  lost {}  jitter {:.1} ms  level {:.0} dBFS\n",
+        a.decoded_per_s,
+        a.kbps,
+        a.packets_lost.max(0),
+        a.jitter_ms,
+        a.level_db.unwrap_or(-120.0)
+    );
+    *out += &format!(
+        "  out:       video {:5.0} kbit/s ({})   audio {:5.0} kbit/s\n",
+        m.video_out.kbps, m.encoder, m.audio_out.kbps
+    );
+}
+
+pub fn render_status(s: &Status) -> String {
+    let m = &s.meeting;
+    let places = if m.places > 0 { format!("  places: {} of {}", m.places, m.max_places) } else { String::new() };
+    let mut out = format!(
+        "room:    {}  state: {:?}  LED: {:?}{places}{}\n",
+        m.room,
+        m.state,
+        m.led,
+        if m.muted { "  (muted)" } else { "" }
+    );
+    for leg in &m.legs {
+        place(&mut out, leg, s.media.iter().find(|x| x.leg == leg.id).map(|x| &x.stats));
+    }
+    for u in &m.unreached {
+        out += &format!("unreached: {} ({})\n", u.peer, u.reason);
+    }
+    if let Some(notice) = &m.notice {
+        out += &format!("notice:  {notice}\n");
+    }
+    if let Some(camera) = s.media.first().map(|x| &x.stats.camera).filter(|c| c.starts_with("slate")) {
+        out += &format!("camera:  {camera} (the meeting goes on; it returns by itself)\n");
+    }
+    if let Some(error) = &m.last_error {
+        out += &format!("last error: {error}\n");
+    }
+    out += &format!("camera:  {}   mic: {}   screen: {}\n", s.video_source, s.audio_source, s.display);
+    out += &format!("encoder: {}\n", s.encoder_reason);
+    if !s.mixer.is_empty() {
+        out += &format!("mixer:   {}\n", s.mixer);
+    }
+    out += &format!("panel:   {}\n", s.panel);
+    out
+}

@@ -1,0 +1,162 @@
+//! The gallery: a `compositor` of every place of the meeting, this room's camera included,
+//! each tile captioned with the place's name and the speaking place framed. Built the first
+//! time a meeting reaches three places (a two-place call keeps the direct path), encoded once
+//! for every leg and shown on this room's screen. Every pad is requested while the gallery is
+//! built; tiles of places that are not there are hidden (alpha 0), never released.
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::MediaError;
+use super::elements::{add_and_link, capsfilter, link_pads, make, pad, request};
+use super::layout::{self, Rect};
+use super::plan::MediaPlan;
+use super::room_graph::{RoomGraph, tee};
+
+/// The highlight frame's colour (ARGB) and width in pixels of a 720-line screen.
+const HIGHLIGHT_ARGB: &str = "0xffffc107";
+const HIGHLIGHT_BORDER_720: i32 = 8;
+
+/// A tile of the gallery: this room, or the place in a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    Room,
+    Slot(usize),
+}
+
+pub(super) struct Gallery {
+    highlight: gst::Pad,
+    room: gst::Pad,
+    slots: Vec<gst::Pad>,
+    captions: Vec<gst::Element>,
+    pub encoder_pad: gst::Pad,
+    pub screen_pad: gst::Pad,
+    width: u32,
+    height: u32,
+}
+
+fn caption(text: &str) -> Result<gst::Element, MediaError> {
+    make(
+        "textoverlay",
+        &[
+            ("text", text),
+            ("font-desc", "Sans Bold 28"),
+            ("valignment", "bottom"),
+            ("halignment", "left"),
+            ("shaded-background", "true"),
+        ],
+    )
+}
+
+fn leaky_queue() -> Result<gst::Element, MediaError> {
+    make(
+        "queue",
+        &[("leaky", "downstream"), ("max-size-buffers", "2"), ("max-size-bytes", "0"), ("max-size-time", "0")],
+    )
+}
+
+/// Adds `chain` to the pipeline, linked into `into` and playing, then feeds it from a new pad
+/// of `tee` (in that order: a tee must never push into an element that is not running yet).
+fn feed(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    chain: &[&gst::Element],
+    into: &gst::Pad,
+) -> Result<(), MediaError> {
+    add_and_link(pipeline, chain)?;
+    link_pads(&pad(chain[chain.len() - 1], "src")?, into)?;
+    for element in chain.iter().rev() {
+        element.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+    }
+    link_pads(&request(tee, "src_%u")?, &pad(chain[0], "sink")?)
+}
+
+impl Gallery {
+    pub fn build(pipeline: &gst::Pipeline, graph: &RoomGraph, plan: &MediaPlan) -> Result<Self, MediaError> {
+        let (w, h, fps) = (plan.width, plan.height, plan.fps);
+        let compositor = make("compositor", &[("background", "black"), ("start-time-selection", "first")])?;
+        compositor.set_property("name", "gallery");
+        let out = tee()?;
+        let to_encoder = leaky_queue()?;
+        let to_screen = leaky_queue()?;
+        let caps = capsfilter(&format!(
+            "video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
+        ))?;
+        add_and_link(pipeline, &[&compositor, &caps, &out])?;
+        pipeline.add_many([&to_encoder, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let encoder_pad = request(&graph.encoder_input, "sink_%u")?;
+        let screen_pad = request(&graph.screen_input, "sink_%u")?;
+        link_pads(&pad(&to_encoder, "src")?, &encoder_pad)?;
+        link_pads(&pad(&to_screen, "src")?, &screen_pad)?;
+        link_pads(&request(&out, "src_%u")?, &pad(&to_encoder, "sink")?)?;
+        link_pads(&request(&out, "src_%u")?, &pad(&to_screen, "sink")?)?;
+
+        // Every input pad now, before the compositor runs: the highlight, this room, each slot.
+        let highlight = request(&compositor, "sink_%u")?;
+        let room = request(&compositor, "sink_%u")?;
+        let slots =
+            (0..graph.slot_video.len()).map(|_| request(&compositor, "sink_%u")).collect::<Result<Vec<_>, _>>()?;
+        for p in std::iter::once(&highlight).chain(std::iter::once(&room)).chain(&slots) {
+            p.set_property("alpha", 0.0f64);
+        }
+        highlight.set_property("zorder", 0u32);
+        for element in [&to_encoder, &to_screen, &out, &caps, &compositor] {
+            element.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+        }
+        let frame = format!("videotestsrc is-live=true pattern=solid-color foreground-color={HIGHLIGHT_ARGB}");
+        let frame = super::elements::fragment(&frame, gst::PadDirection::Src)?;
+        let small = capsfilter(&format!("video/x-raw,format=I420,width=64,height=36,framerate={fps}/1"))?;
+        add_and_link(pipeline, &[&frame, &small])?;
+        link_pads(&pad(&small, "src")?, &highlight)?;
+        small.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+        frame.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+
+        let mut captions = Vec::new();
+        let (room_queue, room_caption) = (leaky_queue()?, caption(&plan.room)?);
+        feed(pipeline, &graph.camera, &[&room_queue, &room_caption], &room)?;
+        for (slot, tile) in graph.slot_video.iter().zip(&slots) {
+            let (queue, text) = (leaky_queue()?, caption("")?);
+            feed(pipeline, slot, &[&queue, &text], tile)?;
+            captions.push(text);
+        }
+        Ok(Self { highlight, room, slots, captions, encoder_pad, screen_pad, width: w, height: h })
+    }
+
+    /// Lays out this room and the places in `present` (slot, name), in that order, and frames
+    /// the `speaker`'s tile. Tiles of absent slots are hidden.
+    pub fn arrange(&self, present: &[(usize, String)], speaker: Option<Tile>) {
+        let cells = layout::tiles(present.len() + 1, self.width, self.height);
+        let speaking = speaker.and_then(|s| match s {
+            Tile::Room => Some(0),
+            Tile::Slot(slot) => present.iter().position(|(p, _)| *p == slot).map(|at| at + 1),
+        });
+        let border = (HIGHLIGHT_BORDER_720 * self.height as i32 / 720).max(2);
+        let place = |p: &gst::Pad, cell: usize, zorder: u32| {
+            let r = if speaking == Some(cell) { layout::inset(cells[cell], border) } else { cells[cell] };
+            show(p, r, zorder);
+        };
+        place(&self.room, 0, 1);
+        for (i, tile) in self.slots.iter().enumerate() {
+            match present.iter().position(|(slot, _)| *slot == i) {
+                Some(at) => {
+                    place(tile, at + 1, 2 + i as u32);
+                    self.captions[i].set_property("text", &present[at].1);
+                }
+                None => tile.set_property("alpha", 0.0f64),
+            }
+        }
+        match speaking {
+            Some(cell) => show(&self.highlight, cells[cell], 0),
+            None => self.highlight.set_property("alpha", 0.0f64),
+        }
+    }
+}
+
+fn show(p: &gst::Pad, r: Rect, zorder: u32) {
+    p.set_property("xpos", r.x);
+    p.set_property("ypos", r.y);
+    p.set_property("width", r.w);
+    p.set_property("height", r.h);
+    p.set_property("zorder", zorder);
+    p.set_property("alpha", 1.0f64);
+}

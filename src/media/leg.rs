@@ -1,0 +1,284 @@
+//! One SIP/RTP leg of the room's media: a bin linked into the running room pipeline, around
+//! its own `rtpbin` (session 0 video, session 1 audio) and UDP sockets. In: the room's encoded
+//! picture (`video_sink`) and this leg's mix-minus (`mix_mic`, `mix_slot_N`: every other place
+//! but this one). Out: the place's decoded picture (`video_src`, I420 at the room's size) and
+//! sound (`audio_src`). A WebRTC leg will be a second implementation of [`MediaLeg`].
+
+use std::sync::Arc;
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::elements::{add_and_link, capsfilter, ghost, link_from_rtpbin, link_to_request, make, pad, request};
+use super::leg_stats::LegMeters;
+use super::measure::{RenderClock, probe_reference_latency};
+use super::plan::MediaPlan;
+use super::sockets::CallSockets;
+use super::stats::{MediaStats, rms_dbfs};
+use super::{MediaError, probe_buffers};
+use crate::meeting::LegId;
+use crate::sdp::{Negotiated, NegotiatedStream};
+
+pub(super) const VIDEO: u32 = 0;
+pub(super) const AUDIO: u32 = 1;
+/// The raw audio every place's sound is carried in inside the room (10 ms buffers).
+pub(super) const ROOM_AUDIO: &str = "audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved";
+
+/// What the room needs of a leg, whatever its transport.
+pub trait MediaLeg {
+    fn id(&self) -> LegId;
+    /// The bin linked into the room pipeline (its ghost pads are named in the module doc).
+    fn bin(&self) -> &gst::Bin;
+    /// The room slot (0-based) whose tees this leg's decoded picture and sound feed.
+    fn slot(&self) -> usize;
+    fn name(&self) -> &str;
+    fn stats(&self) -> MediaStats;
+    /// The loudness of the place's decoded sound (dBFS), for the speaker highlight.
+    fn level_db(&self) -> Option<f64>;
+    /// Periodic upkeep (jitter buffers follow the measured jitter).
+    fn tick(&self, bounds: super::jitter::JitterBounds);
+    /// Recent live latency samples (ms): video, audio.
+    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>);
+}
+
+pub struct RtpLeg {
+    pub(super) id: LegId,
+    pub(super) bin: gst::Bin,
+    pub(super) rtpbin: gst::Element,
+    pub(super) meters: Arc<LegMeters>,
+    pub(super) negotiated: Negotiated,
+    pub(super) slot: usize,
+    pub(super) name: String,
+    _sockets: CallSockets,
+}
+
+/// What a leg is built from.
+pub struct LegSpec<'a> {
+    pub id: LegId,
+    pub slot: usize,
+    /// Every slot of the room, this one included (the mix-minus takes all but `slot`).
+    pub slots: usize,
+    pub name: &'a str,
+    pub plan: &'a MediaPlan,
+    pub negotiated: &'a Negotiated,
+    pub render: Arc<RenderClock>,
+}
+
+impl RtpLeg {
+    pub fn build(spec: LegSpec<'_>, sockets: CallSockets) -> Result<Self, MediaError> {
+        let bin = gst::Bin::with_name(&spec.id.to_string());
+        let rtpbin = make(
+            "rtpbin",
+            &[
+                ("latency", &spec.plan.jitter.min_ms.to_string()),
+                ("add-reference-timestamp-meta", "true"),
+                ("rtcp-sync-send-time", "false"),
+            ],
+        )?;
+        bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let mut leg = Self {
+            id: spec.id,
+            bin,
+            rtpbin,
+            meters: Arc::new(LegMeters::default()),
+            negotiated: spec.negotiated.clone(),
+            slot: spec.slot,
+            name: spec.name.to_owned(),
+            _sockets: sockets,
+        };
+        if let Some(video) = &spec.negotiated.video {
+            leg.add_video(&spec, video)?;
+        }
+        if let Some(audio) = &spec.negotiated.audio {
+            leg.add_audio(&spec, audio)?;
+        }
+        leg.route_received_streams();
+        leg.track_jitter_buffers();
+        Ok(leg)
+    }
+
+    fn add_video(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
+        let queue = make("queue", &[("max-size-buffers", "8"), ("max-size-bytes", "0"), ("max-size-time", "0")])?;
+        let pay = make(
+            "rtph264pay",
+            &[
+                ("pt", &stream.pt.to_string()),
+                ("config-interval", "-1"),
+                ("mtu", "1200"),
+                ("aggregate-mode", "zero-latency"),
+            ],
+        )?;
+        add_and_link(&self.bin, &[&queue, &pay])?;
+        ghost(&self.bin, &pad(&queue, "sink")?, "video_sink")?;
+        link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
+
+        let depay = make("rtph264depay", &[])?;
+        depay.set_property("name", format!("{}-video-depay", self.id));
+        let decoder = make(&spec.plan.decoder, &[])?;
+        // AVC out of the depayloader: it then waits for SPS/PPS and hands them over as
+        // codec_data, so the parser knows the profile before the first frame (openh264dec
+        // refuses caps without one; from byte-stream it never decodes a frame).
+        let avc = capsfilter("video/x-h264,stream-format=avc")?;
+        let (w, h) = (spec.plan.width, spec.plan.height);
+        let room_size = capsfilter(&format!("video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1"))?;
+        let chain = [
+            &depay,
+            &avc,
+            &make("h264parse", &[])?,
+            &decoder,
+            &make("videoconvert", &[])?,
+            &make("videoscale", &[])?,
+            &room_size,
+        ];
+        add_and_link(&self.bin, &chain)?;
+        ghost(&self.bin, &pad(&room_size, "src")?, "video_src")?;
+        let meters = self.meters.clone();
+        probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
+        probe_reference_latency(&decoder, "src", spec.render.clone(), self.meters.video_latency.clone());
+        self.add_transport(VIDEO, stream, "video")
+    }
+
+    fn add_audio(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
+        // The mix-minus: this room's microphone and every other place, never this one.
+        let mix = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "10000000")])?;
+        let pay = make("rtpopuspay", &[("pt", &stream.pt.to_string())])?;
+        let send = [
+            &mix,
+            &capsfilter(ROOM_AUDIO)?,
+            &make("audioconvert", &[])?,
+            &make("opusenc", &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "10")])?,
+            &pay,
+        ];
+        add_and_link(&self.bin, &send)?;
+        // Each input through its own queue: one tee feeds several mixers, none may block it.
+        let inputs = std::iter::once("mix_mic".to_owned())
+            .chain((0..spec.slots).filter(|s| *s != spec.slot).map(|other| format!("mix_slot_{other}")));
+        for input in inputs {
+            let queue =
+                make("queue", &[("max-size-time", "200000000"), ("max-size-buffers", "0"), ("max-size-bytes", "0")])?;
+            self.bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
+            super::elements::link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
+            ghost(&self.bin, &pad(&queue, "sink")?, &input)?;
+        }
+        link_to_request(&pay, &self.rtpbin, "send_rtp_sink_1")?;
+
+        let depay = make("rtpopusdepay", &[])?;
+        depay.set_property("name", format!("{}-audio-depay", self.id));
+        let decoded = capsfilter(ROOM_AUDIO)?;
+        let receive =
+            [&depay, &make("opusdec", &[])?, &make("audioconvert", &[])?, &make("audioresample", &[])?, &decoded];
+        add_and_link(&self.bin, &receive)?;
+        ghost(&self.bin, &pad(&decoded, "src")?, "audio_src")?;
+        probe_reference_latency(&decoded, "src", spec.render.clone(), self.meters.audio_latency.clone());
+        let meters = self.meters.clone();
+        probe_buffers(&decoded, "src", move |_, buffer| {
+            meters.audio_decoded.record(0);
+            if let Ok(map) = buffer.map_readable() {
+                let level =
+                    rms_dbfs(map.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0));
+                if let Ok(mut l) = meters.level_db.lock() {
+                    *l = Some(level);
+                }
+            }
+        });
+        self.add_transport(AUDIO, stream, "audio")
+    }
+
+    /// UDP in and out for one rtpbin session, on the leg's own sockets.
+    fn add_transport(&self, session: u32, stream: &NegotiatedStream, media: &str) -> Result<(), MediaError> {
+        let (clock_rate, encoding) = if session == VIDEO { (90000, "H264") } else { (48000, "OPUS") };
+        let (rtp, rtcp) = if session == VIDEO {
+            (&self._sockets.video_rtp, &self._sockets.video_rtcp)
+        } else {
+            (&self._sockets.audio_rtp, &self._sockets.audio_rtcp)
+        };
+        let rtp_caps: gst::Caps = format!(
+            "application/x-rtp,media={media},clock-rate={clock_rate},encoding-name={encoding},payload={}",
+            stream.pt
+        )
+        .parse()
+        .map_err(|_| MediaError::Internal("bad RTP caps".into()))?;
+        let udpsrc = |socket: &gio::Socket| {
+            gst::ElementFactory::make("udpsrc")
+                .property("socket", socket)
+                .property("close-socket", false)
+                .build()
+                .map_err(|e| MediaError::Internal(e.to_string()))
+        };
+        let udpsink = |socket: &gio::Socket, port: u16| {
+            gst::ElementFactory::make("udpsink")
+                .property("socket", socket)
+                .property("close-socket", false)
+                .property("host", stream.remote_ip.to_string())
+                .property("port", i32::from(port))
+                .property("sync", false)
+                .property("async", false)
+                .build()
+                .map_err(|e| MediaError::Internal(e.to_string()))
+        };
+        let (rtp_in, rtcp_in) = (udpsrc(rtp)?, udpsrc(rtcp)?);
+        rtp_in.set_property("caps", &rtp_caps);
+        let (rtp_out, rtcp_out) = (udpsink(rtp, stream.remote_rtp_port)?, udpsink(rtcp, stream.remote_rtcp_port)?);
+        self.bin.add_many([&rtp_in, &rtcp_in, &rtp_out, &rtcp_out]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        link_to_request(&rtp_in, &self.rtpbin, &format!("recv_rtp_sink_{session}"))?;
+        link_to_request(&rtcp_in, &self.rtpbin, &format!("recv_rtcp_sink_{session}"))?;
+        link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
+        link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
+        let meters = self.meters.clone();
+        probe_buffers(&rtp_in, "src", move |_, b| meters.rtp(session, false).record(b.size() as u64));
+        let meters = self.meters.clone();
+        probe_buffers(&rtp_out, "sink", move |_, b| meters.rtp(session, true).record(b.size() as u64));
+        Ok(())
+    }
+
+    /// rtpbin adds one pad per received stream (`recv_rtp_src_SESSION_SSRC_PT`): link it to
+    /// that session's depayloader. A second SSRC on a session (the peer restarted its sender)
+    /// replaces the first.
+    fn route_received_streams(&self) {
+        let (bin, id) = (self.bin.downgrade(), self.id);
+        self.rtpbin.connect_pad_added(move |_, pad| {
+            let name = pad.name();
+            let depay = match name.split('_').nth(3) {
+                Some("0") if name.starts_with("recv_rtp_src_") => format!("{id}-video-depay"),
+                Some("1") if name.starts_with("recv_rtp_src_") => format!("{id}-audio-depay"),
+                _ => return,
+            };
+            let Some(sink) = bin.upgrade().and_then(|b| b.by_name(&depay)).and_then(|d| d.static_pad("sink")) else {
+                return;
+            };
+            if let Some(old) = sink.peer() {
+                let _ = old.unlink(&sink);
+            }
+            if let Err(e) = pad.link(&sink) {
+                tracing::warn!(leg = %id, pad = %name, error = ?e, "could not route a received stream");
+            }
+        });
+    }
+}
+
+impl MediaLeg for RtpLeg {
+    fn id(&self) -> LegId {
+        self.id
+    }
+    fn bin(&self) -> &gst::Bin {
+        &self.bin
+    }
+    fn slot(&self) -> usize {
+        self.slot
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn stats(&self) -> MediaStats {
+        self.leg_stats()
+    }
+    fn level_db(&self) -> Option<f64> {
+        self.meters.level_db.lock().ok().and_then(|l| *l)
+    }
+    fn tick(&self, bounds: super::jitter::JitterBounds) {
+        self.adapt_jitter_buffers(bounds);
+    }
+    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
+        (self.meters.video_latency.recent(), self.meters.audio_latency.recent())
+    }
+}

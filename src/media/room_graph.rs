@@ -1,0 +1,190 @@
+//! The fixed part of the room's media graph, built once per meeting: the camera through one
+//! encoder to a tee every leg takes its picture from; the microphone to a tee every leg's
+//! mix-minus takes it from; and per slot (one per possible remote place) a video and an audio
+//! tee that the slot's leg feeds, in turn feeding the screen's selector, the speaker's mixer and
+//! the other legs' mix-minus. Mixer pads are all requested here, before anything plays
+//! (GStreamer 1.22.0's aggregators race when pads come and go while PLAYING).
+
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::elements::{add_and_link, capsfilter, fragment, link_pads, make, pad, request};
+use super::leg::ROOM_AUDIO;
+use super::measure::watch_qr_reader;
+use super::plan::MediaPlan;
+use super::room_meters::RoomMeters;
+use super::self_view;
+use super::source::{SourceState, VIDEO_SOURCE};
+use super::stats::rms_dbfs;
+use super::{MediaError, probe_buffers};
+
+/// The elements of the fixed graph that legs and the gallery are linked to.
+pub(super) struct RoomGraph {
+    /// The encoded picture every leg sends (H.264, after the parser).
+    pub video_out: gst::Element,
+    /// This room's camera picture, raw at the room's size.
+    pub camera: gst::Element,
+    /// The encoder's input: the camera (pad 0) or, from three places on, the gallery.
+    pub encoder_input: gst::Element,
+    pub encoder: gst::Element,
+    /// What the screen shows: a slot's picture, or the gallery.
+    pub screen_input: gst::Element,
+    pub mic_out: gst::Element,
+    pub mic: gst::Element,
+    pub slot_video: Vec<gst::Element>,
+    pub slot_audio: Vec<gst::Element>,
+    /// The screen selector's pad for each slot.
+    pub screen_slots: Vec<gst::Pad>,
+    pub direct_pad: gst::Pad,
+    /// Whether the self-view is pasted onto the screen now (only with one remote place).
+    pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn leaky_queue() -> Result<gst::Element, MediaError> {
+    make(
+        "queue",
+        &[("leaky", "downstream"), ("max-size-buffers", "2"), ("max-size-bytes", "0"), ("max-size-time", "0")],
+    )
+}
+
+pub(super) fn tee() -> Result<gst::Element, MediaError> {
+    make("tee", &[("allow-not-linked", "true")])
+}
+
+/// Builds the fixed graph into `pipeline` (not yet playing).
+pub(super) fn build(
+    pipeline: &gst::Pipeline,
+    plan: &MediaPlan,
+    slots: usize,
+    muted: bool,
+    meters: &Arc<RoomMeters>,
+    source: &Arc<Mutex<SourceState>>,
+) -> Result<RoomGraph, MediaError> {
+    let (w, h, fps) = (plan.width, plan.height, plan.fps);
+    // The camera: a slate stands in when it fails (source.rs), the room goes on.
+    let mut state = SourceState::new(&plan.video_source.fragment, plan.camera.clone());
+    let text = state.initial_fragment().unwrap_or_else(|| plan.video_source.fragment.clone());
+    let src = fragment(&text, gst::PadDirection::Src)?;
+    src.set_property("name", VIDEO_SOURCE);
+    state.watch(&src);
+    if let Ok(mut slot) = source.lock() {
+        *slot = state;
+    }
+    // One raw format through the room (the slate, the gallery and every decoded place alike).
+    let raw =
+        capsfilter(&format!("video/x-raw,width={w},height={h},framerate={fps}/1,format=I420,pixel-aspect-ratio=1/1"))?;
+    let camera = tee()?;
+    add_and_link(pipeline, &[&src, &make("videoconvert", &[])?, &make("videoscale", &[])?, &raw, &camera])?;
+
+    let encoder_input = make("input-selector", &[("sync-streams", "false"), ("cache-buffers", "false")])?;
+    let encoder = make(&plan.encoder.element, &[])?;
+    for (name, value) in &plan.encoder.properties {
+        super::elements::set(&encoder, name, value)?;
+    }
+    // x264 would pick High profile; the SDP promised Constrained Baseline (42e01f).
+    let h264 =
+        if plan.encoder.element == "x264enc" { "video/x-h264,profile=constrained-baseline" } else { "video/x-h264" };
+    let video_out = tee()?;
+    let chain = [
+        &encoder_input,
+        &make("videoconvert", &[])?,
+        &encoder,
+        &capsfilter(h264)?,
+        &make("h264parse", &[("config-interval", "-1")])?,
+        &video_out,
+    ];
+    add_and_link(pipeline, &chain)?;
+    let direct = leaky_queue()?;
+    pipeline.add(&direct).map_err(|e| MediaError::Internal(e.to_string()))?;
+    link_pads(&request(&camera, "src_%u")?, &pad(&direct, "sink")?)?;
+    let direct_pad = request(&encoder_input, "sink_%u")?;
+    link_pads(&pad(&direct, "src")?, &direct_pad)?;
+    encoder_input.set_property("active-pad", &direct_pad);
+
+    // The screen: one place's picture (with the self-view in its corner), or the gallery.
+    let screen_input = make("input-selector", &[("sync-streams", "false"), ("cache-buffers", "false")])?;
+    let screen = capsfilter("video/x-raw,format=I420")?;
+    let display = fragment(&plan.display.fragment, gst::PadDirection::Sink)?;
+    add_and_link(pipeline, &[&screen_input, &screen, &make("videoconvert", &[])?, &display])?;
+    if let (Some(arrivals), Ok(mut slot)) =
+        (watch_qr_reader(&display, meters.render.clone()), meters.qr_arrivals.lock())
+    {
+        *slot = Some(arrivals);
+    }
+    let self_view_on = Arc::new(std::sync::atomic::AtomicBool::new(plan.self_view));
+    if plan.self_view {
+        let latest = self_view::add_branch(pipeline, &camera, w, h)?;
+        self_view::draw_on(&screen, latest, self_view_on.clone());
+    }
+    let keep = meters.clone();
+    probe_buffers(&screen, "src", move |pad, buffer| {
+        if let (Some(caps), Ok(mut last)) = (pad.current_caps(), keep.last_frame.lock()) {
+            *last = Some(gst::Sample::builder().buffer(buffer).caps(&caps).build());
+        }
+    });
+
+    // The microphone, and the speaker mixing every place.
+    let mic = make("volume", &[("mute", if muted { "true" } else { "false" })])?;
+    let mic_out = tee()?;
+    let mic_chain = [
+        &fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?,
+        &make("audioconvert", &[])?,
+        &make("audioresample", &[])?,
+        &capsfilter(ROOM_AUDIO)?,
+        &mic,
+        &mic_out,
+    ];
+    add_and_link(pipeline, &mic_chain)?;
+    let level = meters.clone();
+    probe_buffers(&mic, "src", move |_, buffer| {
+        if let Ok(map) = buffer.map_readable() {
+            let db = rms_dbfs(map.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0));
+            if let Ok(mut l) = level.mic_level_db.lock() {
+                *l = Some(db);
+            }
+        }
+    });
+    let speaker = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "5000000")])?;
+    let speaker_chain = [
+        &speaker,
+        &capsfilter(ROOM_AUDIO)?,
+        &make("audioconvert", &[])?,
+        &make("audioresample", &[])?,
+        &fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
+    ];
+    add_and_link(pipeline, &speaker_chain)?;
+
+    let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
+    for _ in 0..slots {
+        let (video, to_screen) = (tee()?, leaky_queue()?);
+        pipeline.add_many([&video, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        link_pads(&request(&video, "src_%u")?, &pad(&to_screen, "sink")?)?;
+        let screen_pad = request(&screen_input, "sink_%u")?;
+        link_pads(&pad(&to_screen, "src")?, &screen_pad)?;
+        let audio = tee()?;
+        let to_speaker =
+            make("queue", &[("max-size-time", "200000000"), ("max-size-buffers", "0"), ("max-size-bytes", "0")])?;
+        pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        link_pads(&request(&audio, "src_%u")?, &pad(&to_speaker, "sink")?)?;
+        link_pads(&pad(&to_speaker, "src")?, &request(&speaker, "sink_%u")?)?;
+        slot_video.push(video);
+        slot_audio.push(audio);
+        screen_slots.push(screen_pad);
+    }
+    Ok(RoomGraph {
+        video_out,
+        camera,
+        encoder_input,
+        encoder,
+        screen_input,
+        mic_out,
+        mic,
+        slot_video,
+        slot_audio,
+        screen_slots,
+        direct_pad,
+        self_view_on,
+    })
+}

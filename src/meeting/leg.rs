@@ -1,0 +1,161 @@
+//! One leg of the meeting: the SIP dialog and media session with one remote place. What a leg
+//! knows in every phase lives in [`Leg`]; what only one phase has lives in its [`Phase`]
+//! variant, so a ringing leg cannot hold a keep-alive timer and a live one no ring deadline.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::{LegId, LegState};
+use crate::sdp::{LocalMedia, Negotiated, SessionDescription};
+use crate::sip::dialog::Dialog;
+use crate::sip::{Request, Response, SipUri};
+
+/// The transactions of a leg that may be retransmitting (keyed with the leg's id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tx {
+    Invite,
+    Ok200,
+    Bye,
+    Cancel,
+    Options,
+}
+
+/// The key of one retransmitting transaction: which leg, which request.
+pub(super) type TxKey = (LegId, Tx);
+
+#[derive(Debug)]
+pub(super) enum Phase {
+    /// We invite the peer. `until` is the dial timeout, or the ring timeout once it rings.
+    Dialing { provisional: bool, until: Instant },
+    /// The peer invites us. `answer` is ready once our ports are bound.
+    Ringing { offer: SessionDescription, answer: Option<Negotiated>, answer_when_ready: bool, until: Instant },
+    /// Media flows; the peer is probed with OPTIONS at `keepalive_at`.
+    Live { negotiated: Negotiated, keepalive_at: Instant },
+    /// We hung up and wait until `until` for the peer to confirm. `cancel_pending`: our INVITE
+    /// had no response yet, so the CANCEL goes out when one arrives.
+    Ending { until: Instant, cancel_pending: bool },
+}
+
+#[derive(Debug)]
+pub(super) struct Leg {
+    pub id: LegId,
+    pub outgoing: bool,
+    pub peer: SipUri,
+    pub peer_addr: SocketAddr,
+    /// Our ports, once media bound them.
+    pub local: Option<LocalMedia>,
+    pub dialog: Option<Dialog>,
+    /// The INVITE that made the leg (ours or the peer's).
+    pub invite: Option<Request>,
+    /// Our offer (outgoing) or answer (incoming).
+    pub our_sdp: Option<SessionDescription>,
+    /// Our last response to the peer's INVITE, for retransmitted INVITEs.
+    pub last_invite_response: Option<Response>,
+    pub media_released: bool,
+    /// Why the leg is ending, if it is a failure the room should be told about.
+    pub end_error: Option<String>,
+    /// Whether media ever flowed (the place took part in the meeting).
+    pub was_live: bool,
+    pub since: Instant,
+    pub phase: Phase,
+}
+
+impl Leg {
+    pub fn new(id: LegId, outgoing: bool, peer: SipUri, peer_addr: SocketAddr, now: Instant, phase: Phase) -> Self {
+        Self {
+            id,
+            outgoing,
+            peer,
+            peer_addr,
+            local: None,
+            dialog: None,
+            invite: None,
+            our_sdp: None,
+            last_invite_response: None,
+            media_released: false,
+            end_error: None,
+            was_live: false,
+            since: now,
+            phase,
+        }
+    }
+
+    pub fn state(&self) -> LegState {
+        match self.phase {
+            Phase::Dialing { .. } => LegState::Dialing,
+            Phase::Ringing { .. } => LegState::Ringing,
+            Phase::Live { .. } => LegState::Live,
+            Phase::Ending { .. } => LegState::Ending,
+        }
+    }
+
+    /// When this leg's own timer fires (dial, ring, keep-alive or hang-up wait).
+    pub fn deadline(&self) -> Instant {
+        match &self.phase {
+            Phase::Dialing { until, .. } | Phase::Ringing { until, .. } | Phase::Ending { until, .. } => *until,
+            Phase::Live { keepalive_at, .. } => *keepalive_at,
+        }
+    }
+
+    pub fn set_phase(&mut self, now: Instant, phase: Phase) {
+        if std::mem::discriminant(&self.phase) != std::mem::discriminant(&phase) {
+            self.since = now;
+        }
+        if matches!(phase, Phase::Live { .. }) {
+            self.was_live = true;
+        }
+        self.phase = phase;
+    }
+
+    /// The place's name for captions and logs: the peer's user part, else its host.
+    pub fn name(&self) -> String {
+        let from_invite = (!self.outgoing)
+            .then(|| {
+                self.invite
+                    .as_ref()
+                    .and_then(|i| i.headers.from().ok())
+                    .and_then(|f| f.display.filter(|d| !d.trim().is_empty()))
+            })
+            .flatten();
+        from_invite.or_else(|| self.peer.user.clone()).unwrap_or_else(|| self.peer.host.clone())
+    }
+
+    /// Whether a request with this Call-ID belongs to the leg.
+    pub fn has_call_id(&self, call_id: &str) -> bool {
+        let ours = self.dialog.as_ref().map(|d| d.call_id.as_str());
+        let theirs = self.invite.as_ref().and_then(|i| i.headers.call_id().ok());
+        ours == Some(call_id) || theirs == Some(call_id)
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.dialog.as_ref().map(|d| d.call_id.as_str()).or_else(|| self.invite.as_ref()?.headers.call_id().ok())
+    }
+
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        match &self.phase {
+            Phase::Live { negotiated, .. } => Some(negotiated),
+            Phase::Ringing { answer, .. } => answer.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Deterministic identifiers (tags, branches, Call-IDs) from a seed: splitmix64.
+#[derive(Debug)]
+pub(super) struct IdGen(pub u64);
+
+impl IdGen {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn token(&mut self) -> String {
+        format!("{:016x}", self.next())
+    }
+    pub fn branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.token())
+    }
+}

@@ -1,0 +1,215 @@
+//! The meeting core: a sans-IO state machine that decides everything about the room's meeting
+//! and does nothing itself. A meeting is this room plus up to `max_places - 1` remote places,
+//! each reached over its own **leg** (one SIP dialog, one media session). Feed it
+//! `(now, Input)` with [`Meeting::handle_input`], advance time with [`Meeting::handle_timeout`],
+//! drain [`Meeting::poll_output`], and wake it at [`Meeting::poll_timeout`]. No sockets,
+//! GStreamer or GPIO here, so every behaviour is a unit test with explicit instants.
+//!
+//! The room hosts: pressing the button dials every configured peer at once, and allowed callers
+//! are added to a meeting in progress until it is full. Every other place makes an ordinary
+//! two-party call to the host, so any SIP endpoint can take part.
+//!
+//! - `core.rs`: the meeting itself: legs, timers, mute, LED, the room's state.
+//! - `leg.rs`: one leg's data and its per-phase state (dialing, ringing, live, ending).
+//! - `outgoing.rs`: dialling peers and the responses to our requests.
+//! - `incoming.rs`: requests from peers (INVITE, ACK, BYE, CANCEL, OPTIONS).
+//! - `status.rs`: what `ctl status` shows of the meeting and each leg.
+//! - `policy.rs`: who may call in.
+
+mod core;
+mod incoming;
+mod leg;
+mod outgoing;
+mod policy;
+mod status;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_meeting;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use self::core::Meeting;
+pub use policy::{AllowEntry, AllowList};
+pub use status::{LegStatus, MeetingStatus, Unreached};
+
+use crate::sdp::{Capabilities, LocalMedia, Negotiated};
+use crate::sip::{SipMessage, SipUri};
+
+/// Identifies one leg of this room's meeting (media adapters key their resources by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct LegId(pub u64);
+
+impl std::fmt::Display for LegId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "leg-{}", self.0)
+    }
+}
+
+/// What the room as a whole is doing (one state, whatever its legs do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoomState {
+    Idle,
+    /// We invited peers and none has answered yet.
+    Dialing,
+    /// A peer invites us; waiting for the button (or auto-answer).
+    Ringing,
+    /// At least one remote place is live.
+    InCall,
+    /// We hung up and wait for the peers to confirm.
+    Ending,
+}
+
+/// What one leg is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegState {
+    Dialing,
+    Ringing,
+    Live,
+    Ending,
+}
+
+/// What the panel LED shows (see DESIGN.md, "Panel UX").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LedPattern {
+    Off,
+    SlowBlink,
+    Solid,
+    Muted,
+    FastBlink,
+}
+
+/// A gesture on the panel button, already recognised by the panel adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gesture {
+    ShortPress,
+    LongPress,
+}
+
+/// Explicit commands from the control socket (as opposed to the context-dependent button).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Dial every configured peer not yet in the meeting, and answer whoever rings.
+    Join,
+    /// Leave the meeting: every leg ends.
+    Leave,
+    /// Drop one place from the meeting; the others stay.
+    Drop(LegId),
+    Mute,
+    Unmute,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Button(Gesture),
+    Command(Command),
+    SipReceived {
+        from: SocketAddr,
+        message: SipMessage,
+    },
+    MediaPrepared {
+        leg: LegId,
+        local: LocalMedia,
+    },
+    MediaPrepareFailed {
+        leg: LegId,
+        reason: String,
+    },
+    /// One leg's media failed: that leg ends, the others stay.
+    MediaFailed {
+        leg: LegId,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    SendSip {
+        to: SocketAddr,
+        message: SipMessage,
+    },
+    /// Bind this leg's RTP/RTCP sockets towards `peer` and answer with `MediaPrepared`.
+    PrepareMedia {
+        leg: LegId,
+        peer: SocketAddr,
+    },
+    /// Link this leg into the room's media: `name` captions the place on screen.
+    StartMedia {
+        leg: LegId,
+        name: String,
+        local: LocalMedia,
+        negotiated: Negotiated,
+        muted: bool,
+    },
+    /// Unlink this leg and free what media holds for it (sockets, its part of the graph).
+    ReleaseMedia {
+        leg: LegId,
+    },
+    SetMute(bool),
+    Led(LedPattern),
+    /// Something an admin reading the log should know, in words; `leg` when it is about one.
+    Log {
+        level: Level,
+        leg: Option<LegId>,
+        message: String,
+    },
+}
+
+/// Timing of the meeting core; every field has a product default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Give up dialling when the peer has not responded at all within this time.
+    pub dial_timeout: Duration,
+    /// Give up when a ringing call is not answered within this time.
+    pub ring_timeout: Duration,
+    /// In a call, probe each peer with OPTIONS this often.
+    pub keepalive_interval: Duration,
+    /// End a leg when a probe is unanswered this long.
+    pub peer_timeout: Duration,
+    /// Wait this long for the peer to confirm our BYE or CANCEL.
+    pub hangup_timeout: Duration,
+    /// Show the error LED this long after a failure.
+    pub error_display: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            dial_timeout: Duration::from_secs(10),
+            ring_timeout: Duration::from_secs(45),
+            keepalive_interval: Duration::from_secs(5),
+            peer_timeout: Duration::from_secs(15),
+            hangup_timeout: Duration::from_secs(4),
+            error_display: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the core needs to know about this room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeetingConfig {
+    pub room: String,
+    /// The port our SIP socket is bound to (for Via and Contact).
+    pub sip_port: u16,
+    /// Who the button calls (all at once).
+    pub peers: Vec<SipUri>,
+    pub allow: AllowList,
+    pub auto_answer: bool,
+    /// Places in a meeting, this room included (2 = two-party calls only).
+    pub max_places: usize,
+    pub caps: Capabilities,
+    pub timing: Timing,
+    /// Seeds tags, branches and Call-IDs (the runtime passes entropy; tests a constant).
+    pub seed: u64,
+}
