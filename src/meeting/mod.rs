@@ -24,6 +24,8 @@ mod policy;
 mod status;
 
 #[cfg(test)]
+mod test_net;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_meeting;

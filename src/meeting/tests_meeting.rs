@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::tests::{Net, config};
+use super::test_net::{Net, config};
 use super::*;
 use crate::sip::{Method, SipMessage};
 

@@ -27,12 +27,65 @@ pub struct Devices {
     pub extra: String,
     /// Environment for the daemon (after `RUST_LOG=roombox=debug`, which these may override).
     pub env: Vec<(String, String)>,
+    /// `[audio] capture` and `playback` (the built-in tone and a silent sink by default).
+    pub capture: String,
+    pub playback: String,
 }
 
 impl Default for Devices {
     fn default() -> Self {
-        Self { video_source: "test".into(), display: "none".into(), extra: String::new(), env: vec![] }
+        Self {
+            video_source: "test".into(),
+            display: "none".into(),
+            extra: String::new(),
+            env: vec![],
+            capture: "test".into(),
+            playback: "null".into(),
+        }
     }
+}
+
+impl Devices {
+    /// A room whose microphone hears a sine at `hz` and whose speaker is recorded as raw
+    /// 48 kHz mono S16LE to `heard` (read it with [`tone_levels`]), with a solid picture.
+    pub fn tone_room(hz: u32, argb: u32, heard: &Path) -> Devices {
+        Devices {
+            video_source: format!("videotestsrc is-live=true pattern=solid-color foreground-color={argb:#010x}"),
+            capture: format!("audiotestsrc is-live=true samplesperbuffer=480 wave=sine freq={hz} volume=0.25"),
+            playback: format!(
+                "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! filesink sync=true location={}",
+                heard.display()
+            ),
+            ..Devices::default()
+        }
+    }
+}
+
+/// The level (dBFS) of each frequency in the last `seconds` of a raw 48 kHz mono S16LE
+/// recording (Goertzel), so a test tells places apart by their tones.
+pub fn tone_levels(path: &Path, seconds: f64, freqs: &[u32]) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let samples: Vec<f64> =
+        bytes.chunks_exact(2).map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
+    let n = ((seconds * 48000.0) as usize).min(samples.len());
+    let window = &samples[samples.len() - n..];
+    freqs
+        .iter()
+        .map(|&f| {
+            let w = 2.0 * std::f64::consts::PI * f64::from(f) / 48000.0;
+            let coeff = 2.0 * w.cos();
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for x in window {
+                let s0 = x + coeff * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+            // A full-scale sine gives (n/2)^2; report the sine's amplitude in dBFS.
+            let amplitude = 2.0 * power.max(1e-30).sqrt() / n.max(1) as f64;
+            20.0 * amplitude.max(1e-9).log10()
+        })
+        .collect()
 }
 
 pub struct Daemon {
@@ -56,10 +109,12 @@ impl Daemon {
         let config = format!(
             "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n[call]\npeers = [{}]\n{call_extra}\n\
              [video]\nsource = '{}'\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
-             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\n\
+             [audio]\ncapture = '{}'\nplayback = '{}'\n[display]\noutput = '{}'\n\
              [control]\nsocket = \"{}\"\n{}\n",
             peers.join(", "),
             devices.video_source,
+            devices.capture,
+            devices.playback,
             devices.display,
             dir.path().join("control.sock").display(),
             devices.extra,
@@ -186,6 +241,18 @@ impl Picture {
         let mut pixels = vec![0; reader.output_buffer_size().expect("a sane size")];
         let info = reader.next_frame(&mut pixels).expect("one frame");
         Picture { width: info.width, height: info.height, channels: info.color_type.samples(), pixels }
+    }
+
+    /// How many pixels of the box (x, y, w, h) satisfy `test`.
+    pub fn count(&self, x: u32, y: u32, w: u32, h: u32, test: impl Fn((u8, u8, u8)) -> bool) -> usize {
+        let mut n = 0;
+        for yy in y..(y + h).min(self.height) {
+            for xx in x..(x + w).min(self.width) {
+                let i = (yy as usize * self.width as usize + xx as usize) * self.channels;
+                n += usize::from(test((self.pixels[i], self.pixels[i + 1], self.pixels[i + 2])));
+            }
+        }
+        n
     }
 
     /// The average (r, g, b) of the box of `size` pixels centred on (x, y).
