@@ -1,4 +1,4 @@
-# roombox: `make demo` shows two rooms in a call; `make test` installs what it needs and runs
+# roombox: `make demo` shows a meeting of three rooms; `make test` installs what it needs and runs
 # every test. See README.md.
 
 CARGO ?= cargo
