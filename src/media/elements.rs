@@ -123,6 +123,31 @@ pub fn link_from_rtpbin(rtpbin: &gst::Element, pad: &str, sink: &gst::Element) -
     Ok(())
 }
 
+/// A queue that drops the oldest of its `buffers` pictures rather than hold a live stream
+/// back (a picture that waits is a late picture).
+pub fn leaky_queue(buffers: u32) -> Result<gst::Element, MediaError> {
+    make(
+        "queue",
+        &[
+            ("leaky", "downstream"),
+            ("max-size-buffers", &buffers.to_string()),
+            ("max-size-bytes", "0"),
+            ("max-size-time", "0"),
+        ],
+    )
+}
+
+/// A queue of up to 200 ms of sound between a tee and one of the mixers it feeds (one tee
+/// feeds several mixers; none may block it).
+pub fn audio_queue() -> Result<gst::Element, MediaError> {
+    make("queue", &[("max-size-time", "200000000"), ("max-size-buffers", "0"), ("max-size-bytes", "0")])
+}
+
+/// A tee whose branches may come and go (legs, the gallery) while it plays.
+pub fn tee() -> Result<gst::Element, MediaError> {
+    make("tee", &[("allow-not-linked", "true")])
+}
+
 /// Exposes `pad` of an element inside `bin` as the bin's pad `name`.
 pub fn ghost(bin: &gst::Bin, pad: &gst::Pad, name: &str) -> Result<gst::GhostPad, MediaError> {
     let ghost = gst::GhostPad::builder_with_target(pad)

@@ -8,10 +8,10 @@ use gst::prelude::*;
 use gstreamer as gst;
 
 use super::MediaError;
-use super::elements::{add_and_link, capsfilter, link_pads, make, pad, request};
+use super::elements::{add_and_link, capsfilter, leaky_queue, link_pads, make, pad, request, tee};
 use super::layout::{self, Rect};
 use super::plan::MediaPlan;
-use super::room_graph::{RoomGraph, tee};
+use super::room_graph::RoomGraph;
 
 /// The highlight frame's colour (ARGB) and width in pixels of a 720-line screen.
 const HIGHLIGHT_ARGB: &str = "0xffffc107";
@@ -48,13 +48,6 @@ fn caption(text: &str) -> Result<gst::Element, MediaError> {
     )
 }
 
-fn leaky_queue() -> Result<gst::Element, MediaError> {
-    make(
-        "queue",
-        &[("leaky", "downstream"), ("max-size-buffers", "2"), ("max-size-bytes", "0"), ("max-size-time", "0")],
-    )
-}
-
 /// Adds `chain` to the pipeline, linked into `into` and playing, then feeds it from a new pad
 /// of `tee` (in that order: a tee must never push into an element that is not running yet).
 fn feed(
@@ -77,8 +70,8 @@ impl Gallery {
         let compositor = make("compositor", &[("background", "black"), ("start-time-selection", "first")])?;
         compositor.set_property("name", "gallery");
         let out = tee()?;
-        let to_encoder = leaky_queue()?;
-        let to_screen = leaky_queue()?;
+        let to_encoder = leaky_queue(2)?;
+        let to_screen = leaky_queue(2)?;
         let caps = capsfilter(&format!(
             "video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
         ))?;
@@ -112,10 +105,10 @@ impl Gallery {
         frame.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
 
         let mut captions = Vec::new();
-        let (room_queue, room_caption) = (leaky_queue()?, caption(&plan.room)?);
+        let (room_queue, room_caption) = (leaky_queue(2)?, caption(&plan.room)?);
         feed(pipeline, &graph.camera, &[&room_queue, &room_caption], &room)?;
         for (slot, tile) in graph.slot_video.iter().zip(&slots) {
-            let (queue, text) = (leaky_queue()?, caption("")?);
+            let (queue, text) = (leaky_queue(2)?, caption("")?);
             feed(pipeline, slot, &[&queue, &text], tile)?;
             captions.push(text);
         }

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use gst::prelude::*;
 use gstreamer as gst;
 
-use super::elements::{add_and_link, capsfilter, ghost, link_from_rtpbin, link_to_request, make, pad, request};
+use super::elements::{
+    add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_to_request, make, pad, request,
+};
 use super::leg_stats::LegMeters;
 use super::measure::{RenderClock, probe_reference_latency};
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
-use super::stats::{MediaStats, rms_dbfs};
+use super::stats::{MediaStats, rms_dbfs_s16le};
 use super::{MediaError, probe_buffers};
 use crate::meeting::LegId;
 use crate::sdp::{Negotiated, NegotiatedStream};
@@ -154,8 +156,7 @@ impl RtpLeg {
         let inputs = std::iter::once("mix_mic".to_owned())
             .chain((0..spec.slots).filter(|s| *s != spec.slot).map(|other| format!("mix_slot_{other}")));
         for input in inputs {
-            let queue =
-                make("queue", &[("max-size-time", "200000000"), ("max-size-buffers", "0"), ("max-size-bytes", "0")])?;
+            let queue = audio_queue()?;
             self.bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
             super::elements::link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
             ghost(&self.bin, &pad(&queue, "sink")?, &input)?;
@@ -173,12 +174,8 @@ impl RtpLeg {
         let meters = self.meters.clone();
         probe_buffers(&decoded, "src", move |_, buffer| {
             meters.audio_decoded.record(0);
-            if let Ok(map) = buffer.map_readable() {
-                let level =
-                    rms_dbfs(map.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0));
-                if let Ok(mut l) = meters.level_db.lock() {
-                    *l = Some(level);
-                }
+            if let (Ok(map), Ok(mut l)) = (buffer.map_readable(), meters.level_db.lock()) {
+                *l = Some(rms_dbfs_s16le(&map));
             }
         });
         self.add_transport(AUDIO, stream, "audio")

@@ -10,14 +10,16 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gstreamer as gst;
 
-use super::elements::{add_and_link, capsfilter, fragment, link_pads, make, pad, request};
+use super::elements::{
+    add_and_link, audio_queue, capsfilter, fragment, leaky_queue, link_pads, make, pad, request, tee,
+};
 use super::leg::ROOM_AUDIO;
 use super::measure::watch_qr_reader;
 use super::plan::MediaPlan;
 use super::room_meters::RoomMeters;
 use super::self_view;
 use super::source::{SourceState, VIDEO_SOURCE};
-use super::stats::rms_dbfs;
+use super::stats::rms_dbfs_s16le;
 use super::{MediaError, probe_buffers};
 
 /// The elements of the fixed graph that legs and the gallery are linked to.
@@ -40,17 +42,6 @@ pub(super) struct RoomGraph {
     pub direct_pad: gst::Pad,
     /// Whether the self-view is pasted onto the screen now (only with one remote place).
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
-}
-
-fn leaky_queue() -> Result<gst::Element, MediaError> {
-    make(
-        "queue",
-        &[("leaky", "downstream"), ("max-size-buffers", "2"), ("max-size-bytes", "0"), ("max-size-time", "0")],
-    )
-}
-
-pub(super) fn tee() -> Result<gst::Element, MediaError> {
-    make("tee", &[("allow-not-linked", "true")])
 }
 
 /// Builds the fixed graph into `pipeline` (not yet playing).
@@ -96,7 +87,7 @@ pub(super) fn build(
         &video_out,
     ];
     add_and_link(pipeline, &chain)?;
-    let direct = leaky_queue()?;
+    let direct = leaky_queue(2)?;
     pipeline.add(&direct).map_err(|e| MediaError::Internal(e.to_string()))?;
     link_pads(&request(&camera, "src_%u")?, &pad(&direct, "sink")?)?;
     let direct_pad = request(&encoder_input, "sink_%u")?;
@@ -139,11 +130,8 @@ pub(super) fn build(
     add_and_link(pipeline, &mic_chain)?;
     let level = meters.clone();
     probe_buffers(&mic, "src", move |_, buffer| {
-        if let Ok(map) = buffer.map_readable() {
-            let db = rms_dbfs(map.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0));
-            if let Ok(mut l) = level.mic_level_db.lock() {
-                *l = Some(db);
-            }
+        if let (Ok(map), Ok(mut l)) = (buffer.map_readable(), level.mic_level_db.lock()) {
+            *l = Some(rms_dbfs_s16le(&map));
         }
     });
     let speaker = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "5000000")])?;
@@ -158,14 +146,13 @@ pub(super) fn build(
 
     let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
     for _ in 0..slots {
-        let (video, to_screen) = (tee()?, leaky_queue()?);
+        let (video, to_screen) = (tee()?, leaky_queue(2)?);
         pipeline.add_many([&video, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&video, "src_%u")?, &pad(&to_screen, "sink")?)?;
         let screen_pad = request(&screen_input, "sink_%u")?;
         link_pads(&pad(&to_screen, "src")?, &screen_pad)?;
         let audio = tee()?;
-        let to_speaker =
-            make("queue", &[("max-size-time", "200000000"), ("max-size-buffers", "0"), ("max-size-bytes", "0")])?;
+        let to_speaker = audio_queue()?;
         pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&audio, "src_%u")?, &pad(&to_speaker, "sink")?)?;
         link_pads(&pad(&to_speaker, "src")?, &request(&speaker, "sink_%u")?)?;

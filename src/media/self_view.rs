@@ -11,7 +11,7 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
 use super::MediaError;
-use super::elements::{capsfilter, make};
+use super::elements::{capsfilter, leaky_queue, make};
 
 /// The latest local frame, scaled down to the self-view size (I420).
 pub type Latest = Arc<Mutex<Option<gst::Buffer>>>;
@@ -28,10 +28,7 @@ pub fn geometry(width: u32, height: u32) -> (u32, u32, u32) {
 /// that keeps the latest frame. Returns where the frame is kept.
 pub fn add_branch(pipeline: &gst::Pipeline, tee: &gst::Element, width: u32, height: u32) -> Result<Latest, MediaError> {
     let (w, h, _) = geometry(width, height);
-    let queue = make(
-        "queue",
-        &[("leaky", "downstream"), ("max-size-buffers", "1"), ("max-size-bytes", "0"), ("max-size-time", "0")],
-    )?;
+    let queue = leaky_queue(1)?;
     // A thumbnail needs neither every frame nor fine filtering: 15 fps, nearest-neighbour.
     let rate = make("videorate", &[("drop-only", "true"), ("max-rate", "15")])?;
     let convert = make("videoconvert", &[])?;

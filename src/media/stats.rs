@@ -130,6 +130,11 @@ pub fn rms_dbfs(samples: impl Iterator<Item = f32>) -> f64 {
     (20.0 * (sum / n as f64).sqrt().log10()).max(-120.0)
 }
 
+/// RMS level in dBFS of interleaved signed 16-bit little-endian samples (the room's audio).
+pub fn rms_dbfs_s16le(bytes: &[u8]) -> f64 {
+    rms_dbfs(bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
