@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Config;
 use crate::control::{self, LegMedia, Pending, Request, Response, Status};
 use crate::media::{self, Engine, MediaEvent, MediaPlan};
-use crate::meeting::{Command, Gesture, Input, LegId, Level, Meeting, MeetingConfig, Output};
+use crate::meeting::{Command, Gesture, Input, Level, Meeting, MeetingConfig, Output};
 use crate::panel::{self, Panel};
 use crate::sdp::Capabilities;
 use crate::sip::SipMessage;
@@ -174,7 +174,8 @@ pub async fn run(
                 Err(e) => tracing::warn!("SIP socket: {e}"),
             },
             Some(event) = media_rx.recv() => match event {
-                MediaEvent::Failed { leg, reason } => room.media_failed(leg, reason),
+                MediaEvent::Failed { leg: Some(leg), reason } => room.core.handle_input(Instant::now(), Input::MediaFailed { leg, reason }),
+                MediaEvent::Failed { leg: None, reason } => room.core.handle_input(Instant::now(), Input::RoomMediaFailed { reason }),
                 MediaEvent::LatencyChanged => room.engine.recalculate_latency(),
                 MediaEvent::CameraLost { reason } => room.engine.camera_lost(&reason),
             },
@@ -308,18 +309,6 @@ impl Room {
                     }
                 }
             }
-        }
-    }
-
-    /// A media failure: one leg's ends that leg; one in the room's own graph ends every leg.
-    fn media_failed(&mut self, leg: Option<LegId>, reason: String) {
-        let now = Instant::now();
-        let legs = match leg {
-            Some(leg) => vec![leg],
-            None => self.core.status(now).legs.iter().map(|l| l.id).collect(),
-        };
-        for leg in legs {
-            self.core.handle_input(now, Input::MediaFailed { leg, reason: reason.clone() });
         }
     }
 

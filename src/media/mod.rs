@@ -171,12 +171,14 @@ impl Engine {
     pub fn start(&mut self, leg: LegId, name: &str, negotiated: &Negotiated, muted: bool) -> Result<(), MediaError> {
         let sockets =
             self.prepared.remove(&leg).ok_or_else(|| MediaError::Internal(format!("{leg} has no prepared ports")))?;
-        if self.room.is_none() {
-            self.idle = None; // the meeting takes the screen
-            self.mixer = levels::apply(&self.plan.mixer, muted);
-            self.room = Some(RoomMedia::start(&self.plan, muted, self.events.clone())?);
-        }
-        let room = self.room.as_mut().ok_or_else(|| MediaError::Internal("no room media".into()))?;
+        let room = match &mut self.room {
+            Some(room) => room,
+            None => {
+                self.idle = None; // the meeting takes the screen
+                self.mixer = levels::apply(&self.plan.mixer, muted);
+                self.room.insert(RoomMedia::start(&self.plan, muted, self.events.clone())?)
+            }
+        };
         let added = room.add_leg(leg, name, negotiated, sockets);
         if added.is_err() && room.is_empty() {
             self.close_room();

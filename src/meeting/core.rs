@@ -91,6 +91,12 @@ impl Meeting {
                     self.fail_leg(now, leg, format!("media failed: {reason}"));
                 }
             }
+            Input::RoomMediaFailed { reason } => {
+                let legs: Vec<LegId> = self.legs.keys().copied().collect();
+                for leg in legs {
+                    self.fail_leg(now, leg, format!("media failed: {reason}"));
+                }
+            }
         }
         self.refresh(now);
     }

@@ -54,8 +54,6 @@ pub(super) struct Leg {
     pub media_released: bool,
     /// Why the leg is ending, if it is a failure the room should be told about.
     pub end_error: Option<String>,
-    /// Whether media ever flowed (the place took part in the meeting).
-    pub was_live: bool,
     pub since: Instant,
     pub phase: Phase,
 }
@@ -74,7 +72,6 @@ impl Leg {
             last_invite_response: None,
             media_released: false,
             end_error: None,
-            was_live: false,
             since: now,
             phase,
         }
@@ -100,9 +97,6 @@ impl Leg {
     pub fn set_phase(&mut self, now: Instant, phase: Phase) {
         if std::mem::discriminant(&self.phase) != std::mem::discriminant(&phase) {
             self.since = now;
-        }
-        if matches!(phase, Phase::Live { .. }) {
-            self.was_live = true;
         }
         self.phase = phase;
     }

@@ -127,6 +127,10 @@ pub enum Input {
         leg: LegId,
         reason: String,
     },
+    /// The room's own media (devices, encoder, mixers) failed: every leg ends.
+    RoomMediaFailed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ impl Meeting {
             let error = "no peer to call: add peers = [\"sip:room@192.0.2.10:5060\"] under [call] in the config";
             return self.fail_without_leg(now, error.into());
         }
-        let mut dialled = 0;
+        let (mut dialled, mut present) = (0, 0);
         for peer in self.cfg.peers.clone() {
             let Some(addr) = peer.socket_addr() else {
                 let error = format!("cannot dial {peer}: use the peer's IP address (DNS names need a registrar)");
@@ -27,7 +27,8 @@ impl Meeting {
                 continue;
             };
             if self.legs.values().any(|l| l.peer_addr == addr) {
-                continue; // already in the meeting, or on its way in or out
+                present += 1; // already in the meeting, or on its way in or out
+                continue;
             }
             if self.active_legs() + 1 >= self.cfg.max_places {
                 let max = self.cfg.max_places;
@@ -40,7 +41,7 @@ impl Meeting {
             self.push(Output::PrepareMedia { leg: id, peer: addr });
             dialled += 1;
         }
-        if dialled == 0 && self.legs.is_empty() && self.last_error.is_none() {
+        if dialled == 0 && present > 0 {
             self.log(Level::Info, None, "join: every configured peer is already in the meeting");
         }
     }

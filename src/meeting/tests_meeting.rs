@@ -204,3 +204,15 @@ fn a_meeting_limit_of_three_places_dials_only_two_peers() {
     assert_eq!(net.rooms[HOST].core.status(net.now).places, 3);
     assert!(net.rooms[HOST].logs.iter().any(|l| l.contains("meeting is full")));
 }
+
+#[test]
+fn a_failure_of_the_rooms_own_media_ends_every_leg() {
+    let mut net = host_and_rooms(4);
+    net.press(HOST);
+    net.input(HOST, Input::RoomMediaFailed { reason: "encoder died".into() });
+    for room in 0..=3 {
+        assert_eq!(net.state(room), RoomState::Idle, "room {room}");
+    }
+    assert_eq!(net.led(HOST), LedPattern::FastBlink);
+    assert!(net.error(HOST).unwrap().contains("encoder died"));
+}
