@@ -112,6 +112,8 @@ pub struct AudioConfig {
     /// starts (percent of the control's range); unset leaves the mixer alone.
     pub capture_volume_percent: Option<Bounded<0, 100>>,
     pub playback_volume_percent: Option<Bounded<0, 100>>,
+    /// Echo cancelling, noise suppression and gain control on the microphone (webrtcdsp).
+    pub echo_cancel: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -194,6 +196,7 @@ impl Default for Config {
                 playback: AudioDevice::Auto,
                 capture_volume_percent: None,
                 playback_volume_percent: None,
+                echo_cancel: true,
             },
             display: DisplayConfig { output: DisplayOutput::Auto, self_view: true },
             panel: PanelConfig {

@@ -205,7 +205,13 @@ const CALL_ELEMENTS: &[&str] = &[
 /// Checks that every element a call of this plan needs is installed and that the device
 /// fragments parse, so a broken setup is reported by `check` and at start, not mid-call.
 pub fn check_plan(plan: &super::MediaPlan) -> Result<(), MediaError> {
-    for factory in CALL_ELEMENTS.iter().copied().chain([plan.encoder.element.as_str(), plan.decoder.as_str()]) {
+    let dsp = if plan.echo_cancel { &["webrtcdsp", "webrtcechoprobe"][..] } else { &[] };
+    for factory in CALL_ELEMENTS
+        .iter()
+        .copied()
+        .chain(dsp.iter().copied())
+        .chain([plan.encoder.element.as_str(), plan.decoder.as_str()])
+    {
         if gst::ElementFactory::find(factory).is_none() {
             return Err(MediaError::MissingElement { element: factory.into(), package: package_of(factory) });
         }

@@ -75,6 +75,9 @@ pub struct MediaPlan {
     pub display_is_screen: bool,
     /// Mixer levels to set when a call starts, and the card whose capture switch mute cuts.
     pub mixer: MixerPlan,
+    /// Echo cancelling, noise suppression and gain control on the microphone: a sound card
+    /// or a custom source, never the built-in tone or silence (no room, so no echo).
+    pub echo_cancel: bool,
     /// Configured devices or settings this machine does not have: `check` fails on them, a
     /// running room logs them and carries on (slate, silence).
     pub problems: Vec<String>,
@@ -161,7 +164,12 @@ impl MediaPlan {
         let decoder =
             ["openh264dec", "avdec_h264"].into_iter().find(|d| probe.has(d)).ok_or(MediaError::NoDecoder)?.to_owned();
         let (display, display_is_screen) = display(&config.display.output, probe);
-        let (audio_source, capture_pcm) = audio_source(&config.audio.capture, probe);
+        let (mut audio_source, capture_pcm) = audio_source(&config.audio.capture, probe);
+        let microphone = capture_pcm.is_some() || matches!(config.audio.capture, AudioDevice::Pipeline(_));
+        let echo_cancel = config.audio.echo_cancel && microphone;
+        if echo_cancel {
+            audio_source.description += ", echo cancelling";
+        }
         let (audio_sink, playback_pcm) = audio_sink(&config.audio.playback, probe);
         for (device, capture) in [(&config.audio.capture, true), (&config.audio.playback, false)] {
             if let AudioDevice::Alsa(name) = device
@@ -213,6 +221,7 @@ impl MediaPlan {
             render_deadline_ms: config.media.render_deadline_ms.0,
             realtime_clock: config.media.clock == PipelineClock::Realtime,
             places: config.max_places(),
+            echo_cancel,
         })
     }
 }

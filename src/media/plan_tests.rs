@@ -130,3 +130,17 @@ fn kmssink_is_told_the_drm_driver_it_cannot_find_by_itself() {
     assert!(plan.display_is_screen, "a KMS display shows the idle screen");
     assert!(!MediaPlan::resolve(&Config::builtin(), &vm).unwrap().display_is_screen);
 }
+
+#[test]
+fn echo_cancelling_applies_to_a_microphone_and_never_to_the_test_tone() {
+    let usb = Pcm { name: "plughw:CARD=Mic,DEV=0".into(), description: "USB".into(), capture: true, playback: false };
+    let with_mic = Probe { pcms: vec![usb], ..probe() };
+    let plan = MediaPlan::resolve(&Config::default(), &with_mic).unwrap();
+    assert!(plan.echo_cancel && plan.audio_source.description.ends_with("echo cancelling"));
+    let off = Config::parse("[audio]\necho_cancel = false\n", "x").unwrap();
+    assert!(!MediaPlan::resolve(&off, &with_mic).unwrap().echo_cancel, "a speakerphone cancels its own echo");
+    let tone = Config::parse("[audio]\ncapture = \"test\"\n", "x").unwrap();
+    assert!(!MediaPlan::resolve(&tone, &with_mic).unwrap().echo_cancel, "a test tone is in no room");
+    let custom = Config::parse("[audio]\ncapture = \"alsasrc device=hw:2\"\n", "x").unwrap();
+    assert!(MediaPlan::resolve(&custom, &probe()).unwrap().echo_cancel, "a custom source may be a microphone");
+}

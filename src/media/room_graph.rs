@@ -44,6 +44,22 @@ pub(super) struct RoomGraph {
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The echo canceller (with noise suppression and gain control) and its probe, paired by a
+/// name of their own: probes are found by name process-wide, and a meeting's pipeline may
+/// still be going away when the next one starts.
+fn echo_canceller(enabled: bool) -> Result<Option<(gst::Element, gst::Element)>, MediaError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if !enabled {
+        return Ok(None);
+    }
+    let name = format!("room-echo-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let probe = make("webrtcechoprobe", &[])?;
+    probe.set_property("name", &name);
+    // Delay-agnostic: the speaker-to-microphone delay of a room is not known in advance.
+    let dsp = make("webrtcdsp", &[("probe", &name), ("delay-agnostic", "true")])?;
+    Ok(Some((dsp, probe)))
+}
+
 /// Builds the fixed graph into `pipeline` (not yet playing).
 pub(super) fn build(
     pipeline: &gst::Pipeline,
@@ -119,14 +135,17 @@ pub(super) fn build(
     // The microphone, and the speaker mixing every place.
     let mic = make("volume", &[("mute", if muted { "true" } else { "false" })])?;
     let mic_out = tee()?;
-    let mic_chain = [
-        &fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?,
-        &make("audioconvert", &[])?,
-        &make("audioresample", &[])?,
-        &capsfilter(ROOM_AUDIO)?,
-        &mic,
-        &mic_out,
+    // The echo canceller takes what the speaker plays from its probe, in this same pipeline.
+    let echo = echo_canceller(plan.echo_cancel)?;
+    let mut mic_chain = vec![
+        fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?,
+        make("audioconvert", &[])?,
+        make("audioresample", &[])?,
+        capsfilter(ROOM_AUDIO)?,
     ];
+    mic_chain.extend(echo.as_ref().map(|(dsp, _)| dsp.clone()));
+    mic_chain.extend([mic.clone(), mic_out.clone()]);
+    let mic_chain: Vec<&gst::Element> = mic_chain.iter().collect();
     add_and_link(pipeline, &mic_chain)?;
     let level = meters.clone();
     probe_buffers(&mic, "src", move |_, buffer| {
@@ -134,14 +153,15 @@ pub(super) fn build(
             *l = Some(rms_dbfs_s16le(&map));
         }
     });
-    let speaker = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "5000000")])?;
-    let speaker_chain = [
-        &speaker,
-        &capsfilter(ROOM_AUDIO)?,
-        &make("audioconvert", &[])?,
-        &make("audioresample", &[])?,
-        &fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
-    ];
+    let speaker = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "2500000")])?;
+    let mut speaker_chain = vec![speaker.clone(), capsfilter(ROOM_AUDIO)?];
+    speaker_chain.extend(echo.map(|(_, probe)| probe));
+    speaker_chain.extend([
+        make("audioconvert", &[])?,
+        make("audioresample", &[])?,
+        fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
+    ]);
+    let speaker_chain: Vec<&gst::Element> = speaker_chain.iter().collect();
     add_and_link(pipeline, &speaker_chain)?;
 
     let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);

@@ -30,6 +30,8 @@ pub struct Devices {
     /// `[audio] capture` and `playback` (the built-in tone and a silent sink by default).
     pub capture: String,
     pub playback: String,
+    /// More lines for `[audio]`.
+    pub audio_extra: String,
 }
 
 impl Default for Devices {
@@ -41,6 +43,7 @@ impl Default for Devices {
             env: vec![],
             capture: "test".into(),
             playback: "null".into(),
+            audio_extra: String::new(),
         }
     }
 }
@@ -109,12 +112,13 @@ impl Daemon {
         let config = format!(
             "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n[call]\npeers = [{}]\n{call_extra}\n\
              [video]\nsource = '{}'\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
-             [audio]\ncapture = '{}'\nplayback = '{}'\n[display]\noutput = '{}'\n\
+             [audio]\ncapture = '{}'\nplayback = '{}'\n{}\n[display]\noutput = '{}'\n\
              [control]\nsocket = \"{}\"\n{}\n",
             peers.join(", "),
             devices.video_source,
             devices.capture,
             devices.playback,
+            devices.audio_extra,
             devices.display,
             dir.path().join("control.sock").display(),
             devices.extra,
