@@ -150,7 +150,6 @@ fn the_room_measures_its_own_latency_and_agrees_with_a_qr_clock() {
     });
     let video = status.first_media().cloned().unwrap().video_in;
     let (qr, estimate) = (video.glass_to_glass.unwrap(), video.latency.unwrap());
-    eprintln!("QRMEDIAN {} EST {}", qr.median_ms, estimate.median_ms);
     assert!(qr.median_ms > 0.0 && qr.median_ms < 500.0, "glass to glass {qr:?}");
     assert!(
         (estimate.median_ms - qr.median_ms).abs() < 15.0,

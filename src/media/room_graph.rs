@@ -153,7 +153,12 @@ pub(super) fn build(
             *l = Some(rms_dbfs_s16le(&map));
         }
     });
-    let speaker = make("audiomixer", &[("start-time-selection", "first"), ("output-buffer-duration", "2500000")])?;
+    // The speaker's mixer: its output buffer adds to the whole pipeline's latency (GStreamer
+    // keeps sound and picture in sync), so it is short; slots no place used are not waited for.
+    let speaker = make(
+        "audiomixer",
+        &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
+    )?;
     let mut speaker_chain = vec![speaker.clone(), capsfilter(ROOM_AUDIO)?];
     speaker_chain.extend(echo.map(|(_, probe)| probe));
     speaker_chain.extend([
