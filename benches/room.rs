@@ -6,6 +6,8 @@
 
 #[path = "room/baseline.rs"]
 mod baseline;
+#[path = "room/meeting.rs"]
+mod meeting;
 #[path = "room/procs.rs"]
 mod procs;
 #[path = "room/report.rs"]
@@ -60,6 +62,25 @@ fn main() {
         return; // cargo bench asks benches to list themselves
     }
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("through-host") {
+        let samples = meeting::through_host(seconds, WARMUP, &qr_source(1280, 720));
+        println!("{:?}", roombox::media::latency::summarize(samples.iter().copied(), samples.len() as u64));
+        return;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("meetings") {
+        let mut meetings = meeting::MeetingResults::default();
+        for places in [2, 3, 4] {
+            meetings.sizes.push(meeting::size(places, seconds, WARMUP));
+        }
+        meetings.through_host_ms = meeting::through_host(seconds, WARMUP, &qr_source(1280, 720));
+        meetings.echo_db.push((
+            meeting::echo_returned(false, Duration::from_secs(8)),
+            meeting::echo_returned(true, Duration::from_secs(8)),
+        ));
+        let (md, targets) = meeting::report(&meetings);
+        println!("{md}\n{targets:#?}");
+        return;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {
         let (joins, peaks) = roombox_joins(10);
         println!("joins {joins:?}\npeak RSS MB {peaks:?}");
@@ -94,25 +115,39 @@ fn main() {
     results.rss_per_join = leak_check(50);
     eprintln!("== start-up");
     results.startup_ms = startups(5);
+    let mut meetings = meeting::MeetingResults::default();
+    for places in [2, 3, 4] {
+        eprintln!("== meeting of {places} places ({seconds} s)");
+        meetings.sizes.push(meeting::size(places, seconds, WARMUP));
+    }
+    eprintln!("== glass to glass through the host ({seconds} s)");
+    meetings.through_host_ms = meeting::through_host(seconds, WARMUP, &qr_source(1280, 720));
+    eprintln!("== echo returned, canceller off and on (3 rounds)");
+    for _ in 0..3 {
+        let settle = Duration::from_secs(8);
+        meetings.echo_db.push((meeting::echo_returned(false, settle), meeting::echo_returned(true, settle)));
+    }
+    (results.meeting_md, results.meeting_targets) = meeting::report(&meetings);
     report::write(&results, seconds);
 }
 
 fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool) -> (Room, Room) {
     let (pa, pb) = (free_port(), free_port());
-    let spec = |name, port, peer, auto_answer| RoomSpec {
+    let spec = |name, port, peers, auto_answer| RoomSpec {
         name,
         port,
-        peer,
+        peers,
         auto_answer,
         video_source: source,
         display,
         self_view,
         width: w,
         height: h,
-        bitrate_kbps: 2000,
+        ..RoomSpec::default()
     };
-    let a = Room::start(&spec("oslo", pa, ("bergen", pb), false));
-    let b = Room::start(&spec("bergen", pb, ("oslo", pa), true));
+    let (to_b, to_a) = ([("bergen", pb)], [("oslo", pa)]);
+    let a = Room::start(&spec("oslo", pa, &to_b, false));
+    let b = Room::start(&spec("bergen", pb, &to_a, true));
     (a, b)
 }
 
@@ -296,18 +331,8 @@ fn startups(runs: usize) -> Vec<f64> {
     (0..runs)
         .map(|_| {
             let started = Instant::now();
-            let room = Room::start(&RoomSpec {
-                name: "oslo",
-                port: free_port(),
-                peer: ("bergen", free_port()),
-                auto_answer: false,
-                video_source: "test",
-                display: "none",
-                self_view: true,
-                width: 1280,
-                height: 720,
-                bitrate_kbps: 2000,
-            });
+            let peers = [("bergen", free_port())];
+            let room = Room::start(&RoomSpec { port: free_port(), peers: &peers, ..RoomSpec::default() });
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             drop(room);
             ms

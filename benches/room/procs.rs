@@ -46,7 +46,8 @@ pub struct Room {
 pub struct RoomSpec<'a> {
     pub name: &'a str,
     pub port: u16,
-    pub peer: (&'a str, u16),
+    /// Who the room calls (all at once: the room hosts).
+    pub peers: &'a [(&'a str, u16)],
     pub auto_answer: bool,
     pub video_source: &'a str,
     pub display: &'a str,
@@ -54,25 +55,52 @@ pub struct RoomSpec<'a> {
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
+    pub capture: &'a str,
+    pub playback: &'a str,
+    pub echo_cancel: bool,
+}
+
+impl Default for RoomSpec<'_> {
+    fn default() -> Self {
+        Self {
+            name: "oslo",
+            port: 0,
+            peers: &[],
+            auto_answer: false,
+            video_source: "test",
+            display: "none",
+            self_view: true,
+            width: 1280,
+            height: 720,
+            bitrate_kbps: 2000,
+            capture: "test",
+            playback: "null",
+            echo_cancel: true,
+        }
+    }
 }
 
 impl Room {
     pub fn start(spec: &RoomSpec) -> Room {
         let dir = tempfile::tempdir().unwrap();
+        let peers: Vec<String> = spec.peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}\"")).collect();
         let config = format!(
-            "[room]\nname = \"{}\"\n[sip]\nlisten = \"127.0.0.1:{}\"\n[call]\npeers = [\"sip:{}@127.0.0.1:{}\"]\nauto_answer = {}\n\
+            "[room]\nname = \"{}\"\n[sip]\nlisten = \"127.0.0.1:{}\"\n[call]\npeers = [{}]\nauto_answer = {}\n\
              [video]\nsource = '{}'\nwidth = {}\nheight = {}\nfps = 30\nbitrate_kbps = {}\n\
-             [audio]\ncapture = \"test\"\nplayback = \"null\"\n[display]\noutput = '{}'\nself_view = {}\n[media]\nclock = \"realtime\"\n\
+             [audio]\ncapture = '{}'\nplayback = '{}'\necho_cancel = {}\n\
+             [display]\noutput = '{}'\nself_view = {}\n[media]\nclock = \"realtime\"\n\
              [control]\nsocket = \"{}\"\n",
             spec.name,
             spec.port,
-            spec.peer.0,
-            spec.peer.1,
+            peers.join(", "),
             spec.auto_answer,
             spec.video_source,
             spec.width,
             spec.height,
             spec.bitrate_kbps,
+            spec.capture,
+            spec.playback,
+            spec.echo_cancel,
             spec.display,
             spec.self_view,
             dir.path().join("control.sock").display()

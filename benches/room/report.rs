@@ -44,7 +44,14 @@ pub struct Results {
     /// Peak RSS of each room over plain 720p calls (test sources, no QR instruments).
     pub plain_peak_rss_mb: Vec<f64>,
     pub startup_ms: Vec<f64>,
+    /// The meetings section (from `meeting.rs`) and its targets.
+    pub meeting_md: String,
+    pub meeting_targets: Vec<(String, bool, String)>,
 }
+
+/// Glass to glass of a two-place 720p call as the last benchmark before meetings measured it
+/// (session 2): a two-place call must not get slower now that it runs in the room graph.
+const TWO_PLACE_G2G_BEFORE_MS: f64 = 16.8;
 
 fn median(v: &[f64]) -> Option<f64> {
     summarize(v.iter().copied(), v.len() as u64).map(|s| s.median_ms)
@@ -223,9 +230,17 @@ pub fn write(r: &Results, seconds: u64) {
             startup.is_some_and(|s| s <= 500.0),
             startup.map_or("-".into(), |s| format!("{s:.0} ms")),
         ),
+        (
+            "Two-place glass-to-glass no worse than before meetings (16.8 ms, + 1 ms)",
+            g2g.is_some_and(|g| g <= TWO_PLACE_G2G_BEFORE_MS + 1.0),
+            g2g.map_or("no samples".into(), |g| format!("{g:.1} ms")),
+        ),
     ];
+    let owned: Vec<(String, bool, String)> =
+        targets.into_iter().map(|(n, ok, v)| (n.to_owned(), ok, v)).chain(r.meeting_targets.iter().cloned()).collect();
+    md.push_str(&r.meeting_md);
     let _ = writeln!(md, "\n## Targets\n\n| target | result | measured |\n|---|---|---|");
-    for (name, ok, value) in &targets {
+    for (name, ok, value) in &owned {
         let _ = writeln!(md, "| {name} | {} | {value} |", verdict(*ok));
         println!("{}  {name}: {value}", verdict(*ok));
     }

@@ -67,7 +67,10 @@ fn feed(
 impl Gallery {
     pub fn build(pipeline: &gst::Pipeline, graph: &RoomGraph, plan: &MediaPlan) -> Result<Self, MediaError> {
         let (w, h, fps) = (plan.width, plan.height, plan.fps);
-        let compositor = make("compositor", &[("background", "black"), ("start-time-selection", "first")])?;
+        let compositor = make(
+            "compositor",
+            &[("background", "black"), ("start-time-selection", "first"), ("ignore-inactive-pads", "true")],
+        )?;
         compositor.set_property("name", "gallery");
         let out = tee()?;
         let to_encoder = leaky_queue(2)?;
@@ -93,6 +96,11 @@ impl Gallery {
             p.set_property("alpha", 0.0f64);
         }
         highlight.set_property("zorder", 0u32);
+        // Every remote place waits for the gallery: it must not wait one frame for this room's
+        // own camera (a live source delivers a frame a frame after it starts) or the highlight.
+        for local in [&highlight, &room] {
+            shown_as_latest(local);
+        }
         for element in [&to_encoder, &to_screen, &out, &caps, &compositor] {
             element.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
         }
@@ -152,4 +160,18 @@ fn show(p: &gst::Pad, r: Rect, zorder: u32) {
     p.set_property("height", r.h);
     p.set_property("zorder", zorder);
     p.set_property("alpha", 1.0f64);
+}
+
+/// The compositor takes `pad`'s latest frame when a gallery frame is due instead of waiting
+/// for the frame of that very instant: the pad answers latency queries with none.
+fn shown_as_latest(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM, |_, info| {
+        if let Some(gst::PadProbeData::Query(query)) = &mut info.data
+            && let gst::QueryViewMut::Latency(latency) = query.view_mut()
+        {
+            latency.set(true, gst::ClockTime::ZERO, gst::ClockTime::NONE);
+            return gst::PadProbeReturn::Handled;
+        }
+        gst::PadProbeReturn::Ok
+    });
 }

@@ -135,6 +135,27 @@ pub fn rms_dbfs_s16le(bytes: &[u8]) -> f64 {
     rms_dbfs(bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0))
 }
 
+/// The amplitude (dBFS) of the `hz` component of `samples` taken at `rate` (Goertzel): tells
+/// places apart by their test tones, and measures how much of a tone comes back as echo.
+pub fn tone_level_db(samples: &[f64], hz: f64, rate: f64) -> f64 {
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for x in samples {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    // A full-scale sine gives (n/2)^2.
+    let amplitude = 2.0 * power.max(1e-30).sqrt() / samples.len().max(1) as f64;
+    20.0 * amplitude.max(1e-9).log10()
+}
+
+/// Mono samples in [-1, 1] of a raw 16-bit little-endian recording.
+pub fn s16le_samples(bytes: &[u8]) -> Vec<f64> {
+    bytes.chunks_exact(2).map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +172,14 @@ mod tests {
         assert_eq!(m.kbps(end), 300.0);
         assert_eq!(m.per_second(t0 + Duration::from_secs(5)), 0.0, "a stalled stream reads zero");
         assert_eq!(m.total(), 30);
+    }
+
+    #[test]
+    fn a_tone_is_found_at_its_own_frequency_and_not_at_another() {
+        let half = (0..48000).map(|i| 0.5 * (i as f64 * 2.0 * std::f64::consts::PI * 660.0 / 48000.0).sin());
+        let samples: Vec<f64> = half.collect();
+        assert!((tone_level_db(&samples, 660.0, 48000.0) + 6.02).abs() < 0.1);
+        assert!(tone_level_db(&samples, 440.0, 48000.0) < -80.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use roombox::control::Status;
+use roombox::media::stats::{s16le_samples, tone_level_db};
 use roombox::meeting::RoomState;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
@@ -67,28 +68,10 @@ impl Devices {
 /// The level (dBFS) of each frequency in the last `seconds` of a raw 48 kHz mono S16LE
 /// recording (Goertzel), so a test tells places apart by their tones.
 pub fn tone_levels(path: &Path, seconds: f64, freqs: &[u32]) -> Vec<f64> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let samples: Vec<f64> =
-        bytes.chunks_exact(2).map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
+    let samples = s16le_samples(&std::fs::read(path).unwrap_or_default());
     let n = ((seconds * 48000.0) as usize).min(samples.len());
     let window = &samples[samples.len() - n..];
-    freqs
-        .iter()
-        .map(|&f| {
-            let w = 2.0 * std::f64::consts::PI * f64::from(f) / 48000.0;
-            let coeff = 2.0 * w.cos();
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for x in window {
-                let s0 = x + coeff * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
-            let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-            // A full-scale sine gives (n/2)^2; report the sine's amplitude in dBFS.
-            let amplitude = 2.0 * power.max(1e-30).sqrt() / n.max(1) as f64;
-            20.0 * amplitude.max(1e-9).log10()
-        })
-        .collect()
+    freqs.iter().map(|&f| tone_level_db(window, f64::from(f), 48000.0)).collect()
 }
 
 pub struct Daemon {
