@@ -57,9 +57,9 @@ pub const SPEAKING_DB: f64 = -45.0;
 /// does not flicker between two people talking at once.
 pub const SWITCH_MARGIN_DB: f64 = 6.0;
 
-/// Who is speaking, from each place's level (index, dBFS): the loudest place above
+/// Who is speaking, from each place's level (place, dBFS): the loudest place above
 /// [`SPEAKING_DB`]; the `current` speaker keeps it unless another is clearly louder.
-pub fn speaker(levels: &[(usize, f64)], current: Option<usize>) -> Option<usize> {
+pub fn speaker<P: Copy + PartialEq>(levels: &[(P, f64)], current: Option<P>) -> Option<P> {
     let loudest = levels.iter().filter(|(_, db)| *db > SPEAKING_DB).max_by(|a, b| a.1.total_cmp(&b.1));
     let current_level = current.and_then(|c| levels.iter().find(|(i, _)| *i == c)).map(|(_, db)| *db);
     match (loudest, current_level) {

@@ -198,19 +198,14 @@ impl RoomMedia {
             tracing::warn!("camera could not be restored: {e}");
         }
         if self.gallery.is_some() {
-            let mut levels: Vec<(usize, f64)> =
-                self.legs.values().filter_map(|l| Some((l.leg.slot() + 1, l.leg.level_db()?))).collect();
+            let mut levels: Vec<(Tile, f64)> =
+                self.legs.values().filter_map(|l| Some((Tile::Slot(l.leg.slot()), l.leg.level_db()?))).collect();
             if let Some(db) = self.meters.mic_level_db.lock().ok().and_then(|l| *l)
                 && !self.muted()
             {
-                levels.push((0, db));
+                levels.push((Tile::Room, db));
             }
-            let current = self.speaker.map(|t| match t {
-                Tile::Room => 0,
-                Tile::Slot(s) => s + 1,
-            });
-            let next =
-                super::layout::speaker(&levels, current).map(|i| if i == 0 { Tile::Room } else { Tile::Slot(i - 1) });
+            let next = super::layout::speaker(&levels, self.speaker);
             if next != self.speaker {
                 self.speaker = next;
                 self.arrange();
