@@ -156,7 +156,7 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     assert_eq!(free.first_media().cloned().unwrap().camera, "live", "the camera is used once it is free");
     let b: Status = serde_json::from_str(between(&out, "B-FREE-BEGIN", "B-FREE-END")).unwrap();
     assert!(b.first_media().cloned().unwrap().video_in.decoded_per_s >= 10.0);
-    assert!(free.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 10.0), "oslo still sees bergen");
+    assert!(free.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 10.0), "oslo still sees bergen\n{out}");
 }
 
 #[test]
