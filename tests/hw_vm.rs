@@ -107,7 +107,7 @@ fn a_call_sends_real_camera_frames_and_loopback_audio_in_the_modes_auto_chose() 
     let seen = b.first_media().cloned().expect("bergen is in the call");
     assert!(seen.video_in.decoded_per_s >= 10.0, "bergen decodes oslo's camera: {:?}", seen.video_in);
     let level = seen.audio_in.level_db.unwrap_or(-120.0);
-    assert!(level > -40.0, "bergen hears the tone played into the loopback: {level} dBFS");
+    assert!(level > -40.0, "bergen hears the tone played into the loopback: {level} dBFS\n{out}");
 }
 
 #[test]

@@ -44,6 +44,9 @@ pub(super) struct RoomGraph {
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The microphone's sound while the echo canceller works on it.
+const MONO_AUDIO: &str = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved";
+
 /// The echo canceller (with noise suppression and gain control) and its probe, paired by a
 /// name of their own: probes are found by name process-wide, and a meeting's pipeline may
 /// still be going away when the next one starts.
@@ -141,10 +144,12 @@ pub(super) fn build(
         fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?,
         make("audioconvert", &[])?,
         make("audioresample", &[])?,
-        capsfilter(ROOM_AUDIO)?,
     ];
-    mic_chain.extend(echo.as_ref().map(|(dsp, _)| dsp.clone()));
-    mic_chain.extend([mic.clone(), mic_out.clone()]);
+    if let Some((dsp, _)) = &echo {
+        // A microphone is one channel: the canceller works on one, half the work of two.
+        mic_chain.extend([capsfilter(MONO_AUDIO)?, dsp.clone(), make("audioconvert", &[])?]);
+    }
+    mic_chain.extend([capsfilter(ROOM_AUDIO)?, mic.clone(), mic_out.clone()]);
     let mic_chain: Vec<&gst::Element> = mic_chain.iter().collect();
     add_and_link(pipeline, &mic_chain)?;
     let level = meters.clone();
