@@ -99,6 +99,29 @@ pub fn add_and_link(bin: &impl IsA<gst::Bin>, chain: &[&gst::Element]) -> Result
     Ok(())
 }
 
+/// Adds `chain` to a bin that is already running and links it, holding every element in
+/// NULL: a bin finishes an asynchronous state change on a thread of its own, and that would
+/// start an element that is not linked yet (a source then stops with "not-linked").
+/// `start_held` lets them go.
+pub fn add_held_and_link(bin: &impl IsA<gst::Bin>, chain: &[&gst::Element]) -> Result<(), MediaError> {
+    for element in chain {
+        element.set_locked_state(true);
+    }
+    add_and_link(bin, chain)
+}
+
+/// Releases elements added by `add_held_and_link` (or held by hand) into their bin's state,
+/// in the order given: downstream first, so nothing pushes into an element not running yet.
+pub fn start_held(elements: &[&gst::Element]) -> Result<(), MediaError> {
+    for element in elements {
+        element.set_locked_state(false);
+        element
+            .sync_state_with_parent()
+            .map_err(|e| MediaError::Internal(format!("{} did not start: {e}", element.name())))?;
+    }
+    Ok(())
+}
+
 /// Links `src` to a request pad of `rtpbin` named `pad`.
 pub fn link_to_request(src: &gst::Element, rtpbin: &gst::Element, pad: &str) -> Result<(), MediaError> {
     let sink =

@@ -8,7 +8,7 @@ use gst::prelude::*;
 use gstreamer as gst;
 
 use super::MediaError;
-use super::elements::{add_and_link, capsfilter, leaky_queue, link_pads, make, pad, request, tee};
+use super::elements::{add_held_and_link, capsfilter, leaky_queue, link_pads, make, pad, request, start_held, tee};
 use super::layout::{self, Rect};
 use super::plan::MediaPlan;
 use super::room_graph::RoomGraph;
@@ -56,11 +56,10 @@ fn feed(
     chain: &[&gst::Element],
     into: &gst::Pad,
 ) -> Result<(), MediaError> {
-    add_and_link(pipeline, chain)?;
+    add_held_and_link(pipeline, chain)?;
     link_pads(&pad(chain[chain.len() - 1], "src")?, into)?;
-    for element in chain.iter().rev() {
-        element.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
-    }
+    let downstream_first: Vec<&gst::Element> = chain.iter().rev().copied().collect();
+    start_held(&downstream_first)?;
     link_pads(&request(tee, "src_%u")?, &pad(chain[0], "sink")?)
 }
 
@@ -78,8 +77,9 @@ impl Gallery {
         let caps = capsfilter(&format!(
             "video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
         ))?;
-        add_and_link(pipeline, &[&compositor, &caps, &out])?;
-        pipeline.add_many([&to_encoder, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        add_held_and_link(pipeline, &[&compositor, &caps, &out])?;
+        add_held_and_link(pipeline, &[&to_encoder])?;
+        add_held_and_link(pipeline, &[&to_screen])?;
         let encoder_pad = request(&graph.encoder_input, "sink_%u")?;
         let screen_pad = request(&graph.screen_input, "sink_%u")?;
         link_pads(&pad(&to_encoder, "src")?, &encoder_pad)?;
@@ -101,16 +101,13 @@ impl Gallery {
         for local in [&highlight, &room] {
             shown_as_latest(local);
         }
-        for element in [&to_encoder, &to_screen, &out, &caps, &compositor] {
-            element.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
-        }
+        start_held(&[&to_encoder, &to_screen, &out, &caps, &compositor])?;
         let frame = format!("videotestsrc is-live=true pattern=solid-color foreground-color={HIGHLIGHT_ARGB}");
         let frame = super::elements::fragment(&frame, gst::PadDirection::Src)?;
         let small = capsfilter(&format!("video/x-raw,format=I420,width=64,height=36,framerate={fps}/1"))?;
-        add_and_link(pipeline, &[&frame, &small])?;
+        add_held_and_link(pipeline, &[&frame, &small])?;
         link_pads(&pad(&small, "src")?, &highlight)?;
-        small.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
-        frame.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+        start_held(&[&small, &frame])?;
 
         let mut captions = Vec::new();
         let (room_queue, room_caption) = (leaky_queue(2)?, caption(&plan.room)?);

@@ -13,7 +13,7 @@ use gst::prelude::*;
 use gstreamer as gst;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::elements::{link_pads, pad, request};
+use super::elements::{link_pads, pad, request, start_held};
 use super::gallery::{Gallery, Tile};
 use super::leg::{LegSpec, MediaLeg, RtpLeg};
 use super::measure::RenderClock;
@@ -98,6 +98,8 @@ impl RoomMedia {
         let spec = LegSpec { id, slot, slots, name, plan: &self.plan, negotiated, render: self.meters.render.clone() };
         let leg = RtpLeg::build(spec, sockets)?;
         let bin = leg.bin.clone();
+        // Held in NULL until linked (see `add_held_and_link`).
+        bin.set_locked_state(true);
         self.pipeline.add(&bin).map_err(|e| MediaError::Internal(e.to_string()))?;
         let attach = |graph: &RoomGraph| -> Result<Vec<(gst::Element, gst::Pad)>, MediaError> {
             // Outputs first: the leg's picture and sound into its slot's tees.
@@ -107,7 +109,7 @@ impl RoomMedia {
             if let Some(audio) = bin.static_pad("audio_src") {
                 link_pads(&audio, &pad(&graph.slot_audio[slot], "sink")?)?;
             }
-            bin.sync_state_with_parent().map_err(|e| MediaError::StartFailed(format!("{id}: {e}")))?;
+            start_held(&[bin.upcast_ref()]).map_err(|e| MediaError::StartFailed(format!("{id}: {e}")))?;
             // Then its inputs, now that it runs: the encoded picture, the microphone, the others.
             let mut feeds = Vec::new();
             let mut feed = |tee: &gst::Element, sink: &str| -> Result<(), MediaError> {

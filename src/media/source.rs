@@ -175,10 +175,11 @@ fn replace(pipeline: &gst::Pipeline, text: &str) -> Result<gst::Element, MediaEr
     downstream.send_event(gst::event::FlushStop::new(false));
     let new = fragment(text, gst::PadDirection::Src)?;
     new.set_property("name", VIDEO_SOURCE);
+    new.set_locked_state(true);
     pipeline.add(&new).map_err(|e| MediaError::Internal(e.to_string()))?;
     let src = new.static_pad("src").ok_or_else(|| MediaError::Internal("new source has no src pad".into()))?;
     src.link(&downstream).map_err(|e| MediaError::Link { from: VIDEO_SOURCE.into(), to: format!("{e:?}") })?;
-    new.sync_state_with_parent().map_err(|e| MediaError::Internal(e.to_string()))?;
+    super::elements::start_held(&[&new])?;
     // A camera that failed while the call started leaves the pipeline short of PLAYING.
     let _ = pipeline.set_state(gst::State::Playing);
     Ok(new)
