@@ -96,10 +96,11 @@ impl Gallery {
             p.set_property("alpha", 0.0f64);
         }
         highlight.set_property("zorder", 0u32);
-        // Every remote place waits for the gallery: it must not wait one frame for this room's
-        // own camera (a live source delivers a frame a frame after it starts) or the highlight.
-        for local in [&highlight, &room] {
-            shown_as_latest(local);
+        // Every remote place waits for the gallery: it must wait for no tile, neither for this
+        // room's camera (a live source delivers a frame a frame after it starts), nor for the
+        // places (their jitter buffers), nor for the highlight.
+        for tile in [&highlight, &room].into_iter().chain(&slots) {
+            shown_as_latest(tile);
         }
         start_held(&[&to_encoder, &to_screen, &out, &caps, &compositor])?;
         let frame = format!("videotestsrc is-live=true pattern=solid-color foreground-color={HIGHLIGHT_ARGB}");
@@ -160,7 +161,10 @@ fn show(p: &gst::Pad, r: Rect, zorder: u32) {
 }
 
 /// The compositor takes `pad`'s latest frame when a gallery frame is due instead of waiting
-/// for the frame of that very instant: the pad answers latency queries with none.
+/// for the frame of that very instant: the pad answers latency queries with none, and each
+/// frame is stamped with the moment it arrives. A place's frames come through its jitter
+/// buffer, so their own stamps lie that buffer's latency in the past: the compositor would
+/// either wait that long for every gallery frame or drop them all as late.
 fn shown_as_latest(pad: &gst::Pad) {
     pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM, |_, info| {
         if let Some(gst::PadProbeData::Query(query)) = &mut info.data
@@ -168,6 +172,17 @@ fn shown_as_latest(pad: &gst::Pad) {
         {
             latency.set(true, gst::ClockTime::ZERO, gst::ClockTime::NONE);
             return gst::PadProbeReturn::Handled;
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pad.add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+        let now = pad.parent_element().and_then(|e| e.current_running_time());
+        let segment = pad.sticky_event::<gst::event::Segment>(0);
+        let position = segment.as_ref().and_then(|s| s.segment().downcast_ref::<gst::ClockTime>().cloned());
+        if let (Some(now), Some(segment), Some(buffer)) = (now, position, info.buffer_mut()) {
+            let buffer = buffer.make_mut();
+            buffer.set_pts(segment.position_from_running_time(now));
+            buffer.set_dts(gst::ClockTime::NONE);
         }
         gst::PadProbeReturn::Ok
     });

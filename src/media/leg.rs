@@ -10,10 +10,11 @@ use gst::prelude::*;
 use gstreamer as gst;
 
 use super::elements::{
-    add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_to_request, make, pad, request,
+    add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_pads, link_to_request, make, pad, request, tee,
 };
 use super::leg_stats::LegMeters;
 use super::measure::{RenderClock, probe_reference_latency};
+use super::mix_or_pass::MixOrPass;
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
 use super::stats::{MediaStats, rms_dbfs_s16le};
@@ -41,6 +42,8 @@ pub trait MediaLeg {
     fn tick(&self, bounds: super::jitter::JitterBounds);
     /// Recent live latency samples (ms): video, audio.
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>);
+    /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
+    fn set_mixing(&self, mixing: bool);
 }
 
 pub struct RtpLeg {
@@ -51,6 +54,8 @@ pub struct RtpLeg {
     pub(super) negotiated: Negotiated,
     pub(super) slot: usize,
     pub(super) name: String,
+    /// The sound this leg sends: the microphone directly, or the mix-minus.
+    send_audio: Option<(MixOrPass, gst::Pad)>,
     _sockets: CallSockets,
 }
 
@@ -86,6 +91,7 @@ impl RtpLeg {
             negotiated: spec.negotiated.clone(),
             slot: spec.slot,
             name: spec.name.to_owned(),
+            send_audio: None,
             _sockets: sockets,
         };
         if let Some(video) = &spec.negotiated.video {
@@ -154,22 +160,40 @@ impl RtpLeg {
         )?;
         let pay = make("rtpopuspay", &[("pt", &stream.pt.to_string())])?;
         let send = [
-            &mix,
             &capsfilter(ROOM_AUDIO)?,
             &make("audioconvert", &[])?,
-            &make("opusenc", &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "10")])?,
+            &make(
+                "opusenc",
+                &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "10"), ("complexity", "5")],
+            )?,
             &pay,
         ];
+        self.bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let pass = MixOrPass::build(&self.bin, &mix)?;
         add_and_link(&self.bin, &send)?;
-        // Each input through its own queue: one tee feeds several mixers, none may block it.
-        let inputs = std::iter::once("mix_mic".to_owned())
-            .chain((0..spec.slots).filter(|s| *s != spec.slot).map(|other| format!("mix_slot_{other}")));
-        for input in inputs {
+        link_pads(&pad(&pass.selector, "src")?, &pad(send[0], "sink")?)?;
+        // The microphone: straight on while this is the only place, or into the mixer.
+        let mic = tee()?;
+        self.bin.add(&mic).map_err(|e| MediaError::Internal(e.to_string()))?;
+        ghost(&self.bin, &pad(&mic, "sink")?, "mix_mic")?;
+        let mic_direct = pass.direct_input()?;
+        link_pads(&request(&mic, "src_%u")?, &mic_direct)?;
+        // Each input of the mixer through its own queue: one tee feeds several mixers, none may
+        // block it.
+        let others = (0..spec.slots).filter(|s| *s != spec.slot).map(|other| Some(format!("mix_slot_{other}")));
+        for input in std::iter::once(None).chain(others) {
             let queue = audio_queue()?;
             self.bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
-            super::elements::link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
-            ghost(&self.bin, &pad(&queue, "sink")?, &input)?;
+            link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
+            let sink = pad(&queue, "sink")?;
+            pass.gate(&sink);
+            match input {
+                Some(name) => drop(ghost(&self.bin, &sink, &name)?),
+                None => link_pads(&request(&mic, "src_%u")?, &sink)?,
+            }
         }
+        pass.select(Some(&mic_direct));
+        self.send_audio = Some((pass, mic_direct));
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_1")?;
 
         let depay = make("rtpopusdepay", &[])?;
@@ -283,6 +307,11 @@ impl MediaLeg for RtpLeg {
     }
     fn tick(&self, bounds: super::jitter::JitterBounds) {
         self.adapt_jitter_buffers(bounds);
+    }
+    fn set_mixing(&self, mixing: bool) {
+        if let Some((pass, mic)) = &self.send_audio {
+            pass.select(if mixing { None } else { Some(mic) });
+        }
     }
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
         (self.meters.video_latency.recent(), self.meters.audio_latency.recent())

@@ -30,6 +30,7 @@ mod leg;
 mod leg_stats;
 mod levels;
 pub mod measure;
+mod mix_or_pass;
 pub mod plan;
 pub mod probe;
 mod room;
