@@ -185,7 +185,12 @@ pub async fn run(
                 room.core.handle_input(Instant::now(), Input::Button(gesture));
             }
             () = sleep, if deadline.is_some() => room.core.handle_timeout(Instant::now()),
-            _ = adapt.tick() => room.engine.tick(),
+            _ = adapt.tick() => {
+                room.engine.tick();
+                for (leg, idle) in room.engine.idle_legs() {
+                    room.core.handle_input(Instant::now(), Input::MediaIdle { leg, idle });
+                }
+            }
             Some(reloaded) = reloads.recv() => room.reload(reloaded).await,
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);

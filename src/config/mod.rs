@@ -2,6 +2,7 @@
 //! with named defaults, validated once at load. Every mistake is reported as
 //! `file:line:column: what is wrong` plus a hint (see `values.rs` for the value types).
 
+mod fields;
 mod hints;
 mod values;
 
@@ -62,7 +63,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct RoomConfig {
     /// Shown on the idle screen and used as our SIP user name.
-    #[serde(deserialize_with = "room_name")]
+    #[serde(deserialize_with = "fields::room_name")]
     pub name: String,
 }
 
@@ -70,7 +71,7 @@ pub struct RoomConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SipConfig {
     /// Address and UDP port for SIP.
-    #[serde(deserialize_with = "socket_addr")]
+    #[serde(deserialize_with = "fields::socket_addr")]
     pub listen: SocketAddr,
 }
 
@@ -87,6 +88,8 @@ pub struct CallConfig {
     pub dial_timeout_s: Seconds,
     pub ring_timeout_s: Seconds,
     pub peer_timeout_s: Seconds,
+    /// A leg that receives no media this long is ended (it shows as interrupted after 3 s).
+    pub media_timeout_s: Seconds,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -162,7 +165,7 @@ pub struct MediaConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// error, warn, info, debug or trace (RUST_LOG overrides it).
-    #[serde(deserialize_with = "log_level")]
+    #[serde(deserialize_with = "fields::log_level")]
     pub level: String,
 }
 
@@ -181,6 +184,7 @@ impl Default for Config {
                 dial_timeout_s: Seconds(Timing::default().dial_timeout.as_secs_f64()),
                 ring_timeout_s: Seconds(Timing::default().ring_timeout.as_secs_f64()),
                 peer_timeout_s: Seconds(Timing::default().peer_timeout.as_secs_f64()),
+                media_timeout_s: Seconds(Timing::default().media_timeout.as_secs_f64()),
             },
             video: VideoConfig {
                 source: VideoSource::Auto,
@@ -369,34 +373,8 @@ impl Config {
             dial_timeout: self.call.dial_timeout_s.duration(),
             ring_timeout: self.call.ring_timeout_s.duration(),
             peer_timeout: self.call.peer_timeout_s.duration(),
+            media_timeout: self.call.media_timeout_s.duration(),
             ..Timing::default()
         }
-    }
-}
-
-fn room_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let name = String::deserialize(d)?;
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(serde::de::Error::custom(format!(
-            "room name \"{name}\" must be 1-64 letters, digits, '-', '_' or '.' (it is the SIP user name)"
-        )));
-    }
-    Ok(name)
-}
-
-fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let text = String::deserialize(d)?;
-    text.parse().map_err(|_| {
-        serde::de::Error::custom(format!("\"{text}\" is not an address and port: use e.g. \"0.0.0.0:5060\""))
-    })
-}
-
-fn log_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let level = String::deserialize(d)?;
-    match level.as_str() {
-        "error" | "warn" | "info" | "debug" | "trace" => Ok(level),
-        _ => Err(serde::de::Error::custom(format!(
-            "unknown log level \"{level}\": use error, warn, info, debug or trace"
-        ))),
     }
 }

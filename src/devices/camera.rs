@@ -164,8 +164,8 @@ pub fn describe(path: &Path) -> Option<Camera> {
     for format in device.enum_formats().unwrap_or_default() {
         let fourcc = format.fourcc.str().unwrap_or("????").to_owned();
         for size in device.enum_framesizes(format.fourcc).unwrap_or_default() {
-            for d in size.size.to_discrete() {
-                let intervals = device.enum_frameintervals(format.fourcc, d.width, d.height).unwrap_or_default();
+            for (width, height) in super::frame_sizes::sizes_offered(&size.size) {
+                let intervals = device.enum_frameintervals(format.fourcc, width, height).unwrap_or_default();
                 let fps = intervals
                     .iter()
                     .filter_map(|i| match &i.interval {
@@ -178,7 +178,7 @@ pub fn describe(path: &Path) -> Option<Camera> {
                         _ => None,
                     })
                     .collect();
-                modes.push(Mode { fourcc: fourcc.clone(), width: d.width, height: d.height, fps });
+                modes.push(Mode { fourcc: fourcc.clone(), width, height, fps });
             }
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod camera;
+mod frame_sizes;
 pub mod mixer;
 
 use std::path::{Path, PathBuf};

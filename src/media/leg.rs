@@ -44,6 +44,8 @@ pub trait MediaLeg {
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>);
     /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
     fn set_mixing(&self, mixing: bool);
+    /// How long nothing (no RTP, no RTCP) has arrived from the place.
+    fn idle(&self) -> std::time::Duration;
 }
 
 pub struct RtpLeg {
@@ -255,7 +257,12 @@ impl RtpLeg {
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
         let meters = self.meters.clone();
-        probe_buffers(&rtp_in, "src", move |_, b| meters.rtp(session, false).record(b.size() as u64));
+        probe_buffers(&rtp_in, "src", move |_, b| {
+            meters.rtp(session, false).record(b.size() as u64);
+            meters.arrived();
+        });
+        let meters = self.meters.clone();
+        probe_buffers(&rtcp_in, "src", move |_, _| meters.arrived());
         let meters = self.meters.clone();
         probe_buffers(&rtp_out, "sink", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         Ok(())
@@ -307,6 +314,9 @@ impl MediaLeg for RtpLeg {
     }
     fn tick(&self, bounds: super::jitter::JitterBounds) {
         self.adapt_jitter_buffers(bounds);
+    }
+    fn idle(&self) -> std::time::Duration {
+        self.meters.idle()
     }
     fn set_mixing(&self, mixing: bool) {
         if let Some((pass, mic)) = &self.send_audio {

@@ -2,6 +2,7 @@
 //! statistics, the adaptive jitter buffers and the latency samples.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -14,7 +15,6 @@ use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter};
 use crate::sdp::NegotiatedStream;
 
 /// Counters the streaming threads write and `status` reads.
-#[derive(Default)]
 pub(super) struct LegMeters {
     pub(super) video_decoded: SharedMeter,
     pub(super) video_rx: SharedMeter,
@@ -27,9 +27,43 @@ pub(super) struct LegMeters {
     pub(super) jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
     pub(super) video_latency: Arc<LatencyMeter>,
     pub(super) audio_latency: Arc<LatencyMeter>,
+    /// When the leg was made, and when a packet (RTP or RTCP) last arrived.
+    created: Instant,
+    last_arrival: Mutex<Option<Instant>>,
+}
+
+impl Default for LegMeters {
+    fn default() -> Self {
+        Self {
+            video_decoded: SharedMeter::default(),
+            video_rx: SharedMeter::default(),
+            audio_decoded: SharedMeter::default(),
+            audio_rx: SharedMeter::default(),
+            video_tx: SharedMeter::default(),
+            audio_tx: SharedMeter::default(),
+            level_db: Mutex::default(),
+            jitter_buffers: Mutex::default(),
+            video_latency: Arc::default(),
+            audio_latency: Arc::default(),
+            created: Instant::now(),
+            last_arrival: Mutex::default(),
+        }
+    }
 }
 
 impl LegMeters {
+    pub(super) fn arrived(&self) {
+        if let Ok(mut last) = self.last_arrival.lock() {
+            *last = Some(Instant::now());
+        }
+    }
+
+    /// How long nothing has arrived (since the leg was made, if nothing ever did).
+    pub(super) fn idle(&self) -> Duration {
+        let last = self.last_arrival.lock().ok().and_then(|l| *l).unwrap_or(self.created);
+        last.elapsed()
+    }
+
     /// The RTP byte meter of a session, received or sent.
     pub(super) fn rtp(&self, session: u32, sent: bool) -> &SharedMeter {
         match (session == VIDEO, sent) {

@@ -223,6 +223,11 @@ impl Engine {
         }
     }
 
+    /// How long each leg with media has received nothing.
+    pub fn idle_legs(&self) -> Vec<(LegId, std::time::Duration)> {
+        self.room.as_ref().map(RoomMedia::idle).unwrap_or_default()
+    }
+
     /// The camera failed: show the slate instead.
     pub fn camera_lost(&self, reason: &str) {
         if let Some(room) = &self.room {

@@ -226,6 +226,11 @@ impl RoomMedia {
         }
     }
 
+    /// How long each leg has received nothing.
+    pub fn idle(&self) -> Vec<(LegId, std::time::Duration)> {
+        self.legs.iter().map(|(id, l)| (*id, l.leg.idle())).collect()
+    }
+
     pub fn camera_lost(&self, reason: &str) {
         if let Ok(mut source) = self.source.lock()
             && let Err(e) = source.camera_lost(&self.pipeline, reason)

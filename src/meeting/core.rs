@@ -20,11 +20,11 @@ pub struct Meeting {
     pub(super) muted: bool,
     pub(super) tx: Retransmissions<TxKey>,
     pub(super) ids: IdGen,
-    outputs: VecDeque<Output>,
+    pub(super) outputs: VecDeque<Output>,
     next_leg: u64,
     pub(super) state: RoomState,
     pub(super) state_since: Instant,
-    error: Option<(String, Instant)>,
+    pub(super) error: Option<(String, Instant)>,
     pub(super) last_error: Option<String>,
     pub(super) led: LedPattern,
     /// Places of this meeting that could not be reached or dropped out, and why.
@@ -91,6 +91,7 @@ impl Meeting {
                     self.fail_leg(now, leg, format!("media failed: {reason}"));
                 }
             }
+            Input::MediaIdle { leg, idle } => self.on_media_idle(now, leg, idle),
             Input::RoomMediaFailed { reason } => {
                 let legs: Vec<LegId> = self.legs.keys().copied().collect();
                 for leg in legs {
@@ -355,45 +356,5 @@ impl Meeting {
             self.error = Some((error.clone(), now + self.cfg.timing.error_display));
         }
         self.last_error = Some(error);
-    }
-
-    /// The room's state and LED, derived from its legs.
-    fn refresh(&mut self, now: Instant) {
-        let has = |s: LegState| self.legs.values().any(|l| l.state() == s);
-        let state = if self.legs.is_empty() {
-            RoomState::Idle
-        } else if has(LegState::Live) {
-            RoomState::InCall
-        } else if has(LegState::Ringing) {
-            RoomState::Ringing
-        } else if has(LegState::Dialing) {
-            RoomState::Dialing
-        } else {
-            RoomState::Ending
-        };
-        if state != self.state {
-            self.state = state;
-            self.state_since = now;
-        }
-        if self.error.as_ref().is_some_and(|(_, until)| *until <= now) {
-            self.error = None;
-        }
-        let led = if self.error.is_some() {
-            LedPattern::FastBlink
-        } else if self.muted {
-            LedPattern::Muted
-        } else if has(LegState::Ringing) {
-            LedPattern::SlowBlink // someone waits to join: a press answers
-        } else {
-            match state {
-                RoomState::Idle | RoomState::Ending => LedPattern::Off,
-                RoomState::Dialing | RoomState::Ringing => LedPattern::SlowBlink,
-                RoomState::InCall => LedPattern::Solid,
-            }
-        };
-        if led != self.led {
-            self.led = led;
-            self.outputs.push_back(Output::Led(led));
-        }
     }
 }

@@ -29,8 +29,9 @@ pub(super) enum Phase {
     Dialing { provisional: bool, until: Instant },
     /// The peer invites us. `answer` is ready once our ports are bound.
     Ringing { offer: SessionDescription, answer: Option<Negotiated>, answer_when_ready: bool, until: Instant },
-    /// Media flows; the peer is probed with OPTIONS at `keepalive_at`.
-    Live { negotiated: Negotiated, keepalive_at: Instant },
+    /// Media flows; the peer is probed with OPTIONS at `keepalive_at`. `interrupted`: no media
+    /// has arrived for a while (see `liveness.rs`).
+    Live { negotiated: Negotiated, keepalive_at: Instant, interrupted: bool },
     /// We hung up and wait until `until` for the peer to confirm. `cancel_pending`: our INVITE
     /// had no response yet, so the CANCEL goes out when one arrives.
     Ending { until: Instant, cancel_pending: bool },

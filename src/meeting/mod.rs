@@ -19,6 +19,7 @@
 mod core;
 mod incoming;
 mod leg;
+mod liveness;
 mod outgoing;
 mod policy;
 mod status;
@@ -27,6 +28,8 @@ mod status;
 mod test_net;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_liveness;
 #[cfg(test)]
 mod tests_meeting;
 
@@ -84,6 +87,8 @@ pub enum LedPattern {
     Solid,
     Muted,
     FastBlink,
+    /// In a meeting, but some place has sent nothing for a while.
+    Interrupted,
 }
 
 /// A gesture on the panel button, already recognised by the panel adapter.
@@ -126,6 +131,11 @@ pub enum Input {
     MediaFailed {
         leg: LegId,
         reason: String,
+    },
+    /// One leg's media has received nothing (no RTP, no RTCP) for `idle`.
+    MediaIdle {
+        leg: LegId,
+        idle: Duration,
     },
     /// The room's own media (devices, encoder, mixers) failed: every leg ends.
     RoomMediaFailed {
@@ -187,6 +197,10 @@ pub struct Timing {
     pub hangup_timeout: Duration,
     /// Show the error LED this long after a failure.
     pub error_display: Duration,
+    /// A live place that has sent no media this long is shown as interrupted...
+    pub media_interrupted: Duration,
+    /// ...and its leg ends with a BYE when nothing has come this long.
+    pub media_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -198,6 +212,8 @@ impl Default for Timing {
             peer_timeout: Duration::from_secs(15),
             hangup_timeout: Duration::from_secs(4),
             error_display: Duration::from_secs(10),
+            media_interrupted: Duration::from_secs(3),
+            media_timeout: Duration::from_secs(30),
         }
     }
 }

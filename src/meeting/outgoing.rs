@@ -249,7 +249,7 @@ impl Meeting {
         let (muted, keepalive_at) = (self.muted, now + self.cfg.timing.keepalive_interval);
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let Some(local) = leg.local else { return };
-        leg.set_phase(now, Phase::Live { negotiated: negotiated.clone(), keepalive_at });
+        leg.set_phase(now, Phase::Live { negotiated: negotiated.clone(), keepalive_at, interrupted: false });
         let (peer, name) = (leg.peer.to_string(), leg.name());
         let codecs: Vec<&str> =
             [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();

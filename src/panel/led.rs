@@ -17,6 +17,8 @@ fn phases(pattern: LedPattern) -> &'static [u64] {
         LedPattern::FastBlink => &[125, 125],
         // A double flash once a second: muted, distinct from every other pattern.
         LedPattern::Muted => &[100, 100, 100, 700],
+        // Lit with a short dark gap every 2 s: in a meeting, but a place has gone quiet.
+        LedPattern::Interrupted => &[1800, 200],
     }
 }
 
@@ -83,6 +85,7 @@ mod tests {
     fn slow_blink_is_one_hertz_and_fast_blink_four() {
         assert_eq!(lit_at(LedPattern::SlowBlink, &[0, 499, 500, 999, 1000]), vec![true, true, false, false, true]);
         assert_eq!(lit_at(LedPattern::FastBlink, &[0, 124, 125, 250]), vec![true, true, false, true]);
+        assert_eq!(lit_at(LedPattern::Interrupted, &[0, 1799, 1800, 1999, 2000]), vec![true, true, false, false, true]);
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! Dead media on a live leg, on the shared clock: a quiet place is shown as interrupted and
+//! recovers by itself; one that stays quiet is ended with a BYE, and the others stay.
+
+use std::time::Duration;
+
+use super::test_net::{Net, config};
+use super::*;
+
+const HOST: usize = 0;
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// A host dialling two rooms that answer by themselves, in a meeting of three places.
+fn meeting() -> (Net, Vec<LegId>) {
+    let host = MeetingConfig { max_places: 4, ..config("host", 5061, &[5062, 5063]) };
+    let rooms = [5062, 5063].map(|port| MeetingConfig { auto_answer: true, ..config("room", port, &[5061]) });
+    let mut net = Net::new(std::iter::once(host).chain(rooms).collect());
+    net.press(HOST);
+    let legs = net.rooms[HOST].core.status(net.now).legs.iter().map(|l| l.id).collect();
+    (net, legs)
+}
+
+fn interrupted(net: &Net, leg: LegId) -> Option<bool> {
+    net.rooms[HOST].core.status(net.now).legs.iter().find(|l| l.id == leg).map(|l| l.interrupted)
+}
+
+#[test]
+fn a_place_that_goes_quiet_is_shown_interrupted_and_recovers_when_its_media_returns() {
+    let (mut net, legs) = meeting();
+    assert_eq!(net.led(HOST), LedPattern::Solid);
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::from_millis(2900) });
+    assert_eq!((interrupted(&net, legs[0]), net.led(HOST)), (Some(false), LedPattern::Solid), "not yet at 2.9 s");
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: SECS(3) });
+    assert_eq!(interrupted(&net, legs[0]), Some(true));
+    assert_eq!(interrupted(&net, legs[1]), Some(false), "only the quiet place");
+    assert_eq!(net.led(HOST), LedPattern::Interrupted);
+    let status = net.rooms[HOST].core.status(net.now);
+    assert_eq!((status.state, status.places), (RoomState::InCall, 3), "the meeting stays up");
+
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::ZERO });
+    assert_eq!((interrupted(&net, legs[0]), net.led(HOST)), (Some(false), LedPattern::Solid));
+}
+
+#[test]
+fn a_place_quiet_for_the_media_timeout_is_ended_with_a_bye_and_the_others_stay() {
+    let (mut net, legs) = meeting();
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: SECS(10) });
+    assert_eq!(interrupted(&net, legs[0]), Some(true));
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: SECS(30) });
+    net.settle();
+    assert_eq!(net.state(1), RoomState::Idle, "the quiet place got a BYE");
+    assert_eq!(net.state(2), RoomState::InCall);
+    let status = net.rooms[HOST].core.status(net.now);
+    assert_eq!((status.state, status.places, status.led), (RoomState::InCall, 2, LedPattern::Solid));
+    assert!(status.unreached.iter().any(|u| u.reason.contains("no media") && u.reason.contains("30 s")), "{status:?}");
+}
+
+#[test]
+fn media_reports_for_a_leg_that_is_not_live_change_nothing() {
+    let (mut net, legs) = meeting();
+    net.input(HOST, Input::MediaIdle { leg: LegId(99), idle: SECS(60) });
+    assert_eq!(net.rooms[HOST].core.status(net.now).places, 3);
+    net.press(HOST);
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: SECS(60) });
+    assert_eq!(net.state(HOST), RoomState::Idle, "a leg already ending just ends");
+}

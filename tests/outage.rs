@@ -1,0 +1,90 @@
+//! A media outage on a live call between two real daemons: an nftables rule drops every
+//! packet to oslo's media ports (SIP still answers, as behind a firewall that closed the
+//! media ports). oslo shows bergen as interrupted and its LED says so, the call stays up and
+//! the picture returns by itself when the rule goes; when the outage lasts longer than
+//! `media_timeout_s` oslo ends the call with a BYE.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Daemon, free_port};
+use roombox::control::Status;
+use roombox::meeting::{LedPattern, RoomState};
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// An nftables table of this test's own, dropping UDP to some ports while it exists.
+struct Outage {
+    table: String,
+}
+
+impl Outage {
+    fn start(ports: &[u16]) -> Outage {
+        let table = format!("roombox_outage_{}", std::process::id());
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let rules = format!(
+            "table inet {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
+             udp dport {{ {} }} drop\n  }}\n}}\n",
+            ports.join(", ")
+        );
+        let path = std::env::temp_dir().join(format!("{table}.nft"));
+        std::fs::write(&path, rules).unwrap();
+        let out = Command::new("nft").arg("-f").arg(&path).output().expect("nft is installed (scripts/install-deps)");
+        assert!(out.status.success(), "nft refused the rule: {}", String::from_utf8_lossy(&out.stderr));
+        Outage { table }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        let _ = Command::new("nft").args(["delete", "table", "inet", &self.table]).status();
+    }
+}
+
+/// oslo's media ports, as bergen negotiated them (where bergen sends).
+fn oslo_media_ports(bergen: &Status) -> Vec<u16> {
+    let negotiated = bergen.meeting.legs[0].negotiated.clone().expect("bergen negotiated the call");
+    [negotiated.video, negotiated.audio]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| [s.remote_rtp_port, s.remote_rtcp_port])
+        .collect()
+}
+
+fn decoding(s: &Status) -> bool {
+    s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0 && m.audio_in.decoded_per_s >= 40.0)
+}
+
+fn interrupted(s: &Status) -> bool {
+    s.meeting.legs.first().is_some_and(|l| l.interrupted)
+}
+
+#[test]
+fn an_outage_shows_the_place_interrupted_the_call_recovers_and_a_long_one_ends_it() {
+    let (pa, pb) = (free_port(), free_port());
+    let oslo = Daemon::start("oslo", pa, &[("bergen", pb)], "media_timeout_s = 6.0");
+    let bergen = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    oslo.press();
+    oslo.wait_for(SECS(20), "bergen's picture and sound", decoding);
+    let ports = oslo_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", decoding));
+    assert_eq!(ports.len(), 4, "video and audio, RTP and RTCP: {ports:?}");
+
+    let outage = Outage::start(&ports);
+    let cut = oslo.wait_for(SECS(10), "bergen shown as interrupted", interrupted);
+    assert_eq!((cut.meeting.state, cut.meeting.led), (RoomState::InCall, LedPattern::Interrupted));
+    let text = String::from_utf8_lossy(&oslo.ctl(&["status"]).stdout).to_string();
+    assert!(text.contains("INTERRUPTED"), "the text status says so:\n{text}");
+    assert!(oslo.log().contains("interrupted"), "and the log:\n{}", oslo.log());
+
+    drop(outage);
+    let back = oslo.wait_for(SECS(10), "bergen's picture back by itself", |s| !interrupted(s) && decoding(s));
+    assert_eq!((back.meeting.state, back.meeting.led), (RoomState::InCall, LedPattern::Solid));
+
+    let _long = Outage::start(&ports);
+    let ended = oslo.wait_state(RoomState::Idle, SECS(15));
+    let error = ended.meeting.last_error.clone().unwrap_or_default();
+    assert!(error.contains("no media") && error.contains("6 s"), "oslo says why it ended the call: {error}");
+    bergen.wait_state(RoomState::Idle, SECS(5));
+}
