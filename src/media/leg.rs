@@ -42,10 +42,12 @@ pub trait MediaLeg {
     fn tick(&self, bounds: super::jitter::JitterBounds);
     /// Recent live latency samples (ms): video, audio.
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>);
-    /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
-    fn set_mixing(&self, mixing: bool);
     /// How long nothing (no RTP, no RTCP) has arrived from the place.
     fn idle(&self) -> std::time::Duration;
+    /// Has the leg's mixer learn the latency of its inputs again (a jitter buffer changed).
+    fn refresh_latency(&self);
+    /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
+    fn set_mixing(&self, mixing: bool);
 }
 
 pub struct RtpLeg {
@@ -56,8 +58,8 @@ pub struct RtpLeg {
     pub(super) negotiated: Negotiated,
     pub(super) slot: usize,
     pub(super) name: String,
-    /// The sound this leg sends: the microphone directly, or the mix-minus.
-    send_audio: Option<(MixOrPass, gst::Pad)>,
+    /// The mix-minus mixer, what selects it or the microphone, and the microphone's pad there.
+    mixer: Option<(gst::Element, MixOrPass, gst::Pad)>,
     _sockets: CallSockets,
 }
 
@@ -93,7 +95,7 @@ impl RtpLeg {
             negotiated: spec.negotiated.clone(),
             slot: spec.slot,
             name: spec.name.to_owned(),
-            send_audio: None,
+            mixer: None,
             _sockets: sockets,
         };
         if let Some(video) = &spec.negotiated.video {
@@ -174,7 +176,7 @@ impl RtpLeg {
         let pass = MixOrPass::build(&self.bin, &mix)?;
         add_and_link(&self.bin, &send)?;
         link_pads(&pad(&pass.selector, "src")?, &pad(send[0], "sink")?)?;
-        // The microphone: straight on while this is the only place, or into the mixer.
+        // The microphone: straight on while this is the only place, and into the mixer.
         let mic = tee()?;
         self.bin.add(&mic).map_err(|e| MediaError::Internal(e.to_string()))?;
         ghost(&self.bin, &pad(&mic, "sink")?, "mix_mic")?;
@@ -188,14 +190,13 @@ impl RtpLeg {
             self.bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
             link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
             let sink = pad(&queue, "sink")?;
-            pass.gate(&sink);
             match input {
                 Some(name) => drop(ghost(&self.bin, &sink, &name)?),
                 None => link_pads(&request(&mic, "src_%u")?, &sink)?,
             }
         }
         pass.select(Some(&mic_direct));
-        self.send_audio = Some((pass, mic_direct));
+        self.mixer = Some((mix, pass, mic_direct));
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_1")?;
 
         let depay = make("rtpopusdepay", &[])?;
@@ -319,8 +320,18 @@ impl MediaLeg for RtpLeg {
         self.meters.idle()
     }
     fn set_mixing(&self, mixing: bool) {
-        if let Some((pass, mic)) = &self.send_audio {
+        if let Some((_, pass, mic)) = &self.mixer {
             pass.select(if mixing { None } else { Some(mic) });
+        }
+    }
+    fn refresh_latency(&self) {
+        // A mixer learns its inputs' latency from a latency query through it, and the leg's
+        // sound ends in a sink that does not synchronise, so no pipeline-wide recalculation
+        // asks: without this it mixes on the latency of its first seconds and drops the part
+        // of a place's sound that comes later, once that place's jitter buffer has grown.
+        if let Some(src) = self.mixer.as_ref().and_then(|(m, ..)| m.static_pad("src")) {
+            let mut query = gst::query::Latency::new();
+            let _ = src.query(&mut query);
         }
     }
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {

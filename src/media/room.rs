@@ -153,18 +153,11 @@ impl RoomMedia {
         let present: Vec<(usize, String)> =
             self.legs.values().map(|l| (l.leg.slot(), l.leg.name().to_owned())).collect();
         let g = &self.graph;
-        // Sound: mixed from three places on, otherwise straight through (see `mix_or_pass`).
-        // The echo canceller cancels well only what the speaker's mixer hands its probe: with
-        // the place played directly it took 3.5 dB off the echo (tests/echo.rs wants 10).
-        let mixing = present.len() >= 2;
+        // Sound: the mix-minus from three places on, else the microphone (see `mix_or_pass`).
         for linked in self.legs.values() {
-            linked.leg.set_mixing(mixing);
+            linked.leg.set_mixing(present.len() >= 2);
         }
-        match present.as_slice() {
-            [(slot, _)] if !self.plan.echo_cancel => g.speaker.select(Some(&g.speaker_slots[*slot])),
-            _ => g.speaker.select(None),
-        };
-        if mixing && self.gallery.is_none() {
+        if present.len() >= 2 && self.gallery.is_none() {
             match Gallery::build(&self.pipeline, g, &self.plan) {
                 Ok(gallery) => self.gallery = Some(gallery),
                 Err(e) => tracing::warn!("the gallery could not be built, the screen shows one place: {e}"),
@@ -241,6 +234,9 @@ impl RoomMedia {
 
     pub fn recalculate_latency(&self) {
         let _ = self.pipeline.recalculate_latency();
+        for linked in self.legs.values() {
+            linked.leg.refresh_latency();
+        }
     }
 
     pub fn set_mute(&self, muted: bool) {

@@ -15,7 +15,6 @@ use super::elements::{
 };
 use super::leg::ROOM_AUDIO;
 use super::measure::watch_qr_reader;
-use super::mix_or_pass::MixOrPass;
 use super::plan::MediaPlan;
 use super::room_meters::RoomMeters;
 use super::self_view;
@@ -41,10 +40,6 @@ pub(super) struct RoomGraph {
     /// The screen selector's pad for each slot.
     pub screen_slots: Vec<gst::Pad>,
     pub direct_pad: gst::Pad,
-    /// What the speaker plays: one slot's sound directly, or the mix of every place.
-    pub speaker: MixOrPass,
-    /// The speaker selector's pad for each slot.
-    pub speaker_slots: Vec<gst::Pad>,
     /// Whether the self-view is pasted onto the screen now (only with one remote place).
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -169,9 +164,7 @@ pub(super) fn build(
         "audiomixer",
         &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
     )?;
-    pipeline.add(&speaker).map_err(|e| MediaError::Internal(e.to_string()))?;
-    let speaker_input = MixOrPass::build(pipeline, &speaker)?;
-    let mut speaker_chain = vec![capsfilter(ROOM_AUDIO)?];
+    let mut speaker_chain = vec![speaker.clone(), capsfilter(ROOM_AUDIO)?];
     speaker_chain.extend(echo.map(|(_, probe)| probe));
     speaker_chain.extend([
         make("audioconvert", &[])?,
@@ -180,9 +173,8 @@ pub(super) fn build(
     ]);
     let speaker_chain: Vec<&gst::Element> = speaker_chain.iter().collect();
     add_and_link(pipeline, &speaker_chain)?;
-    link_pads(&pad(&speaker_input.selector, "src")?, &pad(speaker_chain[0], "sink")?)?;
 
-    let (mut slot_video, mut slot_audio, mut screen_slots, mut speaker_slots) = (vec![], vec![], vec![], vec![]);
+    let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
     for _ in 0..slots {
         let (video, to_screen) = (tee()?, leaky_queue(2)?);
         pipeline.add_many([&video, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
@@ -194,10 +186,6 @@ pub(super) fn build(
         pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&audio, "src_%u")?, &pad(&to_speaker, "sink")?)?;
         link_pads(&pad(&to_speaker, "src")?, &request(&speaker, "sink_%u")?)?;
-        speaker_input.gate(&pad(&to_speaker, "sink")?);
-        let direct = speaker_input.direct_input()?;
-        link_pads(&request(&audio, "src_%u")?, &direct)?;
-        speaker_slots.push(direct);
         slot_video.push(video);
         slot_audio.push(audio);
         screen_slots.push(screen_pad);
@@ -213,8 +201,6 @@ pub(super) fn build(
         slot_video,
         slot_audio,
         screen_slots,
-        speaker: speaker_input,
-        speaker_slots,
         direct_pad,
         self_view_on,
     })
