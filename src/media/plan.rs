@@ -9,40 +9,11 @@ use serde::Serialize;
 use super::MediaError;
 use super::encoder::{self, EncoderPlan, EncoderSettings};
 use super::jitter::JitterBounds;
+pub use super::probe::Probe;
 use crate::config::{AudioDevice, Config, ControlValue, DisplayOutput, EncoderChoice, PipelineClock, VideoSource};
-use crate::devices::audio::{self, Pcm};
+use crate::devices::audio;
 use crate::devices::camera::{Camera, CameraId, choose_mode};
 use crate::devices::mixer;
-
-/// What this machine has, as far as choosing devices goes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Probe {
-    pub cameras: Vec<Camera>,
-    pub pcms: Vec<Pcm>,
-    pub dri: bool,
-    /// The kernel driver of the first DRM card (e.g. `vc4-drm`, `i915`, `bochs-drm`).
-    pub dri_driver: Option<String>,
-    /// The current (preferred) mode of the first connected screen, e.g. (1920, 1080).
-    pub screen_mode: Option<(u32, u32)>,
-    pub desktop: bool,
-    /// GStreamer element factories that exist here.
-    pub factories: Vec<String>,
-    /// Encoders whose factory exists but which failed their self-test, with the error.
-    pub encoder_faults: Vec<(String, String)>,
-}
-
-impl Probe {
-    pub fn has(&self, factory: &str) -> bool {
-        self.factories.iter().any(|f| f == factory)
-    }
-
-    pub fn encoder(&self, element: &str) -> encoder::Availability {
-        if let Some((_, why)) = self.encoder_faults.iter().find(|(e, _)| e == element) {
-            return encoder::Availability::Broken(why.clone());
-        }
-        if self.has(element) { encoder::Availability::Usable } else { encoder::Availability::Missing }
-    }
-}
 
 /// One resolved choice: the GStreamer fragment and, in words, what it is and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

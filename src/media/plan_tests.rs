@@ -1,5 +1,6 @@
 //! The plan's `auto` choices and the problems it finds, from plain probe data.
 use super::*;
+use crate::devices::audio::Pcm;
 
 fn probe() -> Probe {
     Probe { factories: vec!["x264enc".into(), "avdec_h264".into()], ..Probe::default() }

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use gstreamer as gst;
 
-use super::plan::Probe;
+use super::encoder;
 use crate::devices;
+use crate::devices::audio::Pcm;
+use crate::devices::camera::Camera;
 
 /// Factories whose presence changes a plan.
 const INTERESTING: &[&str] = &["avdec_h264", "openh264dec", "kmssink", "autovideosink", "alsasrc", "alsasink"];
@@ -31,5 +33,35 @@ pub fn detect() -> Probe {
         desktop: std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
         factories,
         encoder_faults,
+    }
+}
+
+/// What this machine has, as far as choosing devices goes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Probe {
+    pub cameras: Vec<Camera>,
+    pub pcms: Vec<Pcm>,
+    pub dri: bool,
+    /// The kernel driver of the first DRM card (e.g. `vc4-drm`, `i915`, `bochs-drm`).
+    pub dri_driver: Option<String>,
+    /// The current (preferred) mode of the first connected screen, e.g. (1920, 1080).
+    pub screen_mode: Option<(u32, u32)>,
+    pub desktop: bool,
+    /// GStreamer element factories that exist here.
+    pub factories: Vec<String>,
+    /// Encoders whose factory exists but which failed their self-test, with the error.
+    pub encoder_faults: Vec<(String, String)>,
+}
+
+impl Probe {
+    pub fn has(&self, factory: &str) -> bool {
+        self.factories.iter().any(|f| f == factory)
+    }
+
+    pub fn encoder(&self, element: &str) -> encoder::Availability {
+        if let Some((_, why)) = self.encoder_faults.iter().find(|(e, _)| e == element) {
+            return encoder::Availability::Broken(why.clone());
+        }
+        if self.has(element) { encoder::Availability::Usable } else { encoder::Availability::Missing }
     }
 }
