@@ -13,7 +13,7 @@ use super::MediaError;
 use super::elements::{link_pads, make, pad, request};
 
 pub(super) struct MixOrPass {
-    /// Link this to what follows (the encoder, the speaker).
+    /// Link this to what follows (the leg's encoder).
     pub selector: gst::Element,
     mixed: gst::Pad,
 }
