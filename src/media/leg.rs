@@ -58,8 +58,8 @@ pub struct RtpLeg {
     pub(super) negotiated: Negotiated,
     pub(super) slot: usize,
     pub(super) name: String,
-    /// The mix-minus mixer, what selects it or the microphone, and the microphone's pad there.
-    mixer: Option<(gst::Element, MixOrPass, gst::Pad)>,
+    /// What this leg sends: the mix-minus, or the microphone alone (once audio is negotiated).
+    send_audio: Option<MixOrPass>,
     _sockets: CallSockets,
 }
 
@@ -95,7 +95,7 @@ impl RtpLeg {
             negotiated: spec.negotiated.clone(),
             slot: spec.slot,
             name: spec.name.to_owned(),
-            mixer: None,
+            send_audio: None,
             _sockets: sockets,
         };
         if let Some(video) = &spec.negotiated.video {
@@ -180,8 +180,7 @@ impl RtpLeg {
         let mic = tee()?;
         self.bin.add(&mic).map_err(|e| MediaError::Internal(e.to_string()))?;
         ghost(&self.bin, &pad(&mic, "sink")?, "mix_mic")?;
-        let mic_direct = pass.direct_input()?;
-        link_pads(&request(&mic, "src_%u")?, &mic_direct)?;
+        link_pads(&request(&mic, "src_%u")?, &pass.direct)?;
         // Each input of the mixer through its own queue: one tee feeds several mixers, none may
         // block it.
         let others = (0..spec.slots).filter(|s| *s != spec.slot).map(|other| Some(format!("mix_slot_{other}")));
@@ -195,8 +194,7 @@ impl RtpLeg {
                 None => link_pads(&request(&mic, "src_%u")?, &sink)?,
             }
         }
-        pass.select(Some(&mic_direct));
-        self.mixer = Some((mix, pass, mic_direct));
+        self.send_audio = Some(pass);
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_1")?;
 
         let depay = make("rtpopusdepay", &[])?;
@@ -320,18 +318,13 @@ impl MediaLeg for RtpLeg {
         self.meters.idle()
     }
     fn set_mixing(&self, mixing: bool) {
-        if let Some((_, pass, mic)) = &self.mixer {
-            pass.select(if mixing { None } else { Some(mic) });
+        if let Some(send) = &self.send_audio {
+            send.set_mixing(mixing);
         }
     }
     fn refresh_latency(&self) {
-        // A mixer learns its inputs' latency from a latency query through it, and the leg's
-        // sound ends in a sink that does not synchronise, so no pipeline-wide recalculation
-        // asks: without this it mixes on the latency of its first seconds and drops the part
-        // of a place's sound that comes later, once that place's jitter buffer has grown.
-        if let Some(src) = self.mixer.as_ref().and_then(|(m, ..)| m.static_pad("src")) {
-            let mut query = gst::query::Latency::new();
-            let _ = src.query(&mut query);
+        if let Some(send) = &self.send_audio {
+            send.refresh_latency();
         }
     }
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {

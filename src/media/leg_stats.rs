@@ -15,6 +15,7 @@ use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter};
 use crate::sdp::NegotiatedStream;
 
 /// Counters the streaming threads write and `status` reads.
+#[derive(Default)]
 pub(super) struct LegMeters {
     pub(super) video_decoded: SharedMeter,
     pub(super) video_rx: SharedMeter,
@@ -27,41 +28,29 @@ pub(super) struct LegMeters {
     pub(super) jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
     pub(super) video_latency: Arc<LatencyMeter>,
     pub(super) audio_latency: Arc<LatencyMeter>,
-    /// When the leg was made, and when a packet (RTP or RTCP) last arrived.
-    created: Instant,
-    last_arrival: Mutex<Option<Instant>>,
+    /// When a packet (RTP or RTCP) last arrived.
+    last_arrival: LastArrival,
 }
 
-impl Default for LegMeters {
+/// When a packet last arrived: the leg's creation until one does.
+struct LastArrival(Mutex<Instant>);
+
+impl Default for LastArrival {
     fn default() -> Self {
-        Self {
-            video_decoded: SharedMeter::default(),
-            video_rx: SharedMeter::default(),
-            audio_decoded: SharedMeter::default(),
-            audio_rx: SharedMeter::default(),
-            video_tx: SharedMeter::default(),
-            audio_tx: SharedMeter::default(),
-            level_db: Mutex::default(),
-            jitter_buffers: Mutex::default(),
-            video_latency: Arc::default(),
-            audio_latency: Arc::default(),
-            created: Instant::now(),
-            last_arrival: Mutex::default(),
-        }
+        Self(Mutex::new(Instant::now()))
     }
 }
 
 impl LegMeters {
     pub(super) fn arrived(&self) {
-        if let Ok(mut last) = self.last_arrival.lock() {
-            *last = Some(Instant::now());
+        if let Ok(mut last) = self.last_arrival.0.lock() {
+            *last = Instant::now();
         }
     }
 
     /// How long nothing has arrived (since the leg was made, if nothing ever did).
     pub(super) fn idle(&self) -> Duration {
-        let last = self.last_arrival.lock().ok().and_then(|l| *l).unwrap_or(self.created);
-        last.elapsed()
+        self.last_arrival.0.lock().map(|last| last.elapsed()).unwrap_or_default()
     }
 
     /// The RTP byte meter of a session, received or sent.
