@@ -20,7 +20,7 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
         leg.state_for_ms as f64 / 1000.0
     );
     if leg.interrupted {
-        *out += "  INTERRUPTED: nothing has arrived from this place for 3 s or more\n";
+        *out += "  INTERRUPTED: no media arrives from this place (its call ends unless it returns)\n";
     }
     if let Some(n) = &leg.negotiated {
         *out += &format!("  codecs:    video {}, audio {}\n", codec(&n.video), codec(&n.audio));

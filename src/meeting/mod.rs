@@ -22,6 +22,7 @@ mod leg;
 mod liveness;
 mod outgoing;
 mod policy;
+mod room_state;
 mod status;
 
 #[cfg(test)]
