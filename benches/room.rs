@@ -68,16 +68,7 @@ fn main() {
         return;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("meetings") {
-        let mut meetings = meeting::MeetingResults::default();
-        for places in [2, 3, 4] {
-            meetings.sizes.push(meeting::size(places, seconds, WARMUP));
-        }
-        meetings.through_host_ms = meeting::through_host(seconds, WARMUP, &qr_source(1280, 720));
-        meetings.echo_db.push((
-            meeting::echo_returned(false, Duration::from_secs(8)),
-            meeting::echo_returned(true, Duration::from_secs(8)),
-        ));
-        let (md, targets) = meeting::report(&meetings);
+        let (md, targets) = meeting::report(&meeting::measure(seconds, WARMUP, &qr_source(1280, 720), 1));
         println!("{md}\n{targets:#?}");
         return;
     }
@@ -115,18 +106,7 @@ fn main() {
     results.rss_per_join = leak_check(50);
     eprintln!("== start-up");
     results.startup_ms = startups(5);
-    let mut meetings = meeting::MeetingResults::default();
-    for places in [2, 3, 4] {
-        eprintln!("== meeting of {places} places ({seconds} s)");
-        meetings.sizes.push(meeting::size(places, seconds, WARMUP));
-    }
-    eprintln!("== glass to glass through the host ({seconds} s)");
-    meetings.through_host_ms = meeting::through_host(seconds, WARMUP, &qr_source(1280, 720));
-    eprintln!("== echo returned, canceller off and on (3 rounds)");
-    for _ in 0..3 {
-        let settle = Duration::from_secs(8);
-        meetings.echo_db.push((meeting::echo_returned(false, settle), meeting::echo_returned(true, settle)));
-    }
+    let meetings = meeting::measure(seconds, WARMUP, &qr_source(1280, 720), 3);
     (results.meeting_md, results.meeting_targets) = meeting::report(&meetings);
     report::write(&results, seconds);
 }

@@ -10,6 +10,7 @@ use roombox::media::stats::{s16le_samples, tone_level_db};
 use roombox::meeting::RoomState;
 
 use super::procs::{Room, RoomSpec, cpu_seconds, free_port, memory_kb};
+use super::report::{list, median};
 
 const PLAIN: &str = "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1";
 const NAMES: [&str; 4] = ["oslo", "bergen", "tromso", "narvik"];
@@ -32,6 +33,24 @@ pub struct MeetingResults {
     pub through_host_ms: Vec<f64>,
     /// The far end's tone coming back (dBFS): (canceller off, canceller on), per round.
     pub echo_db: Vec<(f64, f64)>,
+}
+
+/// Every meeting figure: meetings of 2, 3 and 4 places, glass to glass through the host (with
+/// `qr_source` at the sending place), and `echo_rounds` rounds of the echo canceller off and on.
+pub fn measure(seconds: u64, warmup: Duration, qr_source: &str, echo_rounds: usize) -> MeetingResults {
+    let mut meetings = MeetingResults::default();
+    for places in [2, 3, 4] {
+        eprintln!("== meeting of {places} places ({seconds} s)");
+        meetings.sizes.push(size(places, seconds, warmup));
+    }
+    eprintln!("== glass to glass through the host ({seconds} s)");
+    meetings.through_host_ms = through_host(seconds, warmup, qr_source);
+    eprintln!("== echo returned, canceller off and on ({echo_rounds} rounds)");
+    for _ in 0..echo_rounds {
+        let settle = Duration::from_secs(8);
+        meetings.echo_db.push((echo_returned(false, settle), echo_returned(true, settle)));
+    }
+    meetings
 }
 
 /// A host dialling `remotes` rooms (each described by `remote(i)`), all started; the host has
@@ -168,17 +187,12 @@ pub fn echo_returned(echo_cancel: bool, settle: Duration) -> f64 {
     tone_level_db(last, 660.0, 48000.0)
 }
 
-fn median(v: &[f64]) -> Option<f64> {
-    roombox::media::latency::summarize(v.iter().copied(), v.len() as u64).map(|s| s.median_ms)
-}
-
 /// The meetings section of bench/results.md, and its targets (name, passed, measured).
 pub fn report(r: &MeetingResults) -> (String, Vec<(String, bool, String)>) {
     let mut md = String::from(
         "\n## Meetings\n\n1280x720 at 30 fps, plain test sources, no self-view; the host dials every other place.\n\n\
          | places | host CPU s/min | remote CPU s/min | host peak RSS MB | remote peak RSS MB | slowest leg fps |\n|---|---|---|---|---|---|\n",
     );
-    let list = |v: &[f64], digits: usize| v.iter().map(|x| format!("{x:.digits$}")).collect::<Vec<_>>().join(", ");
     for s in &r.sizes {
         let _ = writeln!(
             md,

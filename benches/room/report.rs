@@ -53,8 +53,13 @@ pub struct Results {
 /// (session 2): a two-place call must not get slower now that it runs in the room graph.
 const TWO_PLACE_G2G_BEFORE_MS: f64 = 16.8;
 
-fn median(v: &[f64]) -> Option<f64> {
+pub fn median(v: &[f64]) -> Option<f64> {
     summarize(v.iter().copied(), v.len() as u64).map(|s| s.median_ms)
+}
+
+/// Figures separated by commas, each with `digits` decimals (one per room or per round).
+pub fn list(v: &[f64], digits: usize) -> String {
+    v.iter().map(|x| format!("{x:.digits$}")).collect::<Vec<_>>().join(", ")
 }
 
 fn fmt_summary(s: &Option<LatencySummary>) -> String {
@@ -116,8 +121,8 @@ pub fn write(r: &Results, seconds: u64) {
             c.estimate_median_ms.map_or("-".into(), |e| format!("{e:.1}")),
             c.jitter_buffer_ms.map_or("-".into(), |j| j.to_string()),
             if c.fps > 0.0 { format!("{:.1}", c.fps) } else { "-".into() },
-            c.cpu_s_per_min.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(", "),
-            c.peak_rss_mb.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", "),
+            list(&c.cpu_s_per_min, 1),
+            list(&c.peak_rss_mb, 0),
         );
     }
     let _ = writeln!(
