@@ -6,52 +6,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::nft::{Impairment, far_media_ports};
 use common::{Daemon, free_port};
 use roombox::control::Status;
 use roombox::meeting::{LedPattern, RoomState};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-/// An nftables table of this test's own, dropping UDP to some ports while it exists.
-struct Outage {
-    table: String,
-}
-
-impl Outage {
-    fn start(ports: &[u16]) -> Outage {
-        let table = format!("roombox_outage_{}", std::process::id());
-        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-        let rules = format!(
-            "table inet {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
-             udp dport {{ {} }} drop\n  }}\n}}\n",
-            ports.join(", ")
-        );
-        let path = std::env::temp_dir().join(format!("{table}.nft"));
-        std::fs::write(&path, rules).unwrap();
-        let out = Command::new("nft").arg("-f").arg(&path).output().expect("nft is installed (scripts/install-deps)");
-        assert!(out.status.success(), "nft refused the rule: {}", String::from_utf8_lossy(&out.stderr));
-        Outage { table }
-    }
-}
-
-impl Drop for Outage {
-    fn drop(&mut self) {
-        let _ = Command::new("nft").args(["delete", "table", "inet", &self.table]).status();
-    }
-}
-
-/// oslo's media ports, as bergen negotiated them (where bergen sends).
-fn oslo_media_ports(bergen: &Status) -> Vec<u16> {
-    let negotiated = bergen.meeting.legs[0].negotiated.clone().expect("bergen negotiated the call");
-    [negotiated.video, negotiated.audio]
-        .into_iter()
-        .flatten()
-        .flat_map(|s| [s.remote_rtp_port, s.remote_rtcp_port])
-        .collect()
-}
 
 fn decoding(s: &Status) -> bool {
     s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0 && m.audio_in.decoded_per_s >= 40.0)
@@ -68,10 +30,10 @@ fn an_outage_shows_the_place_interrupted_the_call_recovers_and_a_long_one_ends_i
     let bergen = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
     oslo.press();
     oslo.wait_for(SECS(20), "bergen's picture and sound", decoding);
-    let ports = oslo_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", decoding));
+    let ports = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", decoding));
     assert_eq!(ports.len(), 4, "video and audio, RTP and RTCP: {ports:?}");
 
-    let outage = Outage::start(&ports);
+    let outage = Impairment::outage(&ports);
     let cut = oslo.wait_for(SECS(10), "bergen shown as interrupted", interrupted);
     assert_eq!((cut.meeting.state, cut.meeting.led), (RoomState::InCall, LedPattern::Interrupted));
     let text = String::from_utf8_lossy(&oslo.ctl(&["status"]).stdout).to_string();
@@ -82,7 +44,7 @@ fn an_outage_shows_the_place_interrupted_the_call_recovers_and_a_long_one_ends_i
     let back = oslo.wait_for(SECS(10), "bergen's picture back by itself", |s| !interrupted(s) && decoding(s));
     assert_eq!((back.meeting.state, back.meeting.led), (RoomState::InCall, LedPattern::Solid));
 
-    let _long = Outage::start(&ports);
+    let _long = Impairment::outage(&ports);
     let ended = oslo.wait_state(RoomState::Idle, SECS(15));
     let error = ended.meeting.last_error.clone().unwrap_or_default();
     assert!(error.contains("no media") && error.contains("6 s"), "oslo says why it ended the call: {error}");

@@ -46,6 +46,24 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
         "  out:       video {:5.0} kbit/s ({})   audio {:5.0} kbit/s\n",
         m.video_out.kbps, m.encoder, m.audio_out.kbps
     );
+    *out += &repair(m);
+}
+
+/// Loss repair each way, and what the place reports of our stream.
+fn repair(m: &MediaStats) -> String {
+    let (v, o) = (&m.video_in, &m.video_out);
+    let mut line = format!(
+        "  repair in: video {} packets asked again, {} recovered, {} given up, {} keyframes asked; audio {} concealed\n",
+        v.nacks_sent, v.recovered, v.unrepaired, v.keyframes_asked, m.audio_in.unrepaired
+    );
+    line += &format!(
+        "  repair out: {} NACKs, {} packets resent, {} keyframe requests ({} keyframes made for the room)",
+        o.nacks_received, o.resent, o.keyframe_requests, m.keyframes_on_request
+    );
+    if let (Some(loss), Some(rtt)) = (o.loss_reported_pct, o.rtt_ms) {
+        line += &format!("; the place loses {loss:.1} % of ours, round trip {rtt:.1} ms");
+    }
+    line + "\n"
 }
 
 pub fn render_status(s: &Status) -> String {

@@ -31,6 +31,8 @@ pub struct EncoderPlan {
     pub properties: Vec<(String, String)>,
     /// Why this encoder was chosen, in words for `check` and `status`.
     pub reason: String,
+    /// The configured bitrate: where rate adaptation starts and returns to.
+    pub bitrate_kbps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +111,13 @@ pub fn choose(
         }
     };
     let properties = properties_for(&element, settings).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Ok(EncoderPlan { hardware: is_hardware(&element), element, properties, reason })
+    Ok(EncoderPlan {
+        hardware: is_hardware(&element),
+        element,
+        properties,
+        reason,
+        bitrate_kbps: settings.bitrate_kbps,
+    })
 }
 
 /// Encodes a few frames with `element` and its mapped settings: proves a hardware encoder

@@ -165,7 +165,7 @@ fn show(p: &gst::Pad, r: Rect, zorder: u32) {
 /// frame is stamped with the moment it arrives. A place's frames come through its jitter
 /// buffer, so their own stamps lie that buffer's latency in the past: the compositor would
 /// either wait that long for every gallery frame or drop them all as late.
-fn shown_as_latest(pad: &gst::Pad) {
+pub(super) fn shown_as_latest(pad: &gst::Pad) {
     pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM, |_, info| {
         if let Some(gst::PadProbeData::Query(query)) = &mut info.data
             && let gst::QueryViewMut::Latency(latency) = query.view_mut()

@@ -13,6 +13,33 @@ pub struct JitterBounds {
 /// about 4x covers nearly all late packets on a path with random delay.
 const HEADROOM: f64 = 4.0;
 
+/// What a retransmission needs beyond the round trips: the sender's lookup and the receiver
+/// noticing the gap.
+const REPAIR_MARGIN_MS: f64 = 5.0;
+
+/// What a video jitter buffer that waits for retransmissions must leave room for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RepairRoom {
+    pub rtt_ms: f64,
+    /// Packets were lost lately: the last packet of a frame is only found missing when the
+    /// next frame begins, and its request waits for the next RTCP slot, so the buffer then
+    /// also holds two frame intervals.
+    pub recent_loss: bool,
+    pub frame_interval_ms: f64,
+}
+
+/// The bounds of a buffer that waits for retransmissions: no lower than two round trips (a
+/// request, and one more if that retransmission is lost too) and a margin, plus two frame
+/// intervals while the path loses packets. A clean LAN (a round trip under a millisecond, no
+/// loss) still settles at a few ms. Packets in order are never held back by the buffer: only
+/// the frames behind a gap wait for its repair.
+pub fn with_repair(bounds: JitterBounds, room: RepairRoom) -> JitterBounds {
+    let finite = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
+    let frame = if room.recent_loss { 2.0 * finite(room.frame_interval_ms) } else { 0.0 };
+    let floor = (2.0 * finite(room.rtt_ms) + REPAIR_MARGIN_MS + frame).ceil().min(f64::from(bounds.max_ms)) as u32;
+    JitterBounds { min_ms: bounds.min_ms.max(floor), max_ms: bounds.max_ms }
+}
+
 /// The jitter buffer latency to use next, given the current one and the measured jitter.
 pub fn next_latency_ms(current_ms: u32, jitter_ms: f64, bounds: JitterBounds) -> u32 {
     let jitter_ms = if jitter_ms.is_finite() { jitter_ms.max(0.0) } else { 0.0 };
@@ -60,6 +87,23 @@ mod tests {
         let fixed = JitterBounds { min_ms: 50, max_ms: 50 };
         assert_eq!(next_latency_ms(50, 0.0, fixed), 50);
         assert_eq!(next_latency_ms(50, 30.0, fixed), 50);
+    }
+
+    #[test]
+    fn retransmission_raises_the_floor_with_the_round_trip_and_a_frame_while_losing() {
+        let room = |rtt_ms, recent_loss| RepairRoom { rtt_ms, recent_loss, frame_interval_ms: 33.3 };
+        assert_eq!(
+            with_repair(B, room(0.3, false)),
+            JitterBounds { min_ms: 6, max_ms: 200 },
+            "a LAN stays at a few ms"
+        );
+        assert_eq!(with_repair(B, room(0.3, true)).min_ms, 73, "a lossy LAN waits for a frame's last packet");
+        assert_eq!(with_repair(B, room(40.0, false)).min_ms, 85);
+        assert_eq!(with_repair(B, room(500.0, true)).min_ms, 200, "never past the maximum");
+        let high = JitterBounds { min_ms: 50, max_ms: 200 };
+        assert_eq!(with_repair(high, room(1.0, false)).min_ms, 50, "nor below the minimum");
+        assert_eq!(with_repair(B, room(f64::NAN, false)).min_ms, 5);
+        assert_eq!(next_latency_ms(2, 0.0, with_repair(B, room(20.0, false))), 45);
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct RtpLeg {
     pub(super) negotiated: Negotiated,
     pub(super) slot: usize,
     pub(super) name: String,
+    /// The time between two frames of the room's picture rate (the place sends the same).
+    pub(super) frame_interval_ms: f64,
     /// What this leg sends: the mix-minus, or the microphone alone (once audio is negotiated).
     send_audio: Option<MixOrPass>,
     _sockets: CallSockets,
@@ -87,14 +89,17 @@ impl RtpLeg {
             ],
         )?;
         bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let meters = Arc::new(LegMeters::default());
+        super::repair::install(&rtpbin, spec.negotiated, &meters.rtx);
         let mut leg = Self {
             id: spec.id,
             bin,
             rtpbin,
-            meters: Arc::new(LegMeters::default()),
+            meters,
             negotiated: spec.negotiated.clone(),
             slot: spec.slot,
             name: spec.name.to_owned(),
+            frame_interval_ms: 1000.0 / f64::from(spec.plan.fps.max(1)),
             send_audio: None,
             _sockets: sockets,
         };
@@ -122,10 +127,12 @@ impl RtpLeg {
         )?;
         add_and_link(&self.bin, &[&queue, &pay])?;
         ghost(&self.bin, &pad(&queue, "sink")?, "video_sink")?;
+        super::repair::count_keyframe_requests(&pay, self.meters.clone());
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
 
         let depay = make("rtph264depay", &[])?;
         depay.set_property("name", format!("{}-video-depay", self.id));
+        super::repair::configure_depayloader(&depay, stream);
         let decoder = make(&spec.plan.decoder, &[])?;
         // AVC out of the depayloader: it then waits for SPS/PPS and hands them over as
         // codec_data, so the parser knows the profile before the first frame (openh264dec
@@ -147,7 +154,7 @@ impl RtpLeg {
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
         probe_reference_latency(&decoder, "src", spec.render.clone(), self.meters.video_latency.clone());
-        self.add_transport(VIDEO, stream, "video")
+        self.add_transport(VIDEO, stream)
     }
 
     fn add_audio(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
@@ -212,23 +219,17 @@ impl RtpLeg {
                 *l = Some(rms_dbfs_s16le(&map));
             }
         });
-        self.add_transport(AUDIO, stream, "audio")
+        self.add_transport(AUDIO, stream)
     }
 
     /// UDP in and out for one rtpbin session, on the leg's own sockets.
-    fn add_transport(&self, session: u32, stream: &NegotiatedStream, media: &str) -> Result<(), MediaError> {
-        let (clock_rate, encoding) = if session == VIDEO { (90000, "H264") } else { (48000, "OPUS") };
+    fn add_transport(&self, session: u32, stream: &NegotiatedStream) -> Result<(), MediaError> {
         let (rtp, rtcp) = if session == VIDEO {
             (&self._sockets.video_rtp, &self._sockets.video_rtcp)
         } else {
             (&self._sockets.audio_rtp, &self._sockets.audio_rtcp)
         };
-        let rtp_caps: gst::Caps = format!(
-            "application/x-rtp,media={media},clock-rate={clock_rate},encoding-name={encoding},payload={}",
-            stream.pt
-        )
-        .parse()
-        .map_err(|_| MediaError::Internal("bad RTP caps".into()))?;
+        let rtp_caps = super::repair::receive_caps(session, stream)?;
         let udpsrc = |socket: &gio::Socket| {
             gst::ElementFactory::make("udpsrc")
                 .property("socket", socket)
@@ -255,6 +256,9 @@ impl RtpLeg {
         link_to_request(&rtcp_in, &self.rtpbin, &format!("recv_rtcp_sink_{session}"))?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
+        if session == VIDEO {
+            super::repair::pace_feedback(&self.rtpbin, stream, false);
+        }
         let meters = self.meters.clone();
         probe_buffers(&rtp_in, "src", move |_, b| {
             meters.rtp(session, false).record(b.size() as u64);

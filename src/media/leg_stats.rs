@@ -8,9 +8,11 @@ use gst::glib;
 use gst::prelude::*;
 use gstreamer as gst;
 
-use super::jitter::{JitterBounds, next_latency_ms};
+use super::jitter::{JitterBounds, RepairRoom, next_latency_ms, with_repair};
 use super::latency::LatencyMeter;
 use super::leg::{AUDIO, RtpLeg, VIDEO};
+use super::repair::RtxElements;
+use super::session_figures::{SessionFigures, read as read_session};
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter};
 use crate::sdp::NegotiatedStream;
 
@@ -30,6 +32,28 @@ pub(super) struct LegMeters {
     pub(super) audio_latency: Arc<LatencyMeter>,
     /// When a packet (RTP or RTCP) last arrived.
     last_arrival: LastArrival,
+    pub(super) rtx: Arc<RtxElements>,
+    video_loss: LossWatch,
+    /// Keyframe requests the place sent us (PLI/FIR).
+    pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
+}
+
+/// How long a path counts as lossy after its last lost packet.
+const LOSSY_FOR: Duration = Duration::from_secs(10);
+
+/// When the count of lost packets last grew.
+#[derive(Default)]
+struct LossWatch(Mutex<(i64, Option<Instant>)>);
+
+impl LossWatch {
+    /// Whether packets were lost within [`LOSSY_FOR`], given the count lost so far.
+    fn lost_lately(&self, lost: i64) -> bool {
+        let Ok(mut watch) = self.0.lock() else { return false };
+        if lost > watch.0 {
+            *watch = (lost, Some(Instant::now()));
+        }
+        watch.1.is_some_and(|at| at.elapsed() < LOSSY_FOR)
+    }
 }
 
 /// When a packet last arrived: the leg's creation until one does.
@@ -66,12 +90,13 @@ impl LegMeters {
 
 impl RtpLeg {
     pub(super) fn track_jitter_buffers(&self) {
-        let meters = self.meters.clone();
+        let (meters, negotiated) = (self.meters.clone(), self.negotiated.clone());
         self.rtpbin.connect("new-jitterbuffer", false, move |args| {
-            if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>())
-                && let Ok(mut list) = meters.jitter_buffers.lock()
-            {
-                list.push((session, jb.downgrade()));
+            if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>()) {
+                super::repair::configure_jitter_buffer(&jb, session, &negotiated);
+                if let Ok(mut list) = meters.jitter_buffers.lock() {
+                    list.push((session, jb.downgrade()));
+                }
             }
             None
         });
@@ -86,11 +111,23 @@ impl RtpLeg {
         let mut changed = false;
         for (session, jb) in buffers {
             let clock_rate = if session == VIDEO { 90000 } else { 48000 };
-            let (_, _, jitter_ms) = self.session_stats(session, clock_rate);
+            let figures = read_session(&self.rtpbin, session, clock_rate);
+            let repaired = session == VIDEO && self.negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some());
+            let bounds = match figures.rtt_ms {
+                Some(rtt_ms) if repaired => {
+                    let recent_loss = self.meters.video_loss.lost_lately(figures.lost);
+                    if let Some(video) = &self.negotiated.video {
+                        super::repair::pace_feedback(&self.rtpbin, video, recent_loss);
+                    }
+                    let frame_interval_ms = self.frame_interval_ms;
+                    with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms })
+                }
+                _ => bounds,
+            };
             let current = jb.property::<u32>("latency");
-            let next = next_latency_ms(current, jitter_ms, bounds);
+            let next = next_latency_ms(current, figures.jitter_ms, bounds);
             if next != current {
-                tracing::debug!(session, jitter_ms, from = current, to = next, "jitter buffer adapts");
+                tracing::debug!(session, figures.jitter_ms, from = current, to = next, "jitter buffer adapts");
                 jb.set_property("latency", next);
                 changed = true;
             }
@@ -108,65 +145,66 @@ impl RtpLeg {
         Some(jb.property::<u32>("latency"))
     }
 
+    /// The packets the jitter buffers of `session` gave up on (after any repair).
+    fn jitter_buffer_lost(&self, session: u32) -> u64 {
+        let Ok(list) = self.meters.jitter_buffers.lock() else { return 0 };
+        let buffers = list.iter().filter(|(s, _)| *s == session).filter_map(|(_, w)| w.upgrade());
+        buffers.map(|jb| jb.property::<gst::Structure>("stats").get::<u64>("num-lost").unwrap_or(0)).sum()
+    }
+
     /// The leg's own figures; the room adds what it owns (encoder, camera, mute).
     pub(super) fn leg_stats(&self) -> MediaStats {
         let m = &self.meters;
         let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
-        let receive = |session: u32, decoded: &SharedMeter, rx: &SharedMeter, stream: &Option<NegotiatedStream>| {
+        let figures = |session: u32| read_session(&self.rtpbin, session, if session == VIDEO { 90000 } else { 48000 });
+        let (video, audio) = (figures(VIDEO), figures(AUDIO));
+        let receive = |session: u32, f: &SessionFigures, decoded: &SharedMeter, rx: &SharedMeter| {
             let (decoded_per_s, _, decoded_total) = decoded.read();
             let (_, kbps, _) = rx.read();
-            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
-            let (packets_received, packets_lost, jitter_ms) = self.session_stats(session, clock_rate);
+            let stream = if session == VIDEO { &self.negotiated.video } else { &self.negotiated.audio };
             ReceiveStats {
                 codec: codec(stream),
                 decoded_per_s,
                 decoded_total,
                 kbps,
-                packets_received,
-                packets_lost,
-                jitter_ms,
+                packets_received: f.received,
+                packets_lost: f.lost,
+                jitter_ms: f.jitter_ms,
+                jitter_buffer_ms: self.jitter_buffer_ms(session),
+                nacks_sent: f.nacks_sent,
+                keyframes_asked: f.keyframe_requests_sent,
+                unrepaired: self.jitter_buffer_lost(session),
                 ..Default::default()
             }
         };
-        let send = |tx: &SharedMeter, stream: &Option<NegotiatedStream>| {
+        let send = |f: &SessionFigures, tx: &SharedMeter, stream: &Option<NegotiatedStream>| {
             let (_, kbps, packets_sent) = tx.read();
-            SendStats { codec: codec(stream), kbps, packets_sent }
+            SendStats {
+                codec: codec(stream),
+                kbps,
+                packets_sent,
+                loss_reported_pct: f.loss_reported.map(|l| l * 100.0),
+                rtt_ms: f.rtt_ms,
+                nacks_received: f.nacks_received,
+                ..Default::default()
+            }
         };
-        let mut audio_in = receive(AUDIO, &m.audio_decoded, &m.audio_rx, &self.negotiated.audio);
+        let rtx = m.rtx.counts();
+        let mut audio_in = receive(AUDIO, &audio, &m.audio_decoded, &m.audio_rx);
         audio_in.level_db = m.level_db.lock().ok().and_then(|l| *l);
         audio_in.latency = m.audio_latency.summary();
-        audio_in.jitter_buffer_ms = self.jitter_buffer_ms(AUDIO);
-        let mut video_in = receive(VIDEO, &m.video_decoded, &m.video_rx, &self.negotiated.video);
+        let mut video_in = receive(VIDEO, &video, &m.video_decoded, &m.video_rx);
         video_in.latency = m.video_latency.summary();
-        video_in.jitter_buffer_ms = self.jitter_buffer_ms(VIDEO);
+        video_in.recovered = rtx.recovered;
+        let mut video_out = send(&video, &m.video_tx, &self.negotiated.video);
+        video_out.resent = rtx.resent;
+        video_out.keyframe_requests = m.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
         MediaStats {
             video_in,
             audio_in,
-            video_out: send(&m.video_tx, &self.negotiated.video),
-            audio_out: send(&m.audio_tx, &self.negotiated.audio),
+            video_out,
+            audio_out: send(&audio, &m.audio_tx, &self.negotiated.audio),
             ..MediaStats::default()
         }
-    }
-
-    /// Packets received, lost and jitter (ms) of the remote sender(s) in one rtpbin session.
-    fn session_stats(&self, session: u32, clock_rate: u32) -> (u64, i64, f64) {
-        let Some(sess) = self.rtpbin.emit_by_name::<Option<glib::Object>>("get-internal-session", &[&session]) else {
-            return (0, 0, 0.0);
-        };
-        let stats = sess.property::<gst::Structure>("stats");
-        let Ok(sources) = stats.get::<glib::ValueArray>("source-stats") else {
-            return (0, 0, 0.0);
-        };
-        let mut totals = (0u64, 0i64, 0.0f64);
-        for source in sources.iter().filter_map(|v| v.get::<gst::Structure>().ok()) {
-            if source.get::<bool>("internal").unwrap_or(true) || !source.get::<bool>("is-sender").unwrap_or(false) {
-                continue;
-            }
-            totals.0 += source.get::<u64>("packets-received").unwrap_or(0);
-            totals.1 += source.get::<i32>("packets-lost").map(i64::from).unwrap_or(0);
-            let jitter = f64::from(source.get::<u32>("jitter").unwrap_or(0)) * 1000.0 / f64::from(clock_rate);
-            totals.2 = totals.2.max(jitter);
-        }
-        totals
     }
 }

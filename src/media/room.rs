@@ -251,6 +251,7 @@ impl RoomMedia {
     pub fn stats(&self) -> Vec<(LegId, MediaStats)> {
         let camera = self.source.lock().map(|s| s.describe()).unwrap_or_default();
         let glass = self.meters.glass_to_glass.summary();
+        let (requests, made) = self.graph.encoder_control.keyframes();
         self.legs
             .iter()
             .map(|(id, l)| {
@@ -259,6 +260,7 @@ impl RoomMedia {
                 stats.camera = camera.clone();
                 stats.muted = self.muted();
                 stats.video_in.glass_to_glass = glass.clone();
+                (stats.keyframe_requests_at_encoder, stats.keyframes_on_request) = (requests, made);
                 (*id, stats)
             })
             .collect()

@@ -13,6 +13,7 @@ use gstreamer as gst;
 use super::elements::{
     add_and_link, audio_queue, capsfilter, fragment, leaky_queue, link_pads, make, pad, request, tee,
 };
+use super::encoder_control::EncoderControl;
 use super::leg::ROOM_AUDIO;
 use super::measure::watch_qr_reader;
 use super::plan::MediaPlan;
@@ -31,6 +32,8 @@ pub(super) struct RoomGraph {
     /// The encoder's input: the camera (pad 0) or, from three places on, the gallery.
     pub encoder_input: gst::Element,
     pub encoder: gst::Element,
+    /// Keyframes on request and the bitrate of `encoder`.
+    pub encoder_control: Arc<EncoderControl>,
     /// What the screen shows: a slot's picture, or the gallery.
     pub screen_input: gst::Element,
     pub mic_out: gst::Element,
@@ -96,6 +99,7 @@ pub(super) fn build(
     // x264 would pick High profile; the SDP promised Constrained Baseline (42e01f).
     let h264 =
         if plan.encoder.element == "x264enc" { "video/x-h264,profile=constrained-baseline" } else { "video/x-h264" };
+    let encoder_control = EncoderControl::attach(&encoder, &plan.encoder.element, plan.encoder.bitrate_kbps);
     let video_out = tee()?;
     let chain = [
         &encoder_input,
@@ -181,6 +185,9 @@ pub(super) fn build(
         link_pads(&request(&video, "src_%u")?, &pad(&to_screen, "sink")?)?;
         let screen_pad = request(&screen_input, "sink_%u")?;
         link_pads(&pad(&to_screen, "src")?, &screen_pad)?;
+        // A place's frames are shown as they arrive: a frame that waited in the jitter buffer
+        // for a retransmission is late, the others are not held back by that buffer's latency.
+        super::gallery::shown_as_latest(&screen_pad);
         let audio = tee()?;
         let to_speaker = audio_queue()?;
         pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
@@ -195,6 +202,7 @@ pub(super) fn build(
         camera,
         encoder_input,
         encoder,
+        encoder_control,
         screen_input,
         mic_out,
         mic,

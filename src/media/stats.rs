@@ -98,6 +98,17 @@ pub struct ReceiveStats {
     /// Measured from QR timestamps when a benchmark source and zbar sink are plugged in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glass_to_glass: Option<LatencySummary>,
+    /// Repair: packets asked for again (NACK), and those the place resent in time (RTX).
+    #[serde(default)]
+    pub nacks_sent: u64,
+    #[serde(default)]
+    pub recovered: u64,
+    /// Packets given up on after repair (for audio: concealed by the decoder).
+    #[serde(default)]
+    pub unrepaired: u64,
+    /// Keyframes asked of the place (PLI/FIR) because the picture broke.
+    #[serde(default)]
+    pub keyframes_asked: u64,
 }
 
 /// What we send on one stream.
@@ -106,6 +117,18 @@ pub struct SendStats {
     pub codec: String,
     pub kbps: f64,
     pub packets_sent: u64,
+    /// What the place reports: the share of our packets it lost (%) and the round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_reported_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// Repair the place asked of us: NACKs received and packets resent (RTX), keyframes (PLI/FIR).
+    #[serde(default)]
+    pub nacks_received: u64,
+    #[serde(default)]
+    pub resent: u64,
+    #[serde(default)]
+    pub keyframe_requests: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,6 +142,12 @@ pub struct MediaStats {
     #[serde(default)]
     pub camera: String,
     pub muted: bool,
+    /// Keyframes the room's encoder made because a place asked (PLI/FIR), of the requests
+    /// that reached it (the rest came too soon after one).
+    #[serde(default)]
+    pub keyframes_on_request: u64,
+    #[serde(default)]
+    pub keyframe_requests_at_encoder: u64,
 }
 
 /// RMS level in dBFS of interleaved 32-bit float samples.

@@ -1,12 +1,14 @@
 //! SDP (RFC 4566) as typed data, parsed and printed with `gstreamer-sdp`, and the offer/answer
 //! rules of RFC 3264 for the codecs a room box speaks (H.264 and Opus) in [`negotiate`].
 
+pub mod feedback;
 pub mod negotiate;
 
 use std::net::IpAddr;
 
 use gstreamer_sdp as gst_sdp;
 
+pub use feedback::Feedback;
 pub use negotiate::{Capabilities, LocalMedia, Negotiated, NegotiatedStream, answer, offer, read_answer};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +46,8 @@ pub struct PayloadFormat {
     pub clock_rate: u32,
     pub channels: Option<u32>,
     pub fmtp: Option<String>,
+    /// Its `a=rtcp-fb` values (RFC 4585), those given for `*` included: `nack`, `nack pli`, …
+    pub feedback: Vec<String>,
 }
 
 impl PayloadFormat {
@@ -158,6 +162,9 @@ impl SessionDescription {
                     if let Some(fmtp) = &f.fmtp {
                         media.add_attribute("fmtp", Some(&format!("{} {fmtp}", f.pt)));
                     }
+                    for fb in &f.feedback {
+                        media.add_attribute("rtcp-fb", Some(&format!("{} {fb}", f.pt)));
+                    }
                 }
                 if let Some(rtcp) = m.rtcp_port {
                     media.add_attribute("rtcp", Some(&rtcp.to_string()));
@@ -197,7 +204,14 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
             Some(map) => parse_rtpmap(&map).ok_or_else(|| SdpError::Unparsable(format!("bad rtpmap '{map}'")))?,
             None => static_payload(pt),
         };
-        formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt) });
+        let feedback = attrs
+            .iter()
+            .filter(|(k, _)| *k == "rtcp-fb")
+            .filter_map(|(_, v)| v.and_then(|v| v.trim().split_once(' ')))
+            .filter(|(p, _)| p.trim() == "*" || p.trim() == pt.to_string())
+            .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt), feedback });
     }
     let rtcp_port =
         attrs.iter().find(|(k, _)| *k == "rtcp").and_then(|(_, v)| (*v)?.split_whitespace().next()?.parse().ok());

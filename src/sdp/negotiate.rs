@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::feedback::{Feedback, RTX_PT, rtx_for, rtx_format};
 use super::{MediaDescription, MediaKind, PayloadFormat, SdpError, SessionDescription};
 
 /// The payload types roombox uses in its own offers.
@@ -44,6 +45,12 @@ pub struct NegotiatedStream {
     pub remote_ip: IpAddr,
     pub remote_rtp_port: u16,
     pub remote_rtcp_port: u16,
+    /// The RTCP feedback both sides agreed on (video only).
+    #[serde(default)]
+    pub feedback: Feedback,
+    /// The payload type retransmissions travel in, when both do RTX (needs `nack`).
+    #[serde(default)]
+    pub rtx_pt: Option<u8>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,6 +66,7 @@ fn h264() -> PayloadFormat {
         clock_rate: 90000,
         channels: None,
         fmtp: Some(format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={H264_PROFILE_LEVEL_ID}")),
+        feedback: Feedback::ALL.values(),
     }
 }
 
@@ -69,10 +77,11 @@ fn opus() -> PayloadFormat {
         clock_rate: 48000,
         channels: Some(2),
         fmtp: Some("useinbandfec=1".into()),
+        feedback: Vec::new(),
     }
 }
 
-fn media_line(kind: MediaKind, port: u16, rtcp: u16, format: PayloadFormat) -> MediaDescription {
+fn media_line(kind: MediaKind, port: u16, rtcp: u16, formats: Vec<PayloadFormat>) -> MediaDescription {
     MediaDescription {
         kind: Some(kind),
         media_name: kind.as_str().into(),
@@ -81,7 +90,7 @@ fn media_line(kind: MediaKind, port: u16, rtcp: u16, format: PayloadFormat) -> M
         rtcp_port: Some(rtcp),
         rtcp_mux: false,
         connection: None,
-        formats: vec![format],
+        formats,
     }
 }
 
@@ -89,10 +98,11 @@ fn media_line(kind: MediaKind, port: u16, rtcp: u16, format: PayloadFormat) -> M
 pub fn offer(session_id: u64, caps: Capabilities, local: &LocalMedia) -> SessionDescription {
     let mut media = Vec::new();
     if caps.audio {
-        media.push(media_line(MediaKind::Audio, local.audio_rtp, local.audio_rtcp, opus()));
+        media.push(media_line(MediaKind::Audio, local.audio_rtp, local.audio_rtcp, vec![opus()]));
     }
     if caps.video {
-        media.push(media_line(MediaKind::Video, local.video_rtp, local.video_rtcp, h264()));
+        let video = vec![h264(), rtx_format(RTX_PT, H264_PT)];
+        media.push(media_line(MediaKind::Video, local.video_rtp, local.video_rtcp, video));
     }
     SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media }
 }
@@ -111,11 +121,17 @@ fn supported(kind: MediaKind, format: &PayloadFormat) -> bool {
     }
 }
 
+/// The stream `format` of line `m` makes; its feedback is what the line asks for and we do.
 fn stream(
     sdp: &SessionDescription,
     m: &MediaDescription,
     format: &PayloadFormat,
 ) -> Result<NegotiatedStream, SdpError> {
+    let feedback = match m.kind {
+        Some(MediaKind::Video) => Feedback::of(format).and(Feedback::ALL),
+        _ => Feedback::default(),
+    };
+    let rtx_pt = rtx_for(&m.formats, format.pt).filter(|_| feedback.nack).map(|f| f.pt);
     let remote_rtcp_port = m.rtcp_port.unwrap_or(if m.rtcp_mux { m.port } else { m.port.saturating_add(1) });
     let codec = match format.channels {
         Some(ch) => format!("{}/{}/{ch}", format.encoding, format.clock_rate),
@@ -128,6 +144,8 @@ fn stream(
         remote_ip: sdp.address_of(m)?,
         remote_rtp_port: m.port,
         remote_rtcp_port,
+        feedback,
+        rtx_pt,
     })
 }
 
@@ -154,14 +172,17 @@ pub fn answer(
         match chosen {
             Some((kind, format)) => {
                 let s = stream(offer, m, format)?;
+                let mut ours = if kind == MediaKind::Video { h264() } else { opus() };
+                ours.pt = format.pt;
+                ours.feedback = s.feedback.values();
+                let mut formats = vec![ours];
+                formats.extend(s.rtx_pt.map(|pt| rtx_format(pt, format.pt)));
                 let (rtp, rtcp, slot) = match kind {
                     MediaKind::Video => (local.video_rtp, local.video_rtcp, &mut negotiated.video),
                     MediaKind::Audio => (local.audio_rtp, local.audio_rtcp, &mut negotiated.audio),
                 };
                 *slot = Some(s);
-                let mut ours = if kind == MediaKind::Video { h264() } else { opus() };
-                ours.pt = format.pt;
-                media.push(MediaDescription { proto: m.proto.clone(), ..media_line(kind, rtp, rtcp, ours) });
+                media.push(MediaDescription { proto: m.proto.clone(), ..media_line(kind, rtp, rtcp, formats) });
             }
             None => media.push(MediaDescription {
                 port: 0,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sdp::Feedback;
 
 fn local(base: u16) -> LocalMedia {
     LocalMedia {
@@ -83,4 +84,55 @@ fn an_answer_that_changes_the_codec_is_an_error() {
 fn garbage_is_not_sdp() {
     assert!(SessionDescription::parse("hello world").is_err());
     assert!(SessionDescription::parse("").is_err());
+}
+
+#[test]
+fn two_rooms_agree_on_nack_pli_fir_and_rtx_for_video_only() {
+    let ours = offer(1, Capabilities::default(), &local(20000));
+    let text = ours.to_text();
+    for line in ["a=rtcp-fb:96 nack\r\n", "a=rtcp-fb:96 nack pli\r\n", "a=rtcp-fb:96 ccm fir\r\n"] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert!(text.contains("a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96"), "{text}");
+    let (reply, negotiated) =
+        answer(&SessionDescription::parse(&text).unwrap(), 2, Capabilities::default(), &local(30000)).unwrap();
+    let video = negotiated.video.unwrap();
+    assert_eq!((video.feedback, video.rtx_pt), (Feedback::ALL, Some(97)));
+    assert_eq!((negotiated.audio.unwrap().feedback, None), (Feedback::default(), None::<u8>));
+    let back = read_answer(&ours, &SessionDescription::parse(&reply.to_text()).unwrap()).unwrap();
+    assert_eq!(back.video.map(|v| (v.feedback, v.rtx_pt)), Some((Feedback::ALL, Some(97))));
+}
+
+#[test]
+fn a_peer_without_feedback_gets_none_in_the_answer_and_no_rtx() {
+    let offer = SessionDescription::parse(LINPHONE_LIKE).unwrap();
+    let (reply, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    let video = negotiated.video.unwrap();
+    assert_eq!((video.feedback, video.rtx_pt), (Feedback::default(), None));
+    let text = reply.to_text();
+    assert!(!text.contains("rtcp-fb") && !text.contains("rtx"), "{text}");
+}
+
+#[test]
+fn wildcard_feedback_counts_and_rtx_without_nack_is_declined() {
+    let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
+                m=video 9078 RTP/AVPF 100 101\r\na=rtpmap:100 H264/90000\r\na=fmtp:100 packetization-mode=1\r\n\
+                a=rtcp-fb:* nack pli\r\na=rtcp-fb:100 goog-remb\r\na=rtpmap:101 rtx/90000\r\na=fmtp:101 apt=100\r\n";
+    let (reply, negotiated) =
+        answer(&SessionDescription::parse(text).unwrap(), 1, Capabilities::default(), &local(40000)).unwrap();
+    let video = negotiated.video.unwrap();
+    assert_eq!(video.feedback, Feedback { nack: false, pli: true, fir: false });
+    assert_eq!(video.rtx_pt, None, "retransmission needs NACK");
+    let reply = reply.to_text();
+    assert!(reply.contains("m=video 40000 RTP/AVPF 100\r\n") && reply.contains("a=rtcp-fb:100 nack pli"), "{reply}");
+}
+
+#[test]
+fn an_answer_that_drops_rtx_leaves_nack_without_retransmission() {
+    let ours = offer(1, Capabilities::default(), &local(20000));
+    let mut theirs = ours.clone();
+    theirs.media[1].formats.truncate(1);
+    theirs.media[1].formats[0].feedback = vec!["nack".into()];
+    let video = read_answer(&ours, &theirs).unwrap().video.unwrap();
+    assert_eq!((video.feedback, video.rtx_pt), (Feedback { nack: true, pli: false, fir: false }, None));
 }

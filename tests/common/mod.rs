@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod nft;
+
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,203 @@
+//! Loss repair on one RTP leg, as the SDP negotiated it (`sdp::feedback`): the AVPF profile so
+//! feedback goes out at once; NACK + RTX (`rtprtxsend` / `rtprtxreceive` as rtpbin's auxiliary
+//! elements, retransmission requests from the video jitter buffer); keyframe requests from the
+//! depayloader when the picture broke (PLI / FIR, rtpsession sends what the caps allow); and
+//! for Opus, lost-packet events from the audio jitter buffer so the decoder conceals them.
+
+use std::sync::Mutex;
+
+use gst::glib;
+use gst::prelude::*;
+use gstreamer as gst;
+
+use super::MediaError;
+use super::elements::{ghost, make, pad};
+use super::leg::{AUDIO, VIDEO};
+use crate::sdp::{Negotiated, NegotiatedStream};
+
+/// The RTX elements of a leg, for their counters.
+#[derive(Default)]
+pub(super) struct RtxElements {
+    send: Mutex<Option<glib::WeakRef<gst::Element>>>,
+    receive: Mutex<Option<glib::WeakRef<gst::Element>>>,
+}
+
+/// What retransmission did on a leg so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct RtxCounts {
+    /// Packets the place asked us to resend, and how many we did.
+    pub requested_of_us: u64,
+    pub resent: u64,
+    /// Packets we asked the place to resend, and how many came back in time to be used.
+    pub requested: u64,
+    pub recovered: u64,
+}
+
+impl RtxElements {
+    pub(super) fn counts(&self) -> RtxCounts {
+        let read = |slot: &Mutex<Option<glib::WeakRef<gst::Element>>>, name: &str| {
+            slot.lock()
+                .ok()
+                .and_then(|s| s.as_ref()?.upgrade())
+                .map(|e| u64::from(e.property::<u32>(name)))
+                .unwrap_or(0)
+        };
+        RtxCounts {
+            requested_of_us: read(&self.send, "num-rtx-requests"),
+            resent: read(&self.send, "num-rtx-packets"),
+            requested: read(&self.receive, "num-rtx-requests"),
+            recovered: read(&self.receive, "num-rtx-assoc-packets"),
+        }
+    }
+}
+
+/// The caps of the RTP a session receives, with the feedback rtpsession may send for it.
+pub(super) fn receive_caps(session: u32, stream: &NegotiatedStream) -> Result<gst::Caps, MediaError> {
+    let (media, clock_rate, encoding) =
+        if session == VIDEO { ("video", 90000, "H264") } else { ("audio", 48000, "OPUS") };
+    let mut caps = gst::Caps::builder("application/x-rtp")
+        .field("media", media)
+        .field("clock-rate", clock_rate)
+        .field("encoding-name", encoding)
+        .field("payload", i32::from(stream.pt));
+    let fb = stream.feedback;
+    for (on, field) in [(fb.nack, "rtcp-fb-nack"), (fb.pli, "rtcp-fb-nack-pli"), (fb.fir, "rtcp-fb-ccm-fir")] {
+        if on {
+            caps = caps.field(field, true);
+        }
+    }
+    Ok(caps.build())
+}
+
+fn rtx_caps(stream: &NegotiatedStream, rtx_pt: u8) -> gst::Caps {
+    gst::Caps::builder("application/x-rtp")
+        .field("media", "video")
+        .field("clock-rate", 90000)
+        .field("encoding-name", "RTX")
+        .field("payload", i32::from(rtx_pt))
+        .field("apt", stream.pt.to_string())
+        .build()
+}
+
+/// Sets rtpbin up for the repair `negotiated` allows; before any of its pads are requested.
+pub(super) fn install(rtpbin: &gst::Element, negotiated: &Negotiated, rtx: &std::sync::Arc<RtxElements>) {
+    let video = negotiated.video.clone();
+    let fb = video.as_ref().map(|v| v.feedback).unwrap_or_default();
+    if fb.nack || fb.pli || fb.fir {
+        // AVPF timing lets a NACK or PLI leave at once instead of with the next report.
+        rtpbin.set_property_from_str("rtp-profile", "avpf");
+    }
+    let streams = [(VIDEO, negotiated.video.clone()), (AUDIO, negotiated.audio.clone())];
+    // Signals with a return value must always get one (a `None` of their type).
+    rtpbin.connect("request-pt-map", false, move |args| {
+        let caps = (|| {
+            let (session, pt) = (args[1].get::<u32>().ok()?, args[2].get::<u32>().ok()?);
+            let stream = streams.iter().find(|(s, _)| *s == session)?.1.as_ref()?;
+            match stream.rtx_pt {
+                Some(rtx) if u32::from(rtx) == pt => Some(rtx_caps(stream, rtx)),
+                _ if u32::from(stream.pt) == pt => receive_caps(session, stream).ok(),
+                _ => None,
+            }
+        })();
+        Some(caps.to_value())
+    });
+    let Some((video, rtx_pt)) = video.and_then(|v| Some((v.pt, v.rtx_pt?))) else { return };
+    let keep = rtx.clone();
+    rtpbin.connect("request-aux-sender", false, move |args| {
+        let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
+            let map = gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
+            let made = rtx_element("rtprtxsend", session, map.build(), &keep.send);
+            made.map_err(|e| tracing::warn!(error = %e, "no retransmission sender")).ok()
+        });
+        Some(element.to_value())
+    });
+    let keep = rtx.clone();
+    rtpbin.connect("request-aux-receiver", false, move |args| {
+        let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
+            // The receiver's map goes the same way as the sender's: original to RTX.
+            let map = gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
+            let made = rtx_element("rtprtxreceive", session, map.build(), &keep.receive);
+            made.map_err(|e| tracing::warn!(error = %e, "no retransmission receiver")).ok()
+        });
+        Some(element.to_value())
+    });
+}
+
+/// An RTX element in a bin with the pads rtpbin looks for (`sink_N`, `src_N`).
+fn rtx_element(
+    factory: &str,
+    session: u32,
+    map: gst::Structure,
+    keep: &Mutex<Option<glib::WeakRef<gst::Element>>>,
+) -> Result<gst::Element, MediaError> {
+    let rtx = make(factory, &[])?;
+    rtx.set_property("payload-type-map", &map);
+    if factory == "rtprtxsend" {
+        // A second of history: longer than any round trip a repair could still be in time for.
+        rtx.set_property("max-size-time", 1000u32);
+        rtx.set_property("max-size-packets", 0u32);
+    }
+    let bin = gst::Bin::new();
+    bin.add(&rtx).map_err(|e| MediaError::Internal(e.to_string()))?;
+    ghost(&bin, &pad(&rtx, "sink")?, &format!("sink_{session}"))?;
+    ghost(&bin, &pad(&rtx, "src")?, &format!("src_{session}"))?;
+    if let Ok(mut slot) = keep.lock() {
+        *slot = Some(rtx.downgrade());
+    }
+    Ok(bin.upcast())
+}
+
+/// How often a video session with feedback sends regular RTCP. AVPF allows one early packet
+/// between two regular ones: with the default 5 s a second loss would wait seconds for its
+/// NACK. While the path loses packets, RTCP goes often (a NACK waits at most that long);
+/// otherwise a report a second keeps the figures fresh at little cost.
+const LOSSY_RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+const CLEAN_RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Sets how often the video session reports, from whether the path loses packets now.
+pub(super) fn pace_feedback(rtpbin: &gst::Element, stream: &NegotiatedStream, lossy: bool) {
+    let fb = stream.feedback;
+    if !(fb.nack || fb.pli || fb.fir) {
+        return;
+    }
+    let interval = if lossy { LOSSY_RTCP_INTERVAL } else { CLEAN_RTCP_INTERVAL };
+    if let Some(internal) = rtpbin.emit_by_name::<Option<glib::Object>>("get-internal-session", &[&VIDEO]) {
+        let nanos = interval.as_nanos() as u64;
+        if internal.property::<u64>("rtcp-min-interval") != nanos {
+            internal.set_property("rtcp-min-interval", nanos);
+            // The reports' share of the bandwidth must allow that pace too.
+            internal.set_property("rtcp-fraction", if lossy { 0.1f64 } else { 0.05f64 });
+        }
+    }
+}
+
+/// A new jitter buffer: video asks for retransmissions when RTX was agreed; audio reports lost
+/// packets so the Opus decoder conceals them.
+pub(super) fn configure_jitter_buffer(jb: &gst::Element, session: u32, negotiated: &Negotiated) {
+    if session == VIDEO && negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some()) {
+        jb.set_property("do-retransmission", true);
+    }
+    jb.set_property("do-lost", true);
+}
+
+/// Counts the keyframe requests (PLI/FIR, as rtpsession passes them upstream) that reach the
+/// leg's payloader on their way to the room's encoder.
+pub(super) fn count_keyframe_requests(payloader: &gst::Element, meters: std::sync::Arc<super::leg_stats::LegMeters>) {
+    if let Some(src) = payloader.static_pad("src") {
+        src.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            if info.event().is_some_and(|e| gstreamer_video::UpstreamForceKeyUnitEvent::parse(e).is_ok()) {
+                meters.keyframe_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+}
+
+/// The depayloader asks for a keyframe when the picture broke, if the place can be asked, and
+/// then shows nothing broken until the keyframe is there.
+pub(super) fn configure_depayloader(depay: &gst::Element, stream: &NegotiatedStream) {
+    if stream.feedback.pli || stream.feedback.fir {
+        depay.set_property("request-keyframe", true);
+        depay.set_property("wait-for-keyframe", true);
+    }
+}

@@ -1,0 +1,74 @@
+//! A call between two real daemons over a lossy path: nftables drops 10 % of every media
+//! packet (RTP and RTCP, video and audio) both ways for 10 s. Repair must happen and be shown
+//! in `status` (packets asked for again and resent, keyframes asked for and made), the call
+//! stays up with sound and picture, and the picture runs at full rate once the loss stops.
+//! Then a second without one room's picture: the other asks for a keyframe and gets one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::nft::{Impairment, far_media_ports};
+use common::{Daemon, free_port};
+use roombox::control::Status;
+use roombox::media::MediaStats;
+use roombox::meeting::RoomState;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+fn media(s: &Status) -> MediaStats {
+    s.first_media().cloned().unwrap_or_default()
+}
+
+fn decoding(s: &Status, fps: f64) -> bool {
+    s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= fps && m.audio_in.decoded_per_s >= 40.0)
+}
+
+#[test]
+fn ten_percent_loss_both_ways_is_repaired_and_shown_in_status() {
+    let (pa, pb) = (free_port(), free_port());
+    let oslo = Daemon::start("oslo", pa, &[("bergen", pb)], "");
+    let bergen = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    oslo.press();
+    let to_bergen = far_media_ports(&oslo.wait_for(SECS(20), "bergen's picture and sound", |s| decoding(s, 25.0)));
+    let to_oslo = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture and sound", |s| decoding(s, 25.0)));
+    let negotiated = oslo.status().unwrap().meeting.legs[0].negotiated.clone().unwrap().video.unwrap();
+    assert!(negotiated.feedback.nack && negotiated.feedback.pli && negotiated.rtx_pt.is_some(), "{negotiated:?}");
+
+    let ports: Vec<u16> = to_bergen.iter().chain(&to_oslo).copied().collect();
+    let loss = Impairment::loss(&ports, 10);
+    std::thread::sleep(SECS(10));
+    let (at_oslo, at_bergen) = (oslo.status().unwrap(), bergen.status().unwrap());
+    drop(loss);
+    for (room, s) in [("oslo", &at_oslo), ("bergen", &at_bergen)] {
+        let m = media(s);
+        assert_eq!(s.meeting.state, RoomState::InCall, "{room} stays in the call");
+        assert!(m.video_in.packets_lost > 0, "{room} saw the loss: {:?}", m.video_in);
+        assert!(
+            m.video_in.nacks_sent > 0 && m.video_in.recovered > 0,
+            "{room} had lost video resent: {:?}",
+            m.video_in
+        );
+        assert!(m.video_out.resent > 0, "{room} resent what the other lost: {:?}", m.video_out);
+        assert!(m.audio_in.unrepaired > 0, "{room} concealed lost sound: {:?}", m.audio_in);
+        assert!(m.audio_in.decoded_per_s >= 40.0, "{room} kept playing sound: {:?}", m.audio_in);
+    }
+    oslo.wait_for(SECS(10), "bergen's picture at full rate again", |s| decoding(s, 28.0));
+    bergen.wait_for(SECS(10), "oslo's picture at full rate again", |s| decoding(s, 28.0));
+
+    // A second without bergen's picture (its video RTP only): oslo asks for a keyframe, and
+    // bergen's encoder makes one for it.
+    let (asked, made) = (media(&oslo.status().unwrap()).video_in.keyframes_asked, keyframes_made(&bergen));
+    let cut = Impairment::outage(&to_oslo[..1]);
+    std::thread::sleep(SECS(1));
+    drop(cut);
+    let after = oslo.wait_for(SECS(10), "bergen's picture back", |s| decoding(s, 28.0));
+    assert!(media(&after).video_in.keyframes_asked > asked, "oslo asked for a keyframe: {:?}", media(&after).video_in);
+    let sender = media(&bergen.status().unwrap());
+    assert!(keyframes_made(&bergen) > made, "bergen made one on request: {sender:?}");
+    assert!(sender.video_out.keyframe_requests > 0, "and counts the requests: {:?}", sender.video_out);
+}
+
+fn keyframes_made(room: &Daemon) -> u64 {
+    media(&room.status().unwrap()).keyframes_on_request
+}
