@@ -1,6 +1,7 @@
 //! A call between two real daemons over a lossy path: nftables drops 10 % of every media
 //! packet (RTP and RTCP, video and audio) both ways for 10 s. Repair must happen and be shown
-//! in `status` (packets asked for again and resent, keyframes asked for and made), the call
+//! in `status` (packets asked for again and resent, lost sound concealed and rebuilt from
+//! Opus FEC, keyframes asked for and made), the call
 //! stays up with sound and picture, and the picture runs at full rate once the loss stops.
 //! Then a second without one room's picture: the other asks for a keyframe and gets one.
 
@@ -51,6 +52,7 @@ fn ten_percent_loss_both_ways_is_repaired_and_shown_in_status() {
         );
         assert!(m.video_out.resent > 0, "{room} resent what the other lost: {:?}", m.video_out);
         assert!(m.audio_in.unrepaired > 0, "{room} concealed lost sound: {:?}", m.audio_in);
+        assert!(m.audio_in.fec_decoding, "{room} rebuilds lost sound from Opus FEC: {:?}", m.audio_in);
         assert!(m.audio_in.decoded_per_s >= 40.0, "{room} kept playing sound: {:?}", m.audio_in);
     }
     oslo.wait_for(SECS(10), "bergen's picture at full rate again", |s| decoding(s, 28.0));

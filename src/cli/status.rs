@@ -53,8 +53,13 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
 fn repair(m: &MediaStats) -> String {
     let (v, o) = (&m.video_in, &m.video_out);
     let mut line = format!(
-        "  repair in: video {} packets asked again, {} recovered, {} given up, {} keyframes asked; audio {} concealed\n",
-        v.nacks_sent, v.recovered, v.unrepaired, v.keyframes_asked, m.audio_in.unrepaired
+        "  repair in: video {} packets asked again, {} recovered, {} given up, {} keyframes asked; audio {} concealed{}\n",
+        v.nacks_sent,
+        v.recovered,
+        v.unrepaired,
+        v.keyframes_asked,
+        m.audio_in.unrepaired,
+        if m.audio_in.fec_decoding { ", FEC on" } else { "" }
     );
     line += &format!(
         "  repair out: {} NACKs, {} packets resent, {} keyframe requests ({} keyframes made for the room)",

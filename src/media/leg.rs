@@ -15,6 +15,7 @@ use super::elements::{
 use super::leg_stats::LegMeters;
 use super::measure::{RenderClock, probe_reference_latency};
 use super::mix_or_pass::MixOrPass;
+use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
 use super::stats::{MediaStats, rms_dbfs_s16le};
@@ -62,6 +63,8 @@ pub struct RtpLeg {
     pub(super) frame_interval_ms: f64,
     /// What this leg sends: the mix-minus, or the microphone alone (once audio is negotiated).
     send_audio: Option<MixOrPass>,
+    /// FEC and concealment of the sound each way (once audio is negotiated).
+    pub(super) opus: Option<OpusRepair>,
     _sockets: CallSockets,
 }
 
@@ -101,6 +104,7 @@ impl RtpLeg {
             name: spec.name.to_owned(),
             frame_interval_ms: 1000.0 / f64::from(spec.plan.fps.max(1)),
             send_audio: None,
+            opus: None,
             _sockets: sockets,
         };
         if let Some(video) = &spec.negotiated.video {
@@ -170,15 +174,8 @@ impl RtpLeg {
             ],
         )?;
         let pay = make("rtpopuspay", &[("pt", &stream.pt.to_string())])?;
-        let send = [
-            &capsfilter(ROOM_AUDIO)?,
-            &make("audioconvert", &[])?,
-            &make(
-                "opusenc",
-                &[("bitrate", "64000"), ("audio-type", "voice"), ("frame-size", "10"), ("complexity", "5")],
-            )?,
-            &pay,
-        ];
+        let encoder = OpusRepair::encoder()?;
+        let send = [&capsfilter(ROOM_AUDIO)?, &make("audioconvert", &[])?, &encoder, &pay];
         self.bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
         let pass = MixOrPass::build(&self.bin, &mix)?;
         add_and_link(&self.bin, &send)?;
@@ -207,8 +204,9 @@ impl RtpLeg {
         let depay = make("rtpopusdepay", &[])?;
         depay.set_property("name", format!("{}-audio-depay", self.id));
         let decoded = capsfilter(ROOM_AUDIO)?;
-        let receive =
-            [&depay, &make("opusdec", &[])?, &make("audioconvert", &[])?, &make("audioresample", &[])?, &decoded];
+        let decoder = OpusRepair::decoder()?;
+        self.opus = Some(OpusRepair::new(&encoder, &decoder));
+        let receive = [&depay, &decoder, &make("audioconvert", &[])?, &make("audioresample", &[])?, &decoded];
         add_and_link(&self.bin, &receive)?;
         ghost(&self.bin, &pad(&decoded, "src")?, "audio_src")?;
         probe_reference_latency(&decoded, "src", spec.render.clone(), self.meters.audio_latency.clone());

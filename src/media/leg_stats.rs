@@ -34,6 +34,7 @@ pub(super) struct LegMeters {
     last_arrival: LastArrival,
     pub(super) rtx: Arc<RtxElements>,
     video_loss: LossWatch,
+    audio_loss: LossWatch,
     /// Keyframe requests the place sent us (PLI/FIR).
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
 }
@@ -124,6 +125,11 @@ impl RtpLeg {
                 }
                 _ => bounds,
             };
+            if session == AUDIO
+                && let Some(opus) = &self.opus
+            {
+                opus.update(figures.loss_reported, self.meters.audio_loss.lost_lately(figures.lost));
+            }
             let current = jb.property::<u32>("latency");
             let next = next_latency_ms(current, figures.jitter_ms, bounds);
             if next != current {
@@ -193,6 +199,7 @@ impl RtpLeg {
         let mut audio_in = receive(AUDIO, &audio, &m.audio_decoded, &m.audio_rx);
         audio_in.level_db = m.level_db.lock().ok().and_then(|l| *l);
         audio_in.latency = m.audio_latency.summary();
+        audio_in.fec_decoding = self.opus.as_ref().is_some_and(|o| o.fec_decoding());
         let mut video_in = receive(VIDEO, &video, &m.video_decoded, &m.video_rx);
         video_in.latency = m.video_latency.summary();
         video_in.recovered = rtx.recovered;

@@ -32,6 +32,7 @@ mod leg_stats;
 mod levels;
 pub mod measure;
 mod mix_or_pass;
+mod opus_repair;
 pub mod plan;
 pub mod probe;
 mod repair;

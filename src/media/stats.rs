@@ -109,6 +109,9 @@ pub struct ReceiveStats {
     /// Keyframes asked of the place (PLI/FIR) because the picture broke.
     #[serde(default)]
     pub keyframes_asked: u64,
+    /// Sound: lost packets are rebuilt from the next one's in-band FEC now (while lossy).
+    #[serde(default)]
+    pub fec_decoding: bool,
 }
 
 /// What we send on one stream.
