@@ -74,3 +74,30 @@ fn ten_percent_loss_both_ways_is_repaired_and_shown_in_status() {
 fn keyframes_made(room: &Daemon) -> u64 {
     media(&room.status().unwrap()).keyframes_on_request
 }
+
+#[test]
+fn heavy_loss_lowers_the_bitrate_and_it_returns_when_the_path_clears() {
+    let (pa, pb) = (free_port(), free_port());
+    let oslo = Daemon::start("oslo", pa, &[("bergen", pb)], "");
+    let bergen = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
+    oslo.press();
+    oslo.wait_for(SECS(20), "bergen's picture and sound", |s| decoding(s, 25.0));
+    let to_oslo = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", |s| decoding(s, 25.0)));
+    let configured = media(&bergen.status().unwrap()).video_out.target_kbps;
+    assert_eq!(configured, Some(500), "bergen starts at the configured rate");
+
+    // 40 % of what bergen sends is lost: oslo's reports say so and bergen sends less.
+    let loss = Impairment::loss(&to_oslo, 40);
+    let lowered = bergen.wait_for(SECS(10), "a lower bitrate", |s| {
+        let out = media(s);
+        out.encoder_kbps <= 400 && out.video_out.target_reason.contains("loss")
+    });
+    drop(loss);
+    let out = media(&lowered);
+    assert_eq!(out.video_out.target_kbps, Some(out.encoder_kbps), "the encoder follows the target: {out:?}");
+    bergen.wait_for(SECS(10), "the encoder sending less", |s| media(s).video_out.kbps < 420.0);
+    bergen.wait_for(SECS(20), "the configured rate again", |s| media(s).encoder_kbps == 500);
+    let text = String::from_utf8_lossy(&bergen.ctl(&["status"]).stdout).to_string();
+    assert!(text.contains("configured rate"), "{text}");
+    oslo.wait_for(SECS(10), "the picture at full rate", |s| decoding(s, 28.0));
+}

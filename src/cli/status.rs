@@ -68,7 +68,14 @@ fn repair(m: &MediaStats) -> String {
     if let (Some(loss), Some(rtt)) = (o.loss_reported_pct, o.rtt_ms) {
         line += &format!("; the place loses {loss:.1} % of ours, round trip {rtt:.1} ms");
     }
-    line + "\n"
+    line += "\n";
+    if let Some(target) = o.target_kbps {
+        line += &format!(
+            "  rate:      this path carries {target} kbit/s ({}); the room encodes at {} kbit/s\n",
+            o.target_reason, m.encoder_kbps
+        );
+    }
+    line
 }
 
 pub fn render_status(s: &Status) -> String {

@@ -2,6 +2,7 @@
 //! with named defaults, validated once at load. Every mistake is reported as
 //! `file:line:column: what is wrong` plus a hint (see `values.rs` for the value types).
 
+mod checks;
 mod fields;
 mod hints;
 mod values;
@@ -92,6 +93,9 @@ pub struct CallConfig {
     pub media_timeout_s: Seconds,
 }
 
+/// The bitrate floor of rate adaptation when the config names none (kbit/s).
+pub const DEFAULT_MIN_BITRATE_KBPS: u32 = 300;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VideoConfig {
@@ -100,6 +104,9 @@ pub struct VideoConfig {
     pub height: Bounded<64, 2160>,
     pub fps: Bounded<1, 60>,
     pub bitrate_kbps: Bounded<100, 20000>,
+    /// The lowest bitrate rate adaptation goes to on a poor path (at most `bitrate_kbps`);
+    /// unset: [`DEFAULT_MIN_BITRATE_KBPS`], or `bitrate_kbps` if that is lower.
+    pub min_bitrate_kbps: Option<Bounded<50, 20000>>,
     pub encoder: EncoderChoice,
     /// Camera controls by name, as `roombox devices` lists them (brightness, exposure_time_absolute,
     /// focus_automatic_continuous…), applied when a call opens the camera.
@@ -192,6 +199,7 @@ impl Default for Config {
                 height: Bounded(720),
                 fps: Bounded(30),
                 bitrate_kbps: Bounded(2000),
+                min_bitrate_kbps: None,
                 encoder: EncoderChoice::Auto,
                 controls: BTreeMap::new(),
             },
@@ -327,28 +335,9 @@ impl Config {
             }
         })?;
         config.apply_board().map_err(|e| ConfigError::Unplaced { path: origin.into(), message: e.to_string() })?;
-        config.check_panel().map_err(|message| ConfigError::Unplaced { path: origin.into(), message })?;
+        let checked = config.check_panel().and_then(|()| config.check_video());
+        checked.map_err(|message| ConfigError::Unplaced { path: origin.into(), message })?;
         Ok(config)
-    }
-
-    /// A GPIO panel needs its chip and both lines, from the board profile or `[panel]`.
-    fn check_panel(&self) -> Result<(), String> {
-        let p = &self.panel;
-        if !matches!(p.backend, PanelBackend::Gpio | PanelBackend::Rppal) {
-            return Ok(());
-        }
-        let missing: Vec<&str> =
-            [("chip", p.chip.is_none()), ("button_line", p.button_line.is_none()), ("led_line", p.led_line.is_none())]
-                .into_iter()
-                .filter_map(|(k, m)| m.then_some(k))
-                .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(format!(
-            "[panel] backend = \"gpio\" needs {} (set them in [panel], or pick a board such as board = \"rpi4\")",
-            missing.join(", ")
-        ))
     }
 
     pub fn allow_list(&self) -> AllowList {

@@ -131,3 +131,14 @@ fn an_unreadable_file_names_the_path() {
     let err = Config::load(Path::new("/nonexistent/roombox.toml")).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/roombox.toml"), "{err}");
 }
+
+#[test]
+fn a_bitrate_floor_above_the_bitrate_is_refused_with_the_fix() {
+    let err = Config::parse("[video]\nbitrate_kbps = 500\nmin_bitrate_kbps = 800\n", "x").unwrap_err().to_string();
+    assert!(err.contains("min_bitrate_kbps = 800") && err.contains("500 or less"), "{err}");
+    let ok = Config::parse("[video]\nbitrate_kbps = 500\nmin_bitrate_kbps = 500\n", "x").unwrap();
+    assert_eq!(ok.min_bitrate_kbps(), 500);
+    let low = Config::parse("[video]\nbitrate_kbps = 200\n", "x").unwrap();
+    assert_eq!(low.min_bitrate_kbps(), 200, "the default floor never lies above a low bitrate");
+    assert_eq!(Config::parse("", "x").unwrap().min_bitrate_kbps(), 300);
+}

@@ -33,6 +33,8 @@ pub struct EncoderPlan {
     pub reason: String,
     /// The configured bitrate: where rate adaptation starts and returns to.
     pub bitrate_kbps: u32,
+    /// How low rate adaptation may go.
+    pub min_bitrate_kbps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +119,8 @@ pub fn choose(
         properties,
         reason,
         bitrate_kbps: settings.bitrate_kbps,
+        // The plan lowers it to the configured floor.
+        min_bitrate_kbps: settings.bitrate_kbps,
     })
 }
 

@@ -5,6 +5,7 @@
 //! sound (`audio_src`). A WebRTC leg will be a second implementation of [`MediaLeg`].
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -12,6 +13,7 @@ use gstreamer as gst;
 use super::elements::{
     add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_pads, link_to_request, make, pad, request, tee,
 };
+use super::leg_rate::LegRate;
 use super::leg_stats::LegMeters;
 use super::measure::{RenderClock, probe_reference_latency};
 use super::mix_or_pass::MixOrPass;
@@ -49,6 +51,8 @@ pub trait MediaLeg {
     fn refresh_latency(&self);
     /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
     fn set_mixing(&self, mixing: bool);
+    /// The bitrate (kbit/s) the place's path carries, when the leg sends video.
+    fn target_kbps(&self) -> Option<u32>;
 }
 
 pub struct RtpLeg {
@@ -65,6 +69,7 @@ pub struct RtpLeg {
     send_audio: Option<MixOrPass>,
     /// FEC and concealment of the sound each way (once audio is negotiated).
     pub(super) opus: Option<OpusRepair>,
+    pub(super) rate: LegRate,
     _sockets: CallSockets,
 }
 
@@ -105,6 +110,7 @@ impl RtpLeg {
             frame_interval_ms: 1000.0 / f64::from(spec.plan.fps.max(1)),
             send_audio: None,
             opus: None,
+            rate: LegRate::new(spec.plan.encoder.min_bitrate_kbps, spec.plan.encoder.bitrate_kbps),
             _sockets: sockets,
         };
         if let Some(video) = &spec.negotiated.video {
@@ -129,9 +135,18 @@ impl RtpLeg {
                 ("aggregate-mode", "zero-latency"),
             ],
         )?;
+        pay.set_property("name", format!("{}-video-pay", self.id));
         add_and_link(&self.bin, &[&queue, &pay])?;
         ghost(&self.bin, &pad(&queue, "sink")?, "video_sink")?;
         super::repair::count_keyframe_requests(&pay, self.meters.clone());
+        let meters = self.meters.clone();
+        probe_buffers(&pay, "src", move |_, b| {
+            if let Ok(map) = b.map_readable()
+                && let Some(ssrc) = map.get(8..12)
+            {
+                meters.video_ssrc.store(u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]), Ordering::Relaxed);
+            }
+        });
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
 
         let depay = make("rtph264depay", &[])?;
@@ -174,6 +189,7 @@ impl RtpLeg {
             ],
         )?;
         let pay = make("rtpopuspay", &[("pt", &stream.pt.to_string())])?;
+        pay.set_property("name", format!("{}-audio-pay", self.id));
         let encoder = OpusRepair::encoder()?;
         let send = [&capsfilter(ROOM_AUDIO)?, &make("audioconvert", &[])?, &encoder, &pay];
         self.bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
@@ -263,7 +279,14 @@ impl RtpLeg {
             meters.arrived();
         });
         let meters = self.meters.clone();
-        probe_buffers(&rtcp_in, "src", move |_, _| meters.arrived());
+        probe_buffers(&rtcp_in, "src", move |_, b| {
+            meters.arrived();
+            if session == VIDEO
+                && let Ok(map) = b.map_readable()
+            {
+                meters.rtcp_received(&map);
+            }
+        });
         let meters = self.meters.clone();
         probe_buffers(&rtp_out, "sink", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         Ok(())
@@ -328,6 +351,9 @@ impl MediaLeg for RtpLeg {
         if let Some(send) = &self.send_audio {
             send.refresh_latency();
         }
+    }
+    fn target_kbps(&self) -> Option<u32> {
+        self.negotiated.video.as_ref().and(self.rate.target()).map(|(kbps, _)| kbps)
     }
     fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
         (self.meters.video_latency.recent(), self.meters.audio_latency.recent())

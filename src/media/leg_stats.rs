@@ -12,6 +12,7 @@ use super::jitter::{JitterBounds, RepairRoom, next_latency_ms, with_repair};
 use super::latency::LatencyMeter;
 use super::leg::{AUDIO, RtpLeg, VIDEO};
 use super::repair::RtxElements;
+use super::rtcp_blocks::ReportBlock;
 use super::session_figures::{SessionFigures, read as read_session};
 use super::stats::{MediaStats, ReceiveStats, SendStats, SharedMeter};
 use crate::sdp::NegotiatedStream;
@@ -35,6 +36,9 @@ pub(super) struct LegMeters {
     pub(super) rtx: Arc<RtxElements>,
     video_loss: LossWatch,
     audio_loss: LossWatch,
+    /// The SSRC of our video (as the payloader sends it) and the place's last report on it.
+    pub(super) video_ssrc: std::sync::atomic::AtomicU32,
+    pub(super) video_report: Mutex<Option<ReportBlock>>,
     /// Keyframe requests the place sent us (PLI/FIR).
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
 }
@@ -67,6 +71,15 @@ impl Default for LastArrival {
 }
 
 impl LegMeters {
+    /// Keeps the place's report on our video from an RTCP packet, if it has one.
+    pub(super) fn rtcp_received(&self, packet: &[u8]) {
+        let ssrc = self.video_ssrc.load(std::sync::atomic::Ordering::Relaxed);
+        let ours = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc && ssrc != 0);
+        if let (Some(block), Ok(mut report)) = (ours, self.video_report.lock()) {
+            *report = Some(block);
+        }
+    }
+
     pub(super) fn arrived(&self) {
         if let Ok(mut last) = self.last_arrival.0.lock() {
             *last = Instant::now();
@@ -113,6 +126,10 @@ impl RtpLeg {
         for (session, jb) in buffers {
             let clock_rate = if session == VIDEO { 90000 } else { 48000 };
             let figures = read_session(&self.rtpbin, session, clock_rate);
+            if session == VIDEO {
+                let report = self.meters.video_report.lock().ok().and_then(|r| *r);
+                self.rate.on_report(report, figures.rtt_ms);
+            }
             let repaired = session == VIDEO && self.negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some());
             let bounds = match figures.rtt_ms {
                 Some(rtt_ms) if repaired => {
@@ -204,7 +221,13 @@ impl RtpLeg {
         video_in.latency = m.video_latency.summary();
         video_in.recovered = rtx.recovered;
         let mut video_out = send(&video, &m.video_tx, &self.negotiated.video);
+        if let Some(report) = m.video_report.lock().ok().and_then(|r| *r) {
+            video_out.loss_reported_pct = Some(f64::from(report.fraction_lost) * 100.0 / 256.0);
+        }
         video_out.resent = rtx.resent;
+        if let Some((kbps, reason)) = self.rate.target().filter(|_| self.negotiated.video.is_some()) {
+            (video_out.target_kbps, video_out.target_reason) = (Some(kbps), reason.to_string());
+        }
         video_out.keyframe_requests = m.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
         MediaStats {
             video_in,

@@ -129,7 +129,9 @@ impl MediaPlan {
             EncoderChoice::Auto => None,
             EncoderChoice::Element(e) => Some(e.as_str()),
         };
-        let encoder = encoder::choose(requested, &config.profile.encoder.preference, settings, |e| probe.encoder(e))?;
+        let mut encoder =
+            encoder::choose(requested, &config.profile.encoder.preference, settings, |e| probe.encoder(e))?;
+        encoder.min_bitrate_kbps = config.min_bitrate_kbps();
         // openh264 decodes the Constrained Baseline our SDP negotiates with less than half the
         // memory and CPU of libav's decoder (see bench/results.md); libav is the fallback.
         let decoder =

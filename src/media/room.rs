@@ -198,6 +198,10 @@ impl RoomMedia {
         for linked in self.legs.values() {
             linked.leg.tick(self.plan.jitter);
         }
+        // One encoder for every place: it runs at what the weakest path carries.
+        if let Some(kbps) = self.legs.values().filter_map(|l| l.leg.target_kbps()).min() {
+            self.graph.encoder_control.set_bitrate(kbps);
+        }
         if let Ok(mut source) = self.source.lock()
             && let Err(e) = source.retry(&self.pipeline)
         {
@@ -261,6 +265,7 @@ impl RoomMedia {
                 stats.muted = self.muted();
                 stats.video_in.glass_to_glass = glass.clone();
                 (stats.keyframe_requests_at_encoder, stats.keyframes_on_request) = (requests, made);
+                stats.encoder_kbps = self.graph.encoder_control.bitrate_kbps();
                 (*id, stats)
             })
             .collect()

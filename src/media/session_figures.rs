@@ -15,7 +15,8 @@ pub(super) struct SessionFigures {
     pub jitter_ms: f64,
     /// The round trip from the place's last receiver report, if there was one.
     pub rtt_ms: Option<f64>,
-    /// The share of our packets the place reports lost since its previous report (0–1).
+    /// The share of our packets the place reports lost since its previous report (0–1), from
+    /// the last report block it sent (about any of our streams, retransmissions included).
     pub loss_reported: Option<f64>,
     pub nacks_sent: u64,
     pub nacks_received: u64,

@@ -132,6 +132,11 @@ pub struct SendStats {
     pub resent: u64,
     #[serde(default)]
     pub keyframe_requests: u64,
+    /// The bitrate this place's path carries (rate adaptation), and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_kbps: Option<u32>,
+    #[serde(default)]
+    pub target_reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -151,6 +156,9 @@ pub struct MediaStats {
     pub keyframes_on_request: u64,
     #[serde(default)]
     pub keyframe_requests_at_encoder: u64,
+    /// The bitrate the room's encoder runs at now: the lowest target of the meeting's places.
+    #[serde(default)]
+    pub encoder_kbps: u32,
 }
 
 /// RMS level in dBFS of interleaved 32-bit float samples.

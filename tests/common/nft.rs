@@ -22,7 +22,9 @@ impl Impairment {
     }
 
     fn install(ports: &[u16], verdict: &str, kind: &str) -> Impairment {
-        let table = format!("roombox_{kind}_{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let table = format!("roombox_{kind}_{}_{n}", std::process::id());
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
         let rules = format!(
             "table inet {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \

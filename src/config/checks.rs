@@ -1,0 +1,45 @@
+//! Checks across fields of a parsed config, each failing with what to change.
+
+use super::{Config, PanelBackend};
+
+impl Config {
+    /// A GPIO panel needs its chip and both lines, from the board profile or `[panel]`.
+    pub(super) fn check_panel(&self) -> Result<(), String> {
+        let p = &self.panel;
+        if !matches!(p.backend, PanelBackend::Gpio | PanelBackend::Rppal) {
+            return Ok(());
+        }
+        let missing: Vec<&str> =
+            [("chip", p.chip.is_none()), ("button_line", p.button_line.is_none()), ("led_line", p.led_line.is_none())]
+                .into_iter()
+                .filter_map(|(k, m)| m.then_some(k))
+                .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "[panel] backend = \"gpio\" needs {} (set them in [panel], or pick a board such as board = \"rpi4\")",
+            missing.join(", ")
+        ))
+    }
+
+    /// Rate adaptation needs room between its floor and the configured rate.
+    pub fn min_bitrate_kbps(&self) -> u32 {
+        let max = self.video.bitrate_kbps.0;
+        self.video.min_bitrate_kbps.map_or(super::DEFAULT_MIN_BITRATE_KBPS.min(max), |m| m.0)
+    }
+
+    /// A floor set above the configured rate leaves rate adaptation nowhere to go.
+    pub(super) fn check_video(&self) -> Result<(), String> {
+        let (Some(min), max) = (self.video.min_bitrate_kbps.map(|m| m.0), self.video.bitrate_kbps.0) else {
+            return Ok(());
+        };
+        if min > max {
+            return Err(format!(
+                "[video] min_bitrate_kbps = {min} is above bitrate_kbps = {max}: rate adaptation lowers the bitrate \
+                 from bitrate_kbps down to min_bitrate_kbps on a poor path (set min_bitrate_kbps to {max} or less)"
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+use super::*;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+/// Feeds one report every 250 ms for `seconds`, returning the instant after.
+fn run(c: &mut RateController, from: Instant, seconds: f64, loss: f64, rtt: f64) -> Instant {
+    let mut t = from;
+    for _ in 0..(seconds * 4.0) as u32 {
+        t += MS(250);
+        c.on_report(t, loss, Some(rtt));
+    }
+    t
+}
+
+#[test]
+fn a_clean_path_keeps_the_configured_rate() {
+    let mut c = RateController::new(300, 2000);
+    run(&mut c, Instant::now(), 10.0, 0.0, 1.0);
+    assert_eq!((c.target_kbps(), c.reason()), (2000, &RateReason::Configured));
+}
+
+#[test]
+fn heavy_loss_lowers_the_rate_in_proportion_and_no_further_than_the_floor() {
+    let mut c = RateController::new(300, 2000);
+    let t0 = Instant::now();
+    assert_eq!(c.on_report(t0, 0.2, Some(1.0)), 1800, "20 % loss: down by a tenth");
+    assert_eq!(c.on_report(t0 + MS(100), 0.2, Some(1.0)), 1800, "a report that cannot reflect it yet");
+    assert!(matches!(c.reason(), RateReason::Loss { percent } if (*percent - 20.0).abs() < 1e-9));
+    run(&mut c, t0, 30.0, 0.5, 1.0);
+    assert_eq!(c.target_kbps(), 300, "the floor holds");
+}
+
+#[test]
+fn moderate_loss_holds_the_rate_and_little_loss_lets_it_climb_back_within_ten_seconds() {
+    let mut c = RateController::new(300, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.4, 1.0);
+    let low = c.target_kbps();
+    assert!(low < 1000, "{low}");
+    let t = run(&mut c, t, 5.0, 0.05, 1.0);
+    assert_eq!(c.target_kbps(), low, "5 % loss neither lowers nor raises it");
+    let t = run(&mut c, t, 3.0, 0.0, 1.0);
+    assert!(c.target_kbps() > low && c.reason() == &RateReason::Recovering);
+    run(&mut c, t, 7.0, 0.0, 1.0);
+    assert_eq!((c.target_kbps(), c.reason()), (2000, &RateReason::Configured), "from {low} in 10 s");
+}
+
+#[test]
+fn a_growing_round_trip_lowers_the_rate_before_any_loss() {
+    let mut c = RateController::new(300, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 5.0);
+    c.on_report(t + MS(250), 0.0, Some(80.0));
+    assert_eq!(c.target_kbps(), 1700);
+    assert_eq!(c.reason(), &RateReason::Delay { rtt_ms: 80.0, baseline_ms: 5.0 });
+    assert!(c.reason().to_string().contains("round trip 80 ms"), "{}", c.reason());
+}
+
+#[test]
+fn nonsense_reports_change_nothing() {
+    let mut c = RateController::new(300, 2000);
+    let t0 = Instant::now();
+    c.on_report(t0, f64::NAN, Some(f64::NAN));
+    c.on_report(t0 + MS(600), -3.0, Some(-1.0));
+    c.on_report(t0 + MS(1200), 0.0, None);
+    assert_eq!(c.target_kbps(), 2000);
+    let mut odd = RateController::new(5000, 1000);
+    assert_eq!(odd.on_report(t0, 0.9, None), 1000, "a floor above the rate is the rate");
+}
