@@ -49,6 +49,9 @@ pub struct Status {
     /// Each leg's live media figures.
     #[serde(default)]
     pub media: Vec<LegMedia>,
+    /// The media thread is stuck in a job (a device driver does not answer), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_busy: Option<String>,
 }
 
 /// The live media figures of one leg.

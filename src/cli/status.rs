@@ -100,6 +100,9 @@ pub fn render_status(s: &Status) -> String {
     if let Some(camera) = s.media.first().map(|x| &x.stats.camera).filter(|c| c.starts_with("slate")) {
         out += &format!("camera:  {camera} (the meeting goes on; it returns by itself)\n");
     }
+    if let Some(busy) = &s.media_busy {
+        out += &format!("media:   {busy}\n");
+    }
     if let Some(error) = &m.last_error {
         out += &format!("last error: {error}\n");
     }

@@ -17,11 +17,17 @@
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
 //! - `jitter.rs`: the adaptive jitter buffer policy (pure).
 //! - `levels.rs`: microphone gain, speaker volume and mute at the sound card's mixer.
+//! - `engine.rs`: the room's media between and during meetings; `worker.rs` runs it on a
+//!   thread of its own so a hanging driver never stops the event loop.
+//! - Repair and rate (issue 10): `repair.rs` (NACK/RTX, keyframe requests), `opus_repair.rs`
+//!   (FEC, concealment), `encoder_control.rs` (keyframes and bitrate of the running encoder),
+//!   `rate.rs` (the pure controller), `leg_rate.rs`, `rtcp_blocks.rs`, `session_figures.rs`.
 
 mod bus;
 mod elements;
 pub mod encoder;
 pub mod encoder_control;
+mod engine;
 mod gallery;
 mod idle_display;
 pub mod jitter;
@@ -48,22 +54,17 @@ mod session_figures;
 mod sockets;
 mod source;
 pub mod stats;
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
+mod worker;
 
 use gst::prelude::*;
 use gstreamer as gst;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::meeting::LegId;
-use crate::sdp::{LocalMedia, Negotiated};
 pub use elements::check_plan;
 pub use leg::MediaLeg;
 pub use plan::MediaPlan;
-use room::RoomMedia;
-use sockets::CallSockets;
 pub use stats::MediaStats;
+pub use worker::{Busy, MediaWorker};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaError {
@@ -133,148 +134,4 @@ fn probe_buffers(element: &gst::Element, pad: &str, f: impl Fn(&gst::Pad, &gst::
         }
         gst::PadProbeReturn::Ok
     });
-}
-
-/// Holds each leg's sockets from `prepare` until `start`, and the room's media while a
-/// meeting has legs with media.
-pub struct Engine {
-    plan: MediaPlan,
-    events: UnboundedSender<MediaEvent>,
-    prepared: HashMap<LegId, CallSockets>,
-    room: Option<RoomMedia>,
-    /// What the mixer was set to, in words.
-    mixer: String,
-    /// The idle screen on the display, between meetings.
-    idle: Option<idle_display::IdleDisplay>,
-}
-
-impl Engine {
-    /// An engine for `plan`; a real screen shows the idle screen at once.
-    pub fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        let mut engine = Self { plan, events, prepared: HashMap::new(), room: None, mixer: String::new(), idle: None };
-        engine.show_idle();
-        engine
-    }
-
-    /// Takes a reloaded plan between meetings: the idle screen is shown anew on its display.
-    pub fn replan(&mut self, plan: MediaPlan) {
-        self.idle = None;
-        self.plan = plan;
-        self.show_idle();
-    }
-
-    pub fn plan(&self) -> &MediaPlan {
-        &self.plan
-    }
-
-    /// Binds the leg's ports towards `peer`.
-    pub fn prepare(&mut self, leg: LegId, peer: SocketAddr) -> Result<LocalMedia, MediaError> {
-        let sockets = CallSockets::bind(peer)?;
-        let local = sockets.local;
-        self.prepared.insert(leg, sockets);
-        Ok(local)
-    }
-
-    /// Links the leg into the room's media, opening the devices for the meeting's first leg.
-    pub fn start(&mut self, leg: LegId, name: &str, negotiated: &Negotiated, muted: bool) -> Result<(), MediaError> {
-        let sockets =
-            self.prepared.remove(&leg).ok_or_else(|| MediaError::Internal(format!("{leg} has no prepared ports")))?;
-        let room = match &mut self.room {
-            Some(room) => room,
-            None => {
-                self.idle = None; // the meeting takes the screen
-                self.mixer = levels::apply(&self.plan.mixer, muted);
-                self.room.insert(RoomMedia::start(&self.plan, muted, self.events.clone())?)
-            }
-        };
-        let added = room.add_leg(leg, name, negotiated, sockets);
-        if added.is_err() && room.is_empty() {
-            self.close_room();
-        }
-        added
-    }
-
-    /// Unlinks the leg and closes its sockets; the last leg closes the room's devices. Idempotent.
-    pub fn release(&mut self, leg: LegId) {
-        self.prepared.remove(&leg);
-        if let Some(room) = self.room.as_mut() {
-            room.remove_leg(leg);
-            if room.is_empty() {
-                self.close_room();
-            }
-        }
-    }
-
-    fn close_room(&mut self) {
-        self.room = None;
-        release_freed_memory();
-        self.show_idle();
-    }
-
-    /// Shows the idle screen on a real display (between meetings). A display that fails is
-    /// logged; the room works on without it.
-    fn show_idle(&mut self) {
-        if self.idle.is_some() || self.room.is_some() {
-            return;
-        }
-        match idle_display::IdleDisplay::start(&self.plan) {
-            Ok(idle) => self.idle = idle,
-            Err(e) => tracing::warn!("idle screen: {e}"),
-        }
-    }
-
-    /// Periodic upkeep of the meeting: jitter buffers, a lost camera, the speaker highlight.
-    pub fn tick(&mut self) {
-        if let Some(room) = self.room.as_mut() {
-            room.tick();
-        }
-    }
-
-    /// How long each leg with media has received nothing.
-    pub fn idle_legs(&self) -> Vec<(LegId, std::time::Duration)> {
-        self.room.as_ref().map(RoomMedia::idle).unwrap_or_default()
-    }
-
-    /// The camera failed: show the slate instead.
-    pub fn camera_lost(&self, reason: &str) {
-        if let Some(room) = &self.room {
-            room.camera_lost(reason);
-        }
-    }
-
-    /// Applies a changed latency across the running pipeline (LATENCY message).
-    pub fn recalculate_latency(&self) {
-        if let Some(room) = &self.room {
-            room.recalculate_latency();
-        }
-    }
-
-    pub fn set_mute(&mut self, muted: bool) {
-        if let Some(room) = &self.room {
-            room.set_mute(muted);
-            if let Some(done) = levels::set_mute(&self.plan.mixer, muted) {
-                self.mixer = done;
-            }
-        }
-    }
-
-    /// The mixer settings made for the current or last meeting, in words (empty when the
-    /// config sets none).
-    pub fn mixer(&self) -> &str {
-        &self.mixer
-    }
-
-    pub fn latency_samples(&self) -> Option<latency::LatencySamples> {
-        self.room.as_ref().map(RoomMedia::latency_samples)
-    }
-
-    /// Each leg's live figures.
-    pub fn stats(&self) -> Vec<(LegId, MediaStats)> {
-        self.room.as_ref().map(RoomMedia::stats).unwrap_or_default()
-    }
-
-    /// What the screen shows now: the last frame in a meeting, else the idle screen.
-    pub fn snapshot_sample(&self) -> Option<gst::Sample> {
-        self.room.as_ref().and_then(RoomMedia::last_frame)
-    }
 }

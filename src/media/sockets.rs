@@ -9,11 +9,17 @@ use super::MediaError;
 use crate::sdp::LocalMedia;
 
 pub struct CallSockets {
-    pub local: LocalMedia,
     pub video_rtp: gio::Socket,
     pub video_rtcp: gio::Socket,
     pub audio_rtp: gio::Socket,
     pub audio_rtcp: gio::Socket,
+}
+
+/// The same sockets as plain file descriptors: bound on the event loop, handed to the media
+/// thread (a GSocket stays on the thread that uses it).
+pub struct BoundSockets {
+    pub local: LocalMedia,
+    fds: [OwnedFd; 4],
 }
 
 /// The address this machine uses to reach `peer` (no packet is sent: a UDP connect only
@@ -28,16 +34,19 @@ pub fn local_ip_towards(peer: SocketAddr) -> Result<IpAddr, MediaError> {
     Ok(probe.local_addr().map_err(|e| MediaError::Socket(e.to_string()))?.ip())
 }
 
-fn bind(ip: IpAddr) -> Result<(u16, gio::Socket), MediaError> {
+fn bind(ip: IpAddr) -> Result<(u16, OwnedFd), MediaError> {
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
         .map_err(|e| MediaError::Socket(format!("cannot bind an RTP port on {ip}: {e}")))?;
     let port = socket.local_addr().map_err(|e| MediaError::Socket(e.to_string()))?.port();
-    let socket = gio::Socket::from_fd(OwnedFd::from(socket))
-        .map_err(|e| MediaError::Socket(format!("cannot hand the socket to GStreamer: {e}")))?;
-    Ok((port, socket))
+    Ok((port, OwnedFd::from(socket)))
 }
 
-impl CallSockets {
+fn to_gio(fd: OwnedFd) -> Result<gio::Socket, MediaError> {
+    gio::Socket::from_fd(fd).map_err(|e| MediaError::Socket(format!("cannot hand the socket to GStreamer: {e}")))
+}
+
+impl BoundSockets {
+    /// Sockets for a call with `peer`, on the address that reaches it.
     pub fn bind(peer: SocketAddr) -> Result<Self, MediaError> {
         let ip = local_ip_towards(peer)?;
         let (video_rtp_port, video_rtp) = bind(ip)?;
@@ -51,6 +60,17 @@ impl CallSockets {
             audio_rtp: audio_rtp_port,
             audio_rtcp: audio_rtcp_port,
         };
-        Ok(Self { local, video_rtp, video_rtcp, audio_rtp, audio_rtcp })
+        Ok(Self { local, fds: [video_rtp, video_rtcp, audio_rtp, audio_rtcp] })
+    }
+
+    /// As GSockets for GStreamer (on the thread that will use them).
+    pub fn into_call(self) -> Result<CallSockets, MediaError> {
+        let [video_rtp, video_rtcp, audio_rtp, audio_rtcp] = self.fds;
+        Ok(CallSockets {
+            video_rtp: to_gio(video_rtp)?,
+            video_rtcp: to_gio(video_rtcp)?,
+            audio_rtp: to_gio(audio_rtp)?,
+            audio_rtcp: to_gio(audio_rtcp)?,
+        })
     }
 }

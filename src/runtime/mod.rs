@@ -1,18 +1,23 @@
 //! The event loop: waits on the SIP socket, the control socket, media events, the panel, the
 //! core's next deadline and reloaded configs in one `select!`, feeds the core, and carries its
 //! outputs to the adapters. It moves data and never decides; shutdown is a future passed in.
-//! The loop itself feeds systemd's watchdog, so a stuck loop gets the service restarted.
+//! The loop itself feeds systemd's watchdog, so a stuck loop gets the service restarted. The
+//! media work runs on a thread of its own (`media::MediaWorker`), watched in `media_watch.rs`;
+//! control requests are answered in `requests.rs`.
+
+mod media_watch;
+mod requests;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::control::{self, LegMedia, Pending, Request, Response, Status};
-use crate::media::{self, Engine, MediaEvent, MediaPlan};
+use crate::control::{self, Pending};
+use crate::media::{self, MediaEvent, MediaPlan, MediaWorker};
 use crate::meeting::{Command, Gesture, Input, Level, Meeting, MeetingConfig, Output};
 use crate::panel::{self, Panel};
 use crate::sdp::Capabilities;
@@ -39,7 +44,7 @@ pub struct Ready {
 struct Room {
     config: Config,
     core: Meeting,
-    engine: Engine,
+    engine: MediaWorker,
     panel: Box<dyn Panel>,
     sip: UdpSocket,
     sip_addr: SocketAddr,
@@ -134,7 +139,7 @@ pub async fn run(
     let panel = open_panel(&config, gesture_tx.clone());
     let mut room = Room {
         core: Meeting::new(core_config(&config, sip_addr.port()), Instant::now()),
-        engine: Engine::new(plan, media_tx),
+        engine: MediaWorker::spawn(plan, media_tx)?,
         config,
         panel,
         sip,
@@ -190,11 +195,10 @@ pub async fn run(
                 for (leg, idle) in room.engine.idle_legs() {
                     room.core.handle_input(Instant::now(), Input::MediaIdle { leg, idle });
                 }
+                room.check_media_thread();
             }
             Some(reloaded) = reloads.recv() => room.reload(reloaded).await,
-            _ = watchdog_tick.tick(), if watchdog.is_some() => {
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-            }
+            _ = watchdog_tick.tick(), if watchdog.is_some() => room.pet_watchdog(),
         }
     }
     // Leave politely: a BYE to the peer, then release everything.
@@ -203,7 +207,13 @@ pub async fn run(
     room.drain().await;
     room.control_task.abort();
     let _ = std::fs::remove_file(&room.config.control.socket);
-    tracing::info!(room = %room.config.room.name, "room stopped");
+    let Room { engine, config, .. } = room;
+    use media_watch::SHUTDOWN_WAIT;
+    let finished = tokio::task::spawn_blocking(move || engine.finish(SHUTDOWN_WAIT)).await.unwrap_or(false);
+    if !finished {
+        tracing::warn!("the media thread did not finish in {SHUTDOWN_WAIT:?} (a device driver hangs?): leaving it");
+    }
+    tracing::info!(room = %config.room.name, "room stopped");
     Ok(())
 }
 
@@ -296,9 +306,7 @@ impl Room {
                     Err(e) => self.core.handle_input(now, Input::MediaPrepareFailed { leg, reason: e.to_string() }),
                 },
                 Output::StartMedia { leg, name, negotiated, muted, .. } => {
-                    if let Err(e) = self.engine.start(leg, &name, &negotiated, muted) {
-                        self.core.handle_input(now, Input::MediaFailed { leg, reason: e.to_string() });
-                    }
+                    self.engine.start(leg, &name, &negotiated, muted);
                 }
                 Output::ReleaseMedia { leg } => self.engine.release(leg),
                 Output::SetMute(muted) => self.engine.set_mute(muted),
@@ -315,69 +323,5 @@ impl Room {
                 }
             }
         }
-    }
-
-    fn on_control(&mut self, request: Request, reply: oneshot::Sender<Response>) {
-        let now = Instant::now();
-        let input = match request {
-            Request::Press => Some(Input::Button(Gesture::ShortPress)),
-            Request::LongPress => Some(Input::Button(Gesture::LongPress)),
-            Request::Join => Some(Input::Command(Command::Join)),
-            Request::Leave { peer: None } => Some(Input::Command(Command::Leave)),
-            Request::Leave { peer: Some(place) } => match self.core.find_place(&place) {
-                Some(leg) => Some(Input::Command(Command::Drop(leg))),
-                None => {
-                    let places: Vec<String> = self.core.status(now).legs.iter().map(|l| l.peer.clone()).collect();
-                    let places = if places.is_empty() { "none: the room is idle".into() } else { places.join(", ") };
-                    let _ =
-                        reply.send(Response::error(format!("no place \"{place}\" in the meeting (places: {places})")));
-                    return;
-                }
-            },
-            Request::Mute => Some(Input::Command(Command::Mute)),
-            Request::Unmute => Some(Input::Command(Command::Unmute)),
-            Request::Status => None,
-            Request::Snapshot => return self.snapshot(reply),
-            Request::Latency => {
-                let samples = self.engine.latency_samples();
-                let response = Response { latency: samples, ..Response::status(self.status(now)) };
-                let _ = reply.send(response);
-                return;
-            }
-        };
-        if let Some(input) = input {
-            self.core.handle_input(now, input);
-        }
-        let _ = reply.send(Response::status(self.status(now)));
-    }
-
-    fn status(&self, now: Instant) -> Status {
-        let plan = self.engine.plan();
-        Status {
-            meeting: self.core.status(now),
-            panel: format!("{} (LED {:?})", self.panel.backend(), self.panel.led()),
-            sip: self.sip_addr.to_string(),
-            encoder: plan.encoder.element.clone(),
-            encoder_reason: plan.encoder.reason.clone(),
-            video_source: plan.video_source.description.clone(),
-            audio_source: plan.audio_source.description.clone(),
-            display: plan.display.description.clone(),
-            mixer: self.engine.mixer().to_owned(),
-            media: self.engine.stats().into_iter().map(|(leg, stats)| LegMedia { leg, stats }).collect(),
-        }
-    }
-
-    /// PNG encoding runs off the loop; the reply goes straight back from there.
-    fn snapshot(&self, reply: oneshot::Sender<Response>) {
-        let frame = self.engine.snapshot_sample();
-        let plan = self.engine.plan();
-        let (room, width, height) = (plan.room.clone(), plan.width, plan.height);
-        tokio::task::spawn_blocking(move || {
-            let png = match frame {
-                Some(sample) => media::screen::sample_to_png(&sample),
-                None => media::screen::idle_screen_png(&room, width, height),
-            };
-            let _ = reply.send(png.map_or_else(|e| Response::error(e.to_string()), |png| Response::png(&png)));
-        });
     }
 }
