@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test lint demo bench deb install clean
+.PHONY: all build deps test lint demo bench bench-net deb install clean
 
 all: build
 
@@ -42,6 +42,12 @@ demo: build
 bench: build
 	scripts/install-deps bench
 	$(CARGO) bench --locked --bench room
+
+# Calls over impaired networks (loss, jitter, caps, an outage) between two rooms in network
+# namespaces: writes bench/network.md and bench/network.png (about 6 minutes).
+bench-net: build
+	scripts/install-deps bench
+	$(CARGO) bench --locked --bench net
 
 clean:
 	$(CARGO) clean

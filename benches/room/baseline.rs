@@ -83,12 +83,12 @@ pub fn run_endpoint(text: &str, seconds: u64) -> Result<EndpointReport, String> 
     });
     let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let bus = pipeline.bus().ok_or("no bus")?;
-    let meter = g2g.clone();
+    let (meter, shown_at) = (g2g.clone(), LatencyMeter::default());
     bus.set_sync_handler(move |_, msg| {
         match msg.view() {
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
-                    on_barcode(&render, &arrivals, s, &meter);
+                    on_barcode(&render, &arrivals, s, &meter, &shown_at);
                 }
             }
             gst::MessageView::Latency(_) => {

@@ -58,6 +58,11 @@ pub struct RoomSpec<'a> {
     pub capture: &'a str,
     pub playback: &'a str,
     pub echo_cancel: bool,
+    /// The address the room listens on and its peers' address (the network bench puts each
+    /// room in a network namespace of its own).
+    pub ip: &'a str,
+    pub peer_ip: &'a str,
+    pub netns: Option<&'a str>,
 }
 
 impl Default for RoomSpec<'_> {
@@ -76,6 +81,9 @@ impl Default for RoomSpec<'_> {
             capture: "test",
             playback: "null",
             echo_cancel: true,
+            ip: "127.0.0.1",
+            peer_ip: "127.0.0.1",
+            netns: None,
         }
     }
 }
@@ -83,14 +91,15 @@ impl Default for RoomSpec<'_> {
 impl Room {
     pub fn start(spec: &RoomSpec) -> Room {
         let dir = tempfile::tempdir().unwrap();
-        let peers: Vec<String> = spec.peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}\"")).collect();
+        let peers: Vec<String> = spec.peers.iter().map(|(n, p)| format!("\"sip:{n}@{}:{p}\"", spec.peer_ip)).collect();
         let config = format!(
-            "[room]\nname = \"{}\"\n[sip]\nlisten = \"127.0.0.1:{}\"\n[call]\npeers = [{}]\nauto_answer = {}\n\
+            "[room]\nname = \"{}\"\n[sip]\nlisten = \"{}:{}\"\n[call]\npeers = [{}]\nauto_answer = {}\n\
              [video]\nsource = '{}'\nwidth = {}\nheight = {}\nfps = 30\nbitrate_kbps = {}\n\
              [audio]\ncapture = '{}'\nplayback = '{}'\necho_cancel = {}\n\
              [display]\noutput = '{}'\nself_view = {}\n[media]\nclock = \"realtime\"\n\
              [control]\nsocket = \"{}\"\n",
             spec.name,
+            spec.ip,
             spec.port,
             peers.join(", "),
             spec.auto_answer,
@@ -108,7 +117,15 @@ impl Room {
         let path = dir.path().join("roombox.toml");
         std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(dir.path().join("roombox.log")).unwrap();
-        let child = Command::new(BIN)
+        let mut command = match spec.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "roombox=info")

@@ -94,7 +94,7 @@ pub struct CallConfig {
 }
 
 /// The bitrate floor of rate adaptation when the config names none (kbit/s).
-pub const DEFAULT_MIN_BITRATE_KBPS: u32 = 300;
+pub const DEFAULT_MIN_BITRATE_KBPS: u32 = 200;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]

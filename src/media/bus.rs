@@ -49,7 +49,7 @@ pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
             gst::MessageView::Element(e) => {
                 let arrivals = meters.qr_arrivals.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
                 if let Some(s) = e.structure().filter(|s| s.name() == "barcode") {
-                    on_barcode(&meters.render, &arrivals, s, &meters.glass_to_glass);
+                    on_barcode(&meters.render, &arrivals, s, &meters.glass_to_glass, &meters.qr_shown_at);
                 }
             }
             _ => {}

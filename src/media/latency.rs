@@ -48,6 +48,9 @@ pub fn unix_now_ns() -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySamples {
     pub glass_to_glass_ms: Vec<f64>,
+    /// When each frame of `glass_to_glass_ms` was shown (Unix ms).
+    #[serde(default)]
+    pub shown_unix_ms: Vec<f64>,
     pub video_ms: Vec<f64>,
     pub audio_ms: Vec<f64>,
 }

@@ -10,6 +10,9 @@ use super::rtcp_blocks::ReportBlock;
 
 pub(super) struct LegRate(Mutex<State>);
 
+/// The fewest packets the loss fed to the controller is measured over.
+const SPAN: u32 = 100;
+
 struct State {
     controller: RateController,
     /// The last report used: packets lost in all, highest sequence number.
@@ -31,12 +34,16 @@ impl LegRate {
     }
 
     /// Feeds the place's latest report on our video (a new one changes the target).
-    pub(super) fn on_report(&self, block: Option<ReportBlock>, rtt_ms: Option<f64>) {
+    pub(super) fn on_report(&self, block: Option<ReportBlock>, rtt_ms: Option<f64>, sent_kbps: (f64, f64)) {
         let Some(block) = block else { return };
         let report = (i64::from(block.cumulative_lost), block.highest_seq);
         let Ok(mut state) = self.0.lock() else { return };
-        let loss = state.last.and_then(|before| loss_between(before, report));
-        if state.last.is_none_or(|(_, highest)| report.1 > highest) {
+        state.controller.set_sent_kbps(sent_kbps.0, sent_kbps.1);
+        // Over at least [`SPAN`] packets: a report every 10 ms covers a handful, and packets
+        // still on their way (reordered by jitter) would count as lost.
+        let spanned = state.last.is_none_or(|(_, highest)| report.1 >= highest.saturating_add(SPAN));
+        let loss = state.last.filter(|_| spanned).and_then(|before| loss_between(before, report));
+        if spanned {
             state.last = Some(report);
         }
         if let Some(loss) = loss {

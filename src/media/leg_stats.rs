@@ -128,11 +128,13 @@ impl RtpLeg {
             let figures = read_session(&self.rtpbin, session, clock_rate);
             if session == VIDEO {
                 let report = self.meters.video_report.lock().ok().and_then(|r| *r);
-                self.rate.on_report(report, figures.rtt_ms);
+                let sent = (self.meters.video_tx.read().1, self.meters.audio_tx.read().1);
+                self.rate.on_report(report, figures.rtt_ms, sent);
             }
             let repaired = session == VIDEO && self.negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some());
             let bounds = match figures.rtt_ms {
                 Some(rtt_ms) if repaired => {
+                    super::repair::pace_retries(&jb, rtt_ms);
                     let recent_loss = self.meters.video_loss.lost_lately(figures.lost);
                     if let Some(video) = &self.negotiated.video {
                         super::repair::pace_feedback(&self.rtpbin, video, recent_loss);

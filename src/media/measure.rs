@@ -85,8 +85,15 @@ pub fn watch_qr_reader(display: &gst::Element, render: Arc<RenderClock>) -> Opti
     Some(arrivals)
 }
 
-/// A `barcode` message from zbar: records the glass-to-glass latency of that frame.
-pub fn on_barcode(render: &RenderClock, arrivals: &Arrivals, structure: &gst::StructureRef, meter: &LatencyMeter) {
+/// A `barcode` message from zbar: records the glass-to-glass latency of that frame in `meter`
+/// and when it was shown (Unix ms) in `shown_at`.
+pub fn on_barcode(
+    render: &RenderClock,
+    arrivals: &Arrivals,
+    structure: &gst::StructureRef,
+    meter: &LatencyMeter,
+    shown_at: &LatencyMeter,
+) {
     let fields =
         (structure.get::<&str>("symbol"), structure.get::<u64>("running-time"), structure.get::<u64>("timestamp"));
     let (Ok(symbol), Ok(running), Ok(pts)) = fields else { return };
@@ -95,6 +102,7 @@ pub fn on_barcode(render: &RenderClock, arrivals: &Arrivals, structure: &gst::St
         return;
     };
     meter.record_ms((shown as f64 - captured as f64) / 1e6);
+    shown_at.record_ms(shown as f64 / 1e6);
 }
 
 /// Records, for each buffer leaving `element`'s `pad`, how long after its capture (per the

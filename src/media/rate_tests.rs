@@ -23,9 +23,10 @@ fn a_clean_path_keeps_the_configured_rate() {
 fn heavy_loss_lowers_the_rate_in_proportion_and_no_further_than_the_floor() {
     let mut c = RateController::new(300, 2000);
     let t0 = Instant::now();
-    assert_eq!(c.on_report(t0, 0.2, Some(1.0)), 1800, "20 % loss: down by a tenth");
-    assert_eq!(c.on_report(t0 + MS(100), 0.2, Some(1.0)), 1800, "a report that cannot reflect it yet");
-    assert!(matches!(c.reason(), RateReason::Loss { percent } if (*percent - 20.0).abs() < 1e-9));
+    assert_eq!(c.on_report(t0, 0.2, Some(1.0)), 2000, "20 % random loss: repair carries it");
+    assert_eq!(c.on_report(t0 + MS(10), 0.4, Some(1.0)), 1600, "40 % loss: down by a fifth");
+    assert_eq!(c.on_report(t0 + MS(100), 0.4, Some(1.0)), 1600, "a report that cannot reflect it yet");
+    assert!(matches!(c.reason(), RateReason::Loss { percent } if (*percent - 40.0).abs() < 1e-9));
     run(&mut c, t0, 30.0, 0.5, 1.0);
     assert_eq!(c.target_kbps(), 300, "the floor holds");
 }
@@ -36,8 +37,8 @@ fn moderate_loss_holds_the_rate_and_little_loss_lets_it_climb_back_within_ten_se
     let t = run(&mut c, Instant::now(), 2.0, 0.4, 1.0);
     let low = c.target_kbps();
     assert!(low < 1000, "{low}");
-    let t = run(&mut c, t, 5.0, 0.05, 1.0);
-    assert_eq!(c.target_kbps(), low, "5 % loss neither lowers nor raises it");
+    let t = run(&mut c, t, 5.0, 0.15, 1.0);
+    assert_eq!(c.target_kbps(), low, "15 % loss neither lowers nor raises it");
     let t = run(&mut c, t, 3.0, 0.0, 1.0);
     assert!(c.target_kbps() > low && c.reason() == &RateReason::Recovering);
     run(&mut c, t, 7.0, 0.0, 1.0);
@@ -45,11 +46,19 @@ fn moderate_loss_holds_the_rate_and_little_loss_lets_it_climb_back_within_ten_se
 }
 
 #[test]
-fn a_growing_round_trip_lowers_the_rate_before_any_loss() {
+fn a_queue_lowers_the_rate_before_any_loss_and_jitter_does_not() {
     let mut c = RateController::new(300, 2000);
     let t = run(&mut c, Instant::now(), 2.0, 0.0, 5.0);
-    c.on_report(t + MS(250), 0.0, Some(80.0));
-    assert_eq!(c.target_kbps(), 1700);
+    // Jitter: single round trips far above the minimum, others near it.
+    let mut jittery = t;
+    for i in 0..20 {
+        jittery += MS(250);
+        c.on_report(jittery, 0.0, Some(if i % 2 == 0 { 70.0 } else { 6.0 }));
+    }
+    assert_eq!(c.target_kbps(), 2000, "jitter is not a queue");
+    // A queue: every round trip stays high.
+    run(&mut c, jittery, 1.75, 0.0, 80.0);
+    assert!(c.target_kbps() < 2000, "{}", c.target_kbps());
     assert_eq!(c.reason(), &RateReason::Delay { rtt_ms: 80.0, baseline_ms: 5.0 });
     assert!(c.reason().to_string().contains("round trip 80 ms"), "{}", c.reason());
 }
@@ -64,4 +73,15 @@ fn nonsense_reports_change_nothing() {
     assert_eq!(c.target_kbps(), 2000);
     let mut odd = RateController::new(5000, 1000);
     assert_eq!(odd.on_report(t0, 0.9, None), 1000, "a floor above the rate is the rate");
+}
+
+#[test]
+fn heavy_loss_goes_straight_to_what_got_through() {
+    let mut c = RateController::new(200, 2000);
+    c.set_sent_kbps(2000.0, 100.0);
+    assert_eq!(
+        c.on_report(Instant::now(), 0.5, Some(1.0)),
+        897,
+        "half of 2100 lost: 1000 got through, 100 of it sound"
+    );
 }

@@ -274,6 +274,7 @@ impl RoomMedia {
     pub fn latency_samples(&self) -> super::latency::LatencySamples {
         let mut samples = super::latency::LatencySamples {
             glass_to_glass_ms: self.meters.glass_to_glass.recent(),
+            shown_unix_ms: self.meters.qr_shown_at.recent(),
             ..Default::default()
         };
         if let Some(l) = self.legs.values().next() {

@@ -12,6 +12,8 @@ use super::measure::{Arrivals, RenderClock};
 pub(super) struct RoomMeters {
     pub render: Arc<RenderClock>,
     pub glass_to_glass: LatencyMeter,
+    /// When each of those frames was shown (Unix ms): a frame intact enough to be read.
+    pub qr_shown_at: LatencyMeter,
     pub qr_arrivals: Mutex<Option<Arc<Arrivals>>>,
     pub last_error: Mutex<Option<String>>,
     pub last_frame: Mutex<Option<gst::Sample>>,
@@ -23,6 +25,7 @@ impl RoomMeters {
         Self {
             render,
             glass_to_glass: LatencyMeter::default(),
+            qr_shown_at: LatencyMeter::default(),
             qr_arrivals: Mutex::default(),
             last_error: Mutex::default(),
             last_frame: Mutex::default(),
