@@ -166,12 +166,19 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
         poll(&mut polls);
         if std::env::var_os("BENCH_DEBUG").is_some() && polls.len() % 30 == 0 {
             let (b, o) = (bergen.status().map(|s| media(&s)), oslo.status().map(|s| media(&s)));
-            eprintln!(
-                "bergen in: {:?}\noslo out: {:?} enc {:?}",
-                b.map(|m| m.video_in),
-                o.as_ref().map(|m| m.video_out.clone()),
-                o.map(|m| m.encoder_kbps)
-            );
+            let line = |m: &roombox::media::stats::ReceiveStats| {
+                format!("{:.0}/s jitter {:.1} ms jb {:?} ms", m.decoded_per_s, m.jitter_ms, m.jitter_buffer_ms)
+            };
+            if let (Some(b), Some(o)) = (b, o) {
+                eprintln!(
+                    "bergen video {} audio {}; oslo sends {:.0} kbit/s, target {:?} ({})",
+                    line(&b.video_in),
+                    line(&b.audio_in),
+                    o.video_out.kbps,
+                    o.video_out.target_kbps,
+                    o.video_out.target_reason
+                );
+            }
         }
     }
     let lifted = Instant::now();

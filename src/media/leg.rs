@@ -15,7 +15,7 @@ use super::elements::{
 };
 use super::leg_rate::LegRate;
 use super::leg_stats::LegMeters;
-use super::measure::{RenderClock, probe_reference_latency};
+use super::measure::{RenderClock, probe_reference_latency, probe_reference_latency_on_arrival};
 use super::mix_or_pass::MixOrPass;
 use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
@@ -172,7 +172,7 @@ impl RtpLeg {
         ghost(&self.bin, &pad(&room_size, "src")?, "video_src")?;
         let meters = self.meters.clone();
         probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
-        probe_reference_latency(&decoder, "src", spec.render.clone(), self.meters.video_latency.clone());
+        probe_reference_latency_on_arrival(&decoder, "src", spec.render.clone(), self.meters.video_latency.clone());
         self.add_transport(VIDEO, stream)
     }
 

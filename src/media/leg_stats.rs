@@ -134,7 +134,7 @@ impl RtpLeg {
             let repaired = session == VIDEO && self.negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some());
             let bounds = match figures.rtt_ms {
                 Some(rtt_ms) if repaired => {
-                    super::repair::pace_retries(&jb, rtt_ms);
+                    super::repair::pace_retries(&jb, rtt_ms, figures.jitter_ms);
                     let recent_loss = self.meters.video_loss.lost_lately(figures.lost);
                     if let Some(video) = &self.negotiated.video {
                         super::repair::pace_feedback(&self.rtpbin, video, recent_loss);

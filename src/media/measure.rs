@@ -108,6 +108,27 @@ pub fn on_barcode(
 /// Records, for each buffer leaving `element`'s `pad`, how long after its capture (per the
 /// sender's RTCP reference time) it reaches the screen or speaker.
 pub fn probe_reference_latency(element: &gst::Element, pad: &str, render: Arc<RenderClock>, meter: Arc<LatencyMeter>) {
+    probe_capture_to_output(element, pad, render, meter, false);
+}
+
+/// The same for frames the room shows as they arrive (a place's picture): due the room's
+/// latency after now, whatever their timestamp.
+pub fn probe_reference_latency_on_arrival(
+    element: &gst::Element,
+    pad: &str,
+    render: Arc<RenderClock>,
+    meter: Arc<LatencyMeter>,
+) {
+    probe_capture_to_output(element, pad, render, meter, true);
+}
+
+fn probe_capture_to_output(
+    element: &gst::Element,
+    pad: &str,
+    render: Arc<RenderClock>,
+    meter: Arc<LatencyMeter>,
+    on_arrival: bool,
+) {
     let Some(pad) = element.static_pad(pad) else { return };
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
@@ -115,10 +136,13 @@ pub fn probe_reference_latency(element: &gst::Element, pad: &str, render: Arc<Re
             let name = meta.reference().structure(0)?.name().to_string();
             latency::reference_unix_ns(&name, meta.timestamp().nseconds())
         });
-        let running = pad.sticky_event::<gst::event::Segment>(0).and_then(|seg| {
-            let segment = seg.segment().downcast_ref::<gst::ClockTime>()?.clone();
-            segment.to_running_time(buffer.pts()?)
-        });
+        let running = match on_arrival {
+            true => pad.parent_element().and_then(|e| e.current_running_time()),
+            false => pad.sticky_event::<gst::event::Segment>(0).and_then(|seg| {
+                let segment = seg.segment().downcast_ref::<gst::ClockTime>()?.clone();
+                segment.to_running_time(buffer.pts()?)
+            }),
+        };
         if let (Some(captured), Some(running), Some(seen)) = (reference, running, render.now())
             && let Some(shown) = render.display_unix_ns(running.nseconds(), seen)
         {

@@ -196,11 +196,18 @@ pub(super) fn count_keyframe_requests(payloader: &gst::Element, meters: std::syn
 /// How long a video jitter buffer waits for a retransmission before asking again: a round
 /// trip and a little (GStreamer's own estimate starts at 40 ms, two or three tries' worth of a
 /// LAN's buffer); a lost request or a lost retransmission is then asked for again in time.
-pub(super) fn pace_retries(jb: &gst::Element, rtt_ms: f64) {
+/// The first request waits out the path's jitter (4 times its estimate, as the buffer's own
+/// sizing): on a jittery path a packet that is only late, overtaken by the next ones, would
+/// otherwise be asked for again, and every resent copy is wasted bandwidth.
+pub(super) fn pace_retries(jb: &gst::Element, rtt_ms: f64, jitter_ms: f64) {
     let timeout = (2.0 * rtt_ms.clamp(0.0, 1000.0) + 5.0).ceil() as i32;
     if jb.property::<i32>("rtx-retry-timeout") != timeout {
         jb.set_property("rtx-retry-timeout", timeout);
         jb.set_property("rtx-min-retry-timeout", timeout);
+    }
+    let wait = (4.0 * jitter_ms.clamp(0.0, 500.0)).ceil() as i32;
+    if jb.property::<i32>("rtx-delay") != wait {
+        jb.set_property("rtx-delay", wait);
     }
 }
 

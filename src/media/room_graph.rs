@@ -47,10 +47,6 @@ pub(super) struct RoomGraph {
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Frames of a place waiting for the screen: 8 cover 260 ms of latency at 30 fps (a jittery
-/// path's jitter buffers make the room's latency 100 ms and more).
-const SCREEN_QUEUE_FRAMES: u32 = 8;
-
 /// The microphone's sound while the echo canceller works on it.
 const MONO_AUDIO: &str = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved";
 
@@ -184,9 +180,7 @@ pub(super) fn build(
 
     let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
     for _ in 0..slots {
-        // The screen's sink holds each frame until it is due (the room's latency after its
-        // arrival): the queue must hold that long, or frames are dropped while still good.
-        let (video, to_screen) = (tee()?, leaky_queue(SCREEN_QUEUE_FRAMES)?);
+        let (video, to_screen) = (tee()?, leaky_queue(2)?);
         pipeline.add_many([&video, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&video, "src_%u")?, &pad(&to_screen, "sink")?)?;
         let screen_pad = request(&screen_input, "sink_%u")?;
