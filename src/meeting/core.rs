@@ -92,6 +92,7 @@ impl Meeting {
                 }
             }
             Input::MediaIdle { leg, idle } => self.on_media_idle(now, leg, idle),
+            Input::MediaStuck { leg, stuck_for } => self.on_media_stuck(now, leg, stuck_for),
             Input::RoomMediaFailed { reason } => {
                 let legs: Vec<LegId> = self.legs.keys().copied().collect();
                 for leg in legs {

@@ -2,7 +2,8 @@
 //! firewall that closed the media ports, a peer whose pipeline hung, a link that went down and
 //! up). The media reports how long each leg has received nothing; the core shows the place
 //! as interrupted after `Timing::media_interrupted` (the call stays up and recovers by itself
-//! when packets return) and ends the leg with a BYE after `Timing::media_timeout`.
+//! when packets return) and ends the leg with a BYE after `Timing::media_timeout`. Media that
+//! never starts (a device whose driver hangs) ends its leg after `Timing::media_start_timeout`.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ impl Meeting {
         }
         *interrupted = now_interrupted;
         if now_interrupted {
-            let secs = interrupt_after.as_secs();
+            let secs = interrupt_after.as_secs_f64();
             let left = timeout.saturating_sub(idle).as_secs();
             self.log(
                 Level::Warn,
@@ -38,6 +39,17 @@ impl Meeting {
             self.log(Level::Info, Some(id), format!("media from {peer} is back"));
         }
         self.refresh(now);
+    }
+
+    /// Starting the media of `leg` has not returned for `stuck_for`.
+    pub(super) fn on_media_stuck(&mut self, now: Instant, id: LegId, stuck_for: Duration) {
+        let timeout = self.cfg.timing.media_start_timeout;
+        let live = self.legs.get(&id).is_some_and(|l| matches!(l.phase, Phase::Live { .. }));
+        if live && stuck_for >= timeout {
+            let secs = timeout.as_secs();
+            let reason = format!("did not start within {secs} s: a device (camera or sound card) does not answer");
+            self.fail_leg(now, id, format!("media failed: media {reason}"));
+        }
     }
 
     /// Whether some live place has sent nothing for a while.

@@ -138,6 +138,11 @@ pub enum Input {
         leg: LegId,
         idle: Duration,
     },
+    /// The media side has been starting one leg's media for `stuck_for` without returning.
+    MediaStuck {
+        leg: LegId,
+        stuck_for: Duration,
+    },
     /// The room's own media (devices, encoder, mixers) failed: every leg ends.
     RoomMediaFailed {
         reason: String,
@@ -203,6 +208,8 @@ pub struct Timing {
     pub media_interrupted: Duration,
     /// ...and its leg ends with a BYE when nothing has come this long.
     pub media_timeout: Duration,
+    /// A leg whose media has not started this long (a device that does not answer) ends.
+    pub media_start_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -216,6 +223,7 @@ impl Default for Timing {
             error_display: Duration::from_secs(10),
             media_interrupted: Duration::from_millis(2500),
             media_timeout: Duration::from_secs(30),
+            media_start_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -55,6 +55,18 @@ fn a_place_quiet_for_the_media_timeout_is_ended_with_a_bye_and_the_others_stay()
 }
 
 #[test]
+fn a_place_whose_media_does_not_start_is_ended_with_the_reason_and_the_others_stay() {
+    let (mut net, legs) = meeting();
+    net.input(HOST, Input::MediaStuck { leg: legs[0], stuck_for: Duration::from_millis(9900) });
+    assert_eq!(net.rooms[HOST].core.status(net.now).places, 3, "not yet at 9.9 s");
+    net.input(HOST, Input::MediaStuck { leg: legs[0], stuck_for: SECS(10) });
+    net.settle();
+    assert_eq!((net.state(1), net.state(2)), (RoomState::Idle, RoomState::InCall), "that place got a BYE");
+    let status = net.rooms[HOST].core.status(net.now);
+    assert!(status.unreached.iter().any(|u| u.reason.contains("did not start within 10 s")), "{status:?}");
+}
+
+#[test]
 fn media_reports_for_a_leg_that_is_not_live_change_nothing() {
     let (mut net, legs) = meeting();
     net.input(HOST, Input::MediaIdle { leg: LegId(99), idle: SECS(60) });
