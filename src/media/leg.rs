@@ -5,7 +5,6 @@
 //! sound (`audio_src`). A WebRTC leg will be a second implementation of [`MediaLeg`].
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -139,14 +138,6 @@ impl RtpLeg {
         add_and_link(&self.bin, &[&queue, &pay])?;
         ghost(&self.bin, &pad(&queue, "sink")?, "video_sink")?;
         super::repair::count_keyframe_requests(&pay, self.meters.clone());
-        let meters = self.meters.clone();
-        probe_buffers(&pay, "src", move |_, b| {
-            if let Ok(map) = b.map_readable()
-                && let Some(ssrc) = map.get(8..12)
-            {
-                meters.video_ssrc.store(u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]), Ordering::Relaxed);
-            }
-        });
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
 
         let depay = make("rtph264depay", &[])?;
@@ -278,13 +269,16 @@ impl RtpLeg {
             meters.rtp(session, false).record(b.size() as u64);
             meters.arrived();
         });
+        // The place's reports on our video name it by the SSRC our payloader put in its caps.
+        let pay = self.bin.by_name(&format!("{}-video-pay", self.id)).filter(|_| session == VIDEO);
+        let our_video = pay.and_then(|p| p.static_pad("src")).map(|p| p.downgrade());
         let meters = self.meters.clone();
         probe_buffers(&rtcp_in, "src", move |_, b| {
             meters.arrived();
-            if session == VIDEO
-                && let Ok(map) = b.map_readable()
-            {
-                meters.rtcp_received(&map);
+            let ssrc =
+                our_video.as_ref().and_then(|p| p.upgrade()?.current_caps()?.structure(0)?.get::<u32>("ssrc").ok());
+            if let (Some(ssrc), Ok(map)) = (ssrc, b.map_readable()) {
+                meters.rtcp_received(&map, ssrc);
             }
         });
         let meters = self.meters.clone();

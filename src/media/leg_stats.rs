@@ -36,8 +36,9 @@ pub(super) struct LegMeters {
     pub(super) rtx: Arc<RtxElements>,
     video_loss: LossWatch,
     audio_loss: LossWatch,
-    /// The SSRC of our video (as the payloader sends it) and the place's last report on it.
-    pub(super) video_ssrc: std::sync::atomic::AtomicU32,
+    /// Both sessions' figures (video, audio) as the last tick read them.
+    pub(super) figures: Mutex<[SessionFigures; 2]>,
+    /// The place's last report on our video.
     pub(super) video_report: Mutex<Option<ReportBlock>>,
     /// Keyframe requests the place sent us (PLI/FIR).
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
@@ -71,10 +72,9 @@ impl Default for LastArrival {
 }
 
 impl LegMeters {
-    /// Keeps the place's report on our video from an RTCP packet, if it has one.
-    pub(super) fn rtcp_received(&self, packet: &[u8]) {
-        let ssrc = self.video_ssrc.load(std::sync::atomic::Ordering::Relaxed);
-        let ours = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc && ssrc != 0);
+    /// Keeps the place's report on our video (SSRC `ssrc`) from an RTCP packet, if it has one.
+    pub(super) fn rtcp_received(&self, packet: &[u8], ssrc: u32) {
+        let ours = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc);
         if let (Some(block), Ok(mut report)) = (ours, self.video_report.lock()) {
             *report = Some(block);
         }
@@ -116,43 +116,45 @@ impl RtpLeg {
         });
     }
 
-    /// Sets each jitter buffer's latency from its session's measured jitter (see `jitter.rs`).
+    /// Once per tick: reads both sessions' figures (kept for `status`), lets the video rate,
+    /// feedback pace and Opus repair follow them, and sets each jitter buffer's latency from
+    /// its session's measured jitter (see `jitter.rs`).
     pub(super) fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
+        let figures = [VIDEO, AUDIO].map(|s| read_session(&self.rtpbin, s, if s == VIDEO { 90000 } else { 48000 }));
+        if let Ok(mut kept) = self.meters.figures.lock() {
+            *kept = figures;
+        }
+        let [video, audio] = &figures;
+        let report = self.meters.video_report.lock().ok().and_then(|r| *r);
+        let sent = (self.meters.video_tx.read().1, self.meters.audio_tx.read().1);
+        self.rate.on_report(report, video.rtt_ms, sent);
+        if let Some(opus) = &self.opus {
+            opus.update(audio.loss_reported, self.meters.audio_loss.lost_lately(audio.lost));
+        }
+        // Video waits for retransmissions when the leg does them (see `jitter::with_repair`).
+        let repaired = self.negotiated.video.as_ref().filter(|v| v.rtx_pt.is_some());
+        let video_bounds = match (repaired, video.rtt_ms) {
+            (Some(stream), Some(rtt_ms)) => {
+                let recent_loss = self.meters.video_loss.lost_lately(video.lost);
+                super::repair::pace_feedback(&self.rtpbin, stream, recent_loss);
+                with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms: self.frame_interval_ms })
+            }
+            _ => bounds,
+        };
         let buffers: Vec<(u32, gst::Element)> = match self.meters.jitter_buffers.lock() {
             Ok(list) => list.iter().filter_map(|(s, w)| Some((*s, w.upgrade()?))).collect(),
             Err(_) => return,
         };
         let mut changed = false;
         for (session, jb) in buffers {
-            let clock_rate = if session == VIDEO { 90000 } else { 48000 };
-            let figures = read_session(&self.rtpbin, session, clock_rate);
-            if session == VIDEO {
-                let report = self.meters.video_report.lock().ok().and_then(|r| *r);
-                let sent = (self.meters.video_tx.read().1, self.meters.audio_tx.read().1);
-                self.rate.on_report(report, figures.rtt_ms, sent);
-            }
-            let repaired = session == VIDEO && self.negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some());
-            let bounds = match figures.rtt_ms {
-                Some(rtt_ms) if repaired => {
-                    super::repair::pace_retries(&jb, rtt_ms, figures.jitter_ms);
-                    let recent_loss = self.meters.video_loss.lost_lately(figures.lost);
-                    if let Some(video) = &self.negotiated.video {
-                        super::repair::pace_feedback(&self.rtpbin, video, recent_loss);
-                    }
-                    let frame_interval_ms = self.frame_interval_ms;
-                    with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms })
-                }
-                _ => bounds,
-            };
-            if session == AUDIO
-                && let Some(opus) = &self.opus
-            {
-                opus.update(figures.loss_reported, self.meters.audio_loss.lost_lately(figures.lost));
+            let (f, bounds) = if session == VIDEO { (video, video_bounds) } else { (audio, bounds) };
+            if let (true, Some(rtt_ms)) = (session == VIDEO && repaired.is_some(), f.rtt_ms) {
+                super::repair::pace_retries(&jb, rtt_ms, f.jitter_ms);
             }
             let current = jb.property::<u32>("latency");
-            let next = next_latency_ms(current, figures.jitter_ms, bounds);
+            let next = next_latency_ms(current, f.jitter_ms, bounds);
             if next != current {
-                tracing::debug!(session, figures.jitter_ms, from = current, to = next, "jitter buffer adapts");
+                tracing::debug!(session, f.jitter_ms, from = current, to = next, "jitter buffer adapts");
                 jb.set_property("latency", next);
                 changed = true;
             }
@@ -181,8 +183,8 @@ impl RtpLeg {
     pub(super) fn leg_stats(&self) -> MediaStats {
         let m = &self.meters;
         let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
-        let figures = |session: u32| read_session(&self.rtpbin, session, if session == VIDEO { 90000 } else { 48000 });
-        let (video, audio) = (figures(VIDEO), figures(AUDIO));
+        // As the last tick read them (statistics are read once per tick, not per question).
+        let [video, audio] = m.figures.lock().map(|f| *f).unwrap_or_default();
         let receive = |session: u32, f: &SessionFigures, decoded: &SharedMeter, rx: &SharedMeter| {
             let (decoded_per_s, _, decoded_total) = decoded.read();
             let (_, kbps, _) = rx.read();

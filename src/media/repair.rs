@@ -102,25 +102,20 @@ pub(super) fn install(rtpbin: &gst::Element, negotiated: &Negotiated, rtx: &std:
         Some(caps.to_value())
     });
     let Some((video, rtx_pt)) = video.and_then(|v| Some((v.pt, v.rtx_pt?))) else { return };
-    let keep = rtx.clone();
-    rtpbin.connect("request-aux-sender", false, move |args| {
-        let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
-            let map = gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
-            let made = rtx_element("rtprtxsend", session, map.build(), &keep.send);
-            made.map_err(|e| tracing::warn!(error = %e, "no retransmission sender")).ok()
+    for (signal, factory) in [("request-aux-sender", "rtprtxsend"), ("request-aux-receiver", "rtprtxreceive")] {
+        let keep = rtx.clone();
+        rtpbin.connect(signal, false, move |args| {
+            let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
+                // Both elements' maps go the same way: original payload type to RTX.
+                let map =
+                    gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
+                let slot = if factory == "rtprtxsend" { &keep.send } else { &keep.receive };
+                let made = rtx_element(factory, session, map.build(), slot);
+                made.map_err(|e| tracing::warn!(factory, error = %e, "no retransmission element")).ok()
+            });
+            Some(element.to_value())
         });
-        Some(element.to_value())
-    });
-    let keep = rtx.clone();
-    rtpbin.connect("request-aux-receiver", false, move |args| {
-        let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
-            // The receiver's map goes the same way as the sender's: original to RTX.
-            let map = gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
-            let made = rtx_element("rtprtxreceive", session, map.build(), &keep.receive);
-            made.map_err(|e| tracing::warn!(error = %e, "no retransmission receiver")).ok()
-        });
-        Some(element.to_value())
-    });
+    }
 }
 
 /// An RTX element in a bin with the pads rtpbin looks for (`sink_N`, `src_N`).
