@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::nft::{Impairment, far_media_ports};
-use common::{Daemon, free_port};
+use common::{Daemon, decoding, free_port};
 use roombox::control::Status;
 use roombox::media::MediaStats;
 use roombox::meeting::RoomState;
@@ -19,10 +19,6 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 fn media(s: &Status) -> MediaStats {
     s.first_media().cloned().unwrap_or_default()
-}
-
-fn decoding(s: &Status, fps: f64) -> bool {
-    s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= fps && m.audio_in.decoded_per_s >= 40.0)
 }
 
 #[test]

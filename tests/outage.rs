@@ -9,15 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::nft::{Impairment, far_media_ports};
-use common::{Daemon, free_port};
+use common::{Daemon, decoding, free_port};
 use roombox::control::Status;
 use roombox::meeting::{LedPattern, RoomState};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-fn decoding(s: &Status) -> bool {
-    s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0 && m.audio_in.decoded_per_s >= 40.0)
-}
 
 fn interrupted(s: &Status) -> bool {
     s.meeting.legs.first().is_some_and(|l| l.interrupted)
@@ -29,8 +25,8 @@ fn an_outage_shows_the_place_interrupted_the_call_recovers_and_a_long_one_ends_i
     let oslo = Daemon::start("oslo", pa, &[("bergen", pb)], "media_timeout_s = 6.0");
     let bergen = Daemon::start("bergen", pb, &[("oslo", pa)], "auto_answer = true");
     oslo.press();
-    oslo.wait_for(SECS(20), "bergen's picture and sound", decoding);
-    let ports = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", decoding));
+    oslo.wait_for(SECS(20), "bergen's picture and sound", |s| decoding(s, 20.0));
+    let ports = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", |s| decoding(s, 20.0)));
     assert_eq!(ports.len(), 4, "video and audio, RTP and RTCP: {ports:?}");
 
     let outage = Impairment::outage(&ports);
@@ -41,7 +37,7 @@ fn an_outage_shows_the_place_interrupted_the_call_recovers_and_a_long_one_ends_i
     assert!(oslo.log().contains("interrupted"), "and the log:\n{}", oslo.log());
 
     drop(outage);
-    let back = oslo.wait_for(SECS(10), "bergen's picture back by itself", |s| !interrupted(s) && decoding(s));
+    let back = oslo.wait_for(SECS(10), "bergen's picture back by itself", |s| !interrupted(s) && decoding(s, 20.0));
     assert_eq!((back.meeting.state, back.meeting.led), (RoomState::InCall, LedPattern::Solid));
 
     let _long = Impairment::outage(&ports);

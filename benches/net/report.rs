@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use roombox::media::MediaStats;
-use roombox::media::latency::LatencySamples;
+use roombox::media::latency::{LatencySamples, summarize};
 use roombox::meeting::LedPattern;
 
 use crate::{Condition, Poll, SETTLE};
@@ -30,11 +30,6 @@ pub struct Figures {
     /// Outages: seconds until the LED showed it, and until the picture was back.
     pub interrupted_s: Option<f64>,
     pub resumed_s: Option<f64>,
-}
-
-fn median(v: &mut [f64]) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
 /// The longest run of silence (10 ms blocks under -50 dBFS) in a recording of 48 kHz mono
@@ -90,8 +85,8 @@ pub fn figures(
     f.intact_share = (f.intact_fps / 30.0).min(1.0);
     let edges = std::iter::once(from_ms).chain(times.iter().copied()).chain(std::iter::once(to_ms)).collect::<Vec<_>>();
     f.longest_freeze_ms = edges.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
-    let mut g2g: Vec<f64> = shown.iter().filter(|(t, _)| (from_ms..=to_ms).contains(t)).map(|(_, g)| *g).collect();
-    f.g2g_median_ms = median(&mut g2g);
+    let g2g = shown.iter().filter(|(t, _)| (from_ms..=to_ms).contains(t)).map(|(_, g)| *g);
+    f.g2g_median_ms = summarize(g2g, 0).map(|s| s.median_ms);
     if condition.cap_kbps > 0 {
         let below = polls.iter().find(|p| p.at >= started && p.oslo_encoder_kbps < condition.cap_kbps);
         f.settle_s = below.map(|p| p.at.duration_since(started).as_secs_f64());

@@ -16,6 +16,11 @@ use roombox::meeting::RoomState;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
 
+/// Whether the first place's picture decodes at `fps` or more and its sound at 40 buffers/s.
+pub fn decoding(s: &Status, fps: f64) -> bool {
+    s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= fps && m.audio_in.decoded_per_s >= 40.0)
+}
+
 /// A UDP port that was free a moment ago.
 pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
