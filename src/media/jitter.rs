@@ -1,6 +1,9 @@
 //! The adaptive jitter buffer policy: as little delay as the network allows. The buffer grows
-//! at once to cover the measured interarrival jitter (RFC 3550) and shrinks back gradually
-//! when the path calms down, within the configured bounds. Pure; the pipeline applies it.
+//! at once to cover the measured interarrival jitter (RFC 3550) and by half again whenever
+//! packets came after their time (a delay spike, reordering, or a receiver whose CPU fell
+//! behind: such packets are dropped, so they count as lost and break the picture); it shrinks
+//! back gradually once the path has been calm for a while, within the configured bounds.
+//! Pure; the pipeline applies it.
 
 /// Bounds of the receive jitter buffer, in ms (equal bounds make it fixed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -40,12 +43,32 @@ pub fn with_repair(bounds: JitterBounds, room: RepairRoom) -> JitterBounds {
     JitterBounds { min_ms: bounds.min_ms.max(floor), max_ms: bounds.max_ms }
 }
 
-/// The jitter buffer latency to use next, given the current one and the measured jitter.
-pub fn next_latency_ms(current_ms: u32, jitter_ms: f64, bounds: JitterBounds) -> u32 {
+/// Whether packets reached the buffer after their time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lateness {
+    /// None lately: the buffer may shrink.
+    None,
+    /// Some within the last while (not since the last step): it holds its size.
+    Lately,
+    /// Some since the last step: it grows.
+    Now,
+}
+
+/// How much a buffer grows at least when packets came late (ms).
+const LATE_STEP_MS: u32 = 10;
+
+/// The jitter buffer latency to use next, given the current one, the measured jitter and
+/// whether packets came late.
+pub fn next_latency_ms(current_ms: u32, jitter_ms: f64, late: Lateness, bounds: JitterBounds) -> u32 {
     let jitter_ms = if jitter_ms.is_finite() { jitter_ms.max(0.0) } else { 0.0 };
-    let target = ((HEADROOM * jitter_ms).ceil() as u32).clamp(bounds.min_ms, bounds.max_ms.max(bounds.min_ms));
-    if target >= current_ms {
-        target
+    let max = bounds.max_ms.max(bounds.min_ms);
+    let mut target = (HEADROOM * jitter_ms).ceil() as u32;
+    if late == Lateness::Now {
+        target = target.max(current_ms.saturating_add((current_ms / 2).max(LATE_STEP_MS)));
+    }
+    let target = target.clamp(bounds.min_ms, max);
+    if target >= current_ms || late == Lateness::Lately {
+        target.max(current_ms.min(max))
     } else {
         // Shrink by a quarter of the excess per step (at least 1 ms): no see-saw on a noisy path.
         current_ms - ((current_ms - target) / 4).max(1)
@@ -60,13 +83,13 @@ mod tests {
 
     #[test]
     fn a_clean_path_gets_the_minimum() {
-        assert_eq!(next_latency_ms(2, 0.05, B), 2);
+        assert_eq!(next_latency_ms(2, 0.05, Lateness::None, B), 2);
     }
 
     #[test]
     fn jitter_grows_the_buffer_at_once() {
-        assert_eq!(next_latency_ms(2, 10.0, B), 40);
-        assert_eq!(next_latency_ms(2, 1000.0, B), 200, "never past the maximum");
+        assert_eq!(next_latency_ms(2, 10.0, Lateness::None, B), 40);
+        assert_eq!(next_latency_ms(2, 1000.0, Lateness::None, B), 200, "never past the maximum");
     }
 
     #[test]
@@ -74,7 +97,7 @@ mod tests {
         let mut latency = 80;
         let mut steps = 0;
         while latency > 2 {
-            let next = next_latency_ms(latency, 0.1, B);
+            let next = next_latency_ms(latency, 0.1, Lateness::None, B);
             assert!(next < latency && latency - next <= (latency - 2) / 4 + 1, "{latency} -> {next}");
             latency = next;
             steps += 1;
@@ -85,8 +108,8 @@ mod tests {
     #[test]
     fn equal_bounds_make_a_fixed_buffer() {
         let fixed = JitterBounds { min_ms: 50, max_ms: 50 };
-        assert_eq!(next_latency_ms(50, 0.0, fixed), 50);
-        assert_eq!(next_latency_ms(50, 30.0, fixed), 50);
+        assert_eq!(next_latency_ms(50, 0.0, Lateness::Now, fixed), 50);
+        assert_eq!(next_latency_ms(50, 30.0, Lateness::None, fixed), 50);
     }
 
     #[test]
@@ -103,12 +126,23 @@ mod tests {
         let high = JitterBounds { min_ms: 50, max_ms: 200 };
         assert_eq!(with_repair(high, room(1.0, false)).min_ms, 50, "nor below the minimum");
         assert_eq!(with_repair(B, room(f64::NAN, false)).min_ms, 5);
-        assert_eq!(next_latency_ms(2, 0.0, with_repair(B, room(20.0, false))), 45);
+        assert_eq!(next_latency_ms(2, 0.0, Lateness::None, with_repair(B, room(20.0, false))), 45);
+    }
+
+    #[test]
+    fn late_packets_grow_the_buffer_by_half_and_hold_it_while_they_are_recent() {
+        // A small RFC 3550 jitter (bursts average out) must not hide packets that missed their time.
+        assert_eq!(next_latency_ms(6, 2.0, Lateness::Now, B), 16, "at least 10 ms more");
+        assert_eq!(next_latency_ms(60, 2.0, Lateness::Now, B), 90, "half again");
+        assert_eq!(next_latency_ms(180, 2.0, Lateness::Now, B), 200, "never past the maximum");
+        assert_eq!(next_latency_ms(90, 2.0, Lateness::Lately, B), 90, "holds while late packets are recent");
+        assert!(next_latency_ms(90, 2.0, Lateness::None, B) < 90, "shrinks once they are not");
+        assert_eq!(next_latency_ms(250, 2.0, Lateness::Lately, B), 200, "a lowered maximum still applies");
     }
 
     #[test]
     fn nonsense_jitter_is_treated_as_none() {
-        assert_eq!(next_latency_ms(2, f64::NAN, B), 2);
-        assert_eq!(next_latency_ms(2, -5.0, B), 2);
+        assert_eq!(next_latency_ms(2, f64::NAN, Lateness::None, B), 2);
+        assert_eq!(next_latency_ms(2, -5.0, Lateness::None, B), 2);
     }
 }

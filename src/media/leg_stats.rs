@@ -8,7 +8,7 @@ use gst::glib;
 use gst::prelude::*;
 use gstreamer as gst;
 
-use super::jitter::{JitterBounds, RepairRoom, next_latency_ms, with_repair};
+use super::jitter::{JitterBounds, Lateness, RepairRoom, next_latency_ms, with_repair};
 use super::latency::LatencyMeter;
 use super::leg::{AUDIO, RtpLeg, VIDEO};
 use super::repair::RtxElements;
@@ -28,7 +28,7 @@ pub(super) struct LegMeters {
     pub(super) audio_tx: SharedMeter,
     pub(super) level_db: Mutex<Option<f64>>,
     /// Each receive jitter buffer with its rtpbin session.
-    pub(super) jitter_buffers: Mutex<Vec<(u32, glib::WeakRef<gst::Element>)>>,
+    pub(super) jitter_buffers: Mutex<Vec<WatchedBuffer>>,
     pub(super) video_latency: Arc<LatencyMeter>,
     pub(super) audio_latency: Arc<LatencyMeter>,
     /// When a packet (RTP or RTCP) last arrived.
@@ -44,21 +44,47 @@ pub(super) struct LegMeters {
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
 }
 
-/// How long a path counts as lossy after its last lost packet.
+/// How long a path counts as lossy after its last lost packet, and a jitter buffer as too
+/// short after its last late packet.
 const LOSSY_FOR: Duration = Duration::from_secs(10);
 
-/// When the count of lost packets last grew.
+/// When a count (of lost or of late packets) last grew.
 #[derive(Default)]
 struct LossWatch(Mutex<(i64, Option<Instant>)>);
 
 impl LossWatch {
+    /// Whether the count grew since the last call, and whether it did within [`LOSSY_FOR`].
+    fn grew(&self, count: i64) -> (bool, bool) {
+        let Ok(mut watch) = self.0.lock() else { return (false, false) };
+        let now = count > watch.0;
+        if now {
+            *watch = (count, Some(Instant::now()));
+        }
+        (now, watch.1.is_some_and(|at| at.elapsed() < LOSSY_FOR))
+    }
+
     /// Whether packets were lost within [`LOSSY_FOR`], given the count lost so far.
     fn lost_lately(&self, lost: i64) -> bool {
-        let Ok(mut watch) = self.0.lock() else { return false };
-        if lost > watch.0 {
-            *watch = (lost, Some(Instant::now()));
+        self.grew(lost).1
+    }
+}
+
+/// A receive jitter buffer of the leg, with its session and its late packets.
+pub(super) struct WatchedBuffer {
+    session: u32,
+    jb: glib::WeakRef<gst::Element>,
+    late: LossWatch,
+}
+
+impl WatchedBuffer {
+    /// Whether packets came after their time (rtpjitterbuffer drops them: `num-late`).
+    fn lateness(&self, jb: &gst::Element) -> Lateness {
+        let late = jb.property::<gst::Structure>("stats").get::<u64>("num-late").unwrap_or(0);
+        match self.late.grew(i64::try_from(late).unwrap_or(i64::MAX)) {
+            (true, _) => Lateness::Now,
+            (false, true) => Lateness::Lately,
+            (false, false) => Lateness::None,
         }
-        watch.1.is_some_and(|at| at.elapsed() < LOSSY_FOR)
     }
 }
 
@@ -109,7 +135,7 @@ impl RtpLeg {
             if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>()) {
                 super::repair::configure_jitter_buffer(&jb, session, &negotiated);
                 if let Ok(mut list) = meters.jitter_buffers.lock() {
-                    list.push((session, jb.downgrade()));
+                    list.push(WatchedBuffer { session, jb: jb.downgrade(), late: LossWatch::default() });
                 }
             }
             None
@@ -141,20 +167,27 @@ impl RtpLeg {
             }
             _ => bounds,
         };
-        let buffers: Vec<(u32, gst::Element)> = match self.meters.jitter_buffers.lock() {
-            Ok(list) => list.iter().filter_map(|(s, w)| Some((*s, w.upgrade()?))).collect(),
+        let buffers: Vec<(u32, gst::Element, Lateness)> = match self.meters.jitter_buffers.lock() {
+            Ok(list) => list
+                .iter()
+                .filter_map(|w| {
+                    let jb = w.jb.upgrade()?;
+                    let late = w.lateness(&jb);
+                    Some((w.session, jb, late))
+                })
+                .collect(),
             Err(_) => return,
         };
         let mut changed = false;
-        for (session, jb) in buffers {
+        for (session, jb, late) in buffers {
             let (f, bounds) = if session == VIDEO { (video, video_bounds) } else { (audio, bounds) };
             if let (true, Some(rtt_ms)) = (session == VIDEO && repaired.is_some(), f.rtt_ms) {
                 super::repair::pace_retries(&jb, rtt_ms, f.jitter_ms);
             }
             let current = jb.property::<u32>("latency");
-            let next = next_latency_ms(current, f.jitter_ms, bounds);
+            let next = next_latency_ms(current, f.jitter_ms, late, bounds);
             if next != current {
-                tracing::debug!(session, f.jitter_ms, from = current, to = next, "jitter buffer adapts");
+                tracing::debug!(session, f.jitter_ms, ?late, from = current, to = next, "jitter buffer adapts");
                 jb.set_property("latency", next);
                 changed = true;
             }
@@ -168,14 +201,14 @@ impl RtpLeg {
     /// The current latency of the jitter buffer of `session` (ms).
     fn jitter_buffer_ms(&self, session: u32) -> Option<u32> {
         let list = self.meters.jitter_buffers.lock().ok()?;
-        let jb = list.iter().rev().find(|(s, _)| *s == session)?.1.upgrade()?;
+        let jb = list.iter().rev().find(|w| w.session == session)?.jb.upgrade()?;
         Some(jb.property::<u32>("latency"))
     }
 
     /// The packets the jitter buffers of `session` gave up on (after any repair).
     fn jitter_buffer_lost(&self, session: u32) -> u64 {
         let Ok(list) = self.meters.jitter_buffers.lock() else { return 0 };
-        let buffers = list.iter().filter(|(s, _)| *s == session).filter_map(|(_, w)| w.upgrade());
+        let buffers = list.iter().filter(|w| w.session == session).filter_map(|w| w.jb.upgrade());
         buffers.map(|jb| jb.property::<gst::Structure>("stats").get::<u64>("num-lost").unwrap_or(0)).sum()
     }
 
