@@ -71,7 +71,22 @@ pub fn fragment(description: &str, direction: gst::PadDirection) -> Result<gst::
         .name(if direction == gst::PadDirection::Src { "src" } else { "sink" })
         .build();
     bin.add_pad(&ghost).map_err(|e| bad(e.to_string()))?;
+    if direction == gst::PadDirection::Sink {
+        never_waits_to_preroll(&bin);
+    }
     Ok(bin.upcast())
+}
+
+/// The sinks of a room's speaker and screen change state at once (`async=false`). The room
+/// is live, so a sink has nothing to preroll; but an async sink that loses its state while
+/// playing (a flush) waits for the pipeline to play again, holding every place's sound or
+/// picture behind it, and a leg taken out then waits on that place forever.
+fn never_waits_to_preroll(bin: &gst::Bin) {
+    for sink in bin.iterate_sinks().into_iter().flatten() {
+        if sink.find_property("async").is_some() {
+            sink.set_property("async", false);
+        }
+    }
 }
 
 /// A fragment may end (source) or start (sink) with caps, e.g. `v4l2src ! video/x-raw,width=1280`;
@@ -250,7 +265,18 @@ pub fn check_plan(plan: &super::MediaPlan) -> Result<(), MediaError> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_open_caps_closed;
+    use super::*;
+
+    #[test]
+    fn a_speaker_or_screen_fragment_never_waits_to_preroll() {
+        gst::init().unwrap();
+        let bin = fragment("videoconvert ! fakesink sync=true", gst::PadDirection::Sink).unwrap();
+        let bin = bin.downcast::<gst::Bin>().unwrap();
+        let sinks: Vec<gst::Element> = bin.iterate_sinks().into_iter().flatten().collect();
+        assert_eq!(sinks.len(), 1);
+        assert!(!sinks[0].property::<bool>("async"), "the sink changes state at once");
+        assert!(sinks[0].property::<bool>("sync"), "and still plays in time");
+    }
 
     #[test]
     fn fragments_with_caps_at_their_open_end_are_closed() {

@@ -171,6 +171,10 @@ pub(super) fn pace_feedback(rtpbin: &gst::Element, stream: &NegotiatedStream, lo
 pub(super) fn configure_jitter_buffer(jb: &gst::Element, session: u32, negotiated: &Negotiated) {
     if session == VIDEO && negotiated.video.as_ref().is_some_and(|v| v.rtx_pt.is_some()) {
         jb.set_property("do-retransmission", true);
+        // Only a gap (a later packet came) is asked for, never a packet merely not here yet:
+        // on a bursty path or a busy receiver, guessing when the next one is due asks for
+        // packets on their way, and declaring them lost breaks the picture they belong to.
+        jb.set_property("rtx-next-seqnum", false);
     }
     jb.set_property("do-lost", true);
 }
@@ -209,8 +213,61 @@ pub(super) fn pace_retries(jb: &gst::Element, rtt_ms: f64, jitter_ms: f64) {
 /// The depayloader asks for a keyframe when the picture broke, if the place can be asked. It
 /// still passes what it has on: a decoder conceals a damaged frame, and a room starved of CPU
 /// (its packets late, so counted lost) keeps a moving picture instead of a frozen one.
+///
+/// It also asks when the packets reaching it skip sequence numbers: the jitter buffer asks
+/// again only for gaps it sees (not for packets merely due), and a gap it gave up on, or one
+/// as long as an outage, may reach the depayloader without a lost-packet event.
 pub(super) fn configure_depayloader(depay: &gst::Element, stream: &NegotiatedStream) {
-    if stream.feedback.pli || stream.feedback.fir {
-        depay.set_property("request-keyframe", true);
+    if !(stream.feedback.pli || stream.feedback.fir) {
+        return;
+    }
+    depay.set_property("request-keyframe", true);
+    let Some(sink) = depay.static_pad("sink") else { return };
+    let last = Mutex::new(None::<u16>);
+    sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let seq = info.buffer().and_then(|b| b.map_readable().ok().and_then(|m| rtp_sequence(&m)));
+        let gap = match (seq, last.lock()) {
+            (Some(seq), Ok(mut last)) => breaks_sequence(last.replace(seq), seq),
+            _ => false,
+        };
+        if gap {
+            let _ = pad.push_event(gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build());
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// The sequence number of an RTP packet (RFC 3550: version 2, 12-byte header at least).
+fn rtp_sequence(packet: &[u8]) -> Option<u16> {
+    (packet.len() >= 12 && packet[0] >> 6 == 2).then(|| u16::from_be_bytes([packet[2], packet[3]]))
+}
+
+/// Whether `seq` does not follow the packet before it (sequence numbers wrap at 65535).
+fn breaks_sequence(previous: Option<u16>, seq: u16) -> bool {
+    previous.is_some_and(|p| seq != p.wrapping_add(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_sequence_number_is_a_gap_and_the_wrap_is_not() {
+        assert!(!breaks_sequence(None, 7), "the first packet");
+        assert!(!breaks_sequence(Some(7), 8));
+        assert!(!breaks_sequence(Some(65535), 0), "the wrap");
+        assert!(breaks_sequence(Some(7), 9));
+        assert!(breaks_sequence(Some(7), 7), "a repeat");
+    }
+
+    #[test]
+    fn only_rtp_version_2_packets_have_a_sequence_number() {
+        let mut packet = [0u8; 12];
+        packet[0] = 0x80;
+        packet[2..4].copy_from_slice(&513u16.to_be_bytes());
+        assert_eq!(rtp_sequence(&packet), Some(513));
+        assert_eq!(rtp_sequence(&packet[..11]), None, "too short");
+        packet[0] = 0x40;
+        assert_eq!(rtp_sequence(&packet), None, "version 1");
     }
 }
