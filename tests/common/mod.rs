@@ -186,6 +186,16 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A failing test shows every room's log, not only the one it was waiting on: in a
+        // meeting the cause is often at another place (its warnings and errors, the last 30).
+        if std::thread::panicking() {
+            let log = self.log();
+            let notable: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
+            eprintln!("--- {}: its last warnings and errors ---", self.name);
+            for line in &notable[notable.len().saturating_sub(30)..] {
+                eprintln!("{line}");
+            }
+        }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
