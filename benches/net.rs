@@ -5,7 +5,8 @@
 //! bench/network.png; targets are printed PASS/FAIL, they are not tests.
 //!
 //! `BENCH_SECONDS` (default 20) sets how long each condition lasts; `BENCH_ONLY` picks the
-//! conditions whose name contains it; `BENCH_DEBUG` prints both rooms' video figures every 3 s.
+//! conditions whose name contains it; `BENCH_DEBUG` prints both rooms' video figures every 3 s;
+//! `BENCH_LOGS=dir` keeps the rooms' logs there.
 
 #[path = "net/delay.rs"]
 mod delay;

@@ -182,5 +182,10 @@ impl Drop for Room {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
+        // BENCH_LOGS=dir keeps each room's log there (the room's own directory goes).
+        if let Ok(dir) = std::env::var("BENCH_LOGS") {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::copy(self.log_path(), std::path::Path::new(&dir).join(format!("{}.log", self.name)));
+        }
     }
 }
