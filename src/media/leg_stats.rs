@@ -77,8 +77,13 @@ pub(super) struct WatchedBuffer {
 }
 
 impl WatchedBuffer {
-    /// Whether packets came after their time (rtpjitterbuffer drops them: `num-late`).
+    /// Whether packets came after their time (rtpjitterbuffer drops them: `num-late`). Not
+    /// for a buffer that asks for retransmissions: there, a resent copy arriving after the
+    /// original is counted late too, and the buffer would grow for nothing.
     fn lateness(&self, jb: &gst::Element) -> Lateness {
+        if jb.property::<bool>("do-retransmission") {
+            return Lateness::None;
+        }
         let late = jb.property::<gst::Structure>("stats").get::<u64>("num-late").unwrap_or(0);
         match self.late.grew(i64::try_from(late).unwrap_or(i64::MAX)) {
             (true, _) => Lateness::Now,
