@@ -34,8 +34,8 @@ pub(super) struct LegMeters {
     /// When a packet (RTP or RTCP) last arrived.
     last_arrival: LastArrival,
     pub(super) rtx: Arc<RtxElements>,
-    video_loss: LossWatch,
-    audio_loss: LossWatch,
+    video_loss: CountWatch,
+    audio_loss: CountWatch,
     /// Both sessions' figures (video, audio) as the last tick read them.
     pub(super) figures: Mutex<[SessionFigures; 2]>,
     /// The place's last report on our video.
@@ -46,46 +46,51 @@ pub(super) struct LegMeters {
 
 /// How long a path counts as lossy after its last lost packet, and a jitter buffer as too
 /// short after its last late packet.
-const LOSSY_FOR: Duration = Duration::from_secs(10);
+const RECENT: Duration = Duration::from_secs(10);
 
 /// When a count (of lost or of late packets) last grew.
 #[derive(Default)]
-struct LossWatch(Mutex<(i64, Option<Instant>)>);
+struct CountWatch(Mutex<(i64, Option<Instant>)>);
 
-impl LossWatch {
-    /// Whether the count grew since the last call, and whether it did within [`LOSSY_FOR`].
+impl CountWatch {
+    /// Whether the count grew since the last call, and whether it did within [`RECENT`].
     fn grew(&self, count: i64) -> (bool, bool) {
         let Ok(mut watch) = self.0.lock() else { return (false, false) };
         let now = count > watch.0;
         if now {
             *watch = (count, Some(Instant::now()));
         }
-        (now, watch.1.is_some_and(|at| at.elapsed() < LOSSY_FOR))
+        (now, watch.1.is_some_and(|at| at.elapsed() < RECENT))
     }
 
-    /// Whether packets were lost within [`LOSSY_FOR`], given the count lost so far.
+    /// Whether packets were lost within [`RECENT`], given the count lost so far.
     fn lost_lately(&self, lost: i64) -> bool {
         self.grew(lost).1
     }
 }
 
-/// A receive jitter buffer of the leg, with its session and its late packets.
+/// A receive jitter buffer of the leg, with its session, its late packets and (as the last
+/// tick read them) the packets it gave up on.
 pub(super) struct WatchedBuffer {
     session: u32,
     jb: glib::WeakRef<gst::Element>,
-    late: LossWatch,
+    late: CountWatch,
+    lost: std::sync::atomic::AtomicU64,
 }
 
 impl WatchedBuffer {
-    /// Whether packets came after their time (rtpjitterbuffer drops them: `num-late`). Not
-    /// for a buffer that asks for retransmissions: there, a resent copy arriving after the
+    /// Reads the buffer's statistics once: keeps what it gave up on and says whether packets
+    /// came after their time (rtpjitterbuffer drops them: `num-late`). Not for a buffer that
+    /// asks for retransmissions (`retransmits`): there, a resent copy arriving after the
     /// original is counted late too, and the buffer would grow for nothing.
-    fn lateness(&self, jb: &gst::Element) -> Lateness {
-        if jb.property::<bool>("do-retransmission") {
+    fn read(&self, jb: &gst::Element, retransmits: bool) -> Lateness {
+        let stats = jb.property::<gst::Structure>("stats");
+        let count = |field: &str| stats.get::<u64>(field).unwrap_or(0);
+        self.lost.store(count("num-lost"), std::sync::atomic::Ordering::Relaxed);
+        if retransmits {
             return Lateness::None;
         }
-        let late = jb.property::<gst::Structure>("stats").get::<u64>("num-late").unwrap_or(0);
-        match self.late.grew(i64::try_from(late).unwrap_or(i64::MAX)) {
+        match self.late.grew(i64::try_from(count("num-late")).unwrap_or(i64::MAX)) {
             (true, _) => Lateness::Now,
             (false, true) => Lateness::Lately,
             (false, false) => Lateness::None,
@@ -140,7 +145,12 @@ impl RtpLeg {
             if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>()) {
                 super::repair::configure_jitter_buffer(&jb, session, &negotiated);
                 if let Ok(mut list) = meters.jitter_buffers.lock() {
-                    list.push(WatchedBuffer { session, jb: jb.downgrade(), late: LossWatch::default() });
+                    list.push(WatchedBuffer {
+                        session,
+                        jb: jb.downgrade(),
+                        late: CountWatch::default(),
+                        lost: Default::default(),
+                    });
                 }
             }
             None
@@ -177,7 +187,7 @@ impl RtpLeg {
                 .iter()
                 .filter_map(|w| {
                     let jb = w.jb.upgrade()?;
-                    let late = w.lateness(&jb);
+                    let late = w.read(&jb, w.session == VIDEO && repaired.is_some());
                     Some((w.session, jb, late))
                 })
                 .collect(),
@@ -210,11 +220,12 @@ impl RtpLeg {
         Some(jb.property::<u32>("latency"))
     }
 
-    /// The packets the jitter buffers of `session` gave up on (after any repair).
+    /// The packets the jitter buffers of `session` gave up on (after any repair), as the last
+    /// tick read them.
     fn jitter_buffer_lost(&self, session: u32) -> u64 {
         let Ok(list) = self.meters.jitter_buffers.lock() else { return 0 };
-        let buffers = list.iter().filter(|w| w.session == session).filter_map(|w| w.jb.upgrade());
-        buffers.map(|jb| jb.property::<gst::Structure>("stats").get::<u64>("num-lost").unwrap_or(0)).sum()
+        let buffers = list.iter().filter(|w| w.session == session && w.jb.upgrade().is_some());
+        buffers.map(|w| w.lost.load(std::sync::atomic::Ordering::Relaxed)).sum()
     }
 
     /// The leg's own figures; the room adds what it owns (encoder, camera, mute).
