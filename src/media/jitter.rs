@@ -62,16 +62,16 @@ const LATE_STEP_MS: u32 = 10;
 pub fn next_latency_ms(current_ms: u32, jitter_ms: f64, late: Lateness, bounds: JitterBounds) -> u32 {
     let jitter_ms = if jitter_ms.is_finite() { jitter_ms.max(0.0) } else { 0.0 };
     let max = bounds.max_ms.max(bounds.min_ms);
-    let mut target = (HEADROOM * jitter_ms).ceil() as u32;
-    if late == Lateness::Now {
-        target = target.max(current_ms.saturating_add((current_ms / 2).max(LATE_STEP_MS)));
-    }
-    let target = target.clamp(bounds.min_ms, max);
-    if target >= current_ms || late == Lateness::Lately {
-        target.max(current_ms.min(max))
-    } else {
+    let grown = match late {
+        Lateness::Now => current_ms.saturating_add((current_ms / 2).max(LATE_STEP_MS)),
+        _ => 0,
+    };
+    let target = ((HEADROOM * jitter_ms).ceil() as u32).max(grown).clamp(bounds.min_ms, max);
+    match late {
+        _ if target >= current_ms => target,
+        Lateness::Lately => current_ms.min(max),
         // Shrink by a quarter of the excess per step (at least 1 ms): no see-saw on a noisy path.
-        current_ms - ((current_ms - target) / 4).max(1)
+        _ => current_ms - ((current_ms - target) / 4).max(1),
     }
 }
 
