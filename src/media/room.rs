@@ -51,14 +51,12 @@ impl RoomMedia {
         // The room keeps time by the system clock, never a device's: a capture card that falls
         // behind (an overloaded CPU overruns its ring buffer) would slow every leg's jitter
         // buffer and the screen with it. The card is slaved to the system clock instead.
+        let clock_type = if plan.realtime_clock { gst::ClockType::Realtime } else { gst::ClockType::Monotonic };
+        let clock = glib::Object::builder::<gst::SystemClock>().property("clock-type", clock_type).build();
+        pipeline.use_clock(Some(&clock));
         if plan.realtime_clock {
-            let clock =
-                glib::Object::builder::<gst::SystemClock>().property("clock-type", gst::ClockType::Realtime).build();
-            pipeline.use_clock(Some(&clock));
             pipeline.set_start_time(gst::ClockTime::NONE);
             pipeline.set_base_time(gst::ClockTime::ZERO);
-        } else {
-            pipeline.use_clock(Some(&gst::SystemClock::obtain()));
         }
         let meters = Arc::new(RoomMeters::new(RenderClock::new(&pipeline)));
         let source = Arc::new(Mutex::new(SourceState::new("", None)));
