@@ -102,15 +102,17 @@ pub(super) fn install(rtpbin: &gst::Element, negotiated: &Negotiated, rtx: &std:
         Some(caps.to_value())
     });
     let Some((video, rtx_pt)) = video.and_then(|v| Some((v.pt, v.rtx_pt?))) else { return };
-    for (signal, factory) in [("request-aux-sender", "rtprtxsend"), ("request-aux-receiver", "rtprtxreceive")] {
+    type Slot = fn(&RtxElements) -> &Mutex<Option<glib::WeakRef<gst::Element>>>;
+    let sides: [(&str, &str, Slot); 2] =
+        [("request-aux-sender", "rtprtxsend", |r| &r.send), ("request-aux-receiver", "rtprtxreceive", |r| &r.receive)];
+    for (signal, factory, slot) in sides {
         let keep = rtx.clone();
         rtpbin.connect(signal, false, move |args| {
             let element = args[1].get::<u32>().ok().filter(|s| *s == VIDEO).and_then(|session| {
                 // Both elements' maps go the same way: original payload type to RTX.
                 let map =
                     gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
-                let slot = if factory == "rtprtxsend" { &keep.send } else { &keep.receive };
-                let made = rtx_element(factory, session, map.build(), slot);
+                let made = rtx_element(factory, session, map.build(), slot(&keep));
                 made.map_err(|e| tracing::warn!(factory, error = %e, "no retransmission element")).ok()
             });
             Some(element.to_value())
