@@ -189,9 +189,9 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     assert_eq!(free.first_media().cloned().unwrap().camera, "live", "the camera is used once it is free");
     let b: Status = serde_json::from_str(between(&out, "B-FREE-BEGIN", "B-FREE-END")).unwrap();
     // Both rooms and the camera hog share two emulated CPUs: each decodes only some of the
-    // other's 15 fps here (oslo about 9 and bergen 15 before loss repair; with it, late packets
-    // count as lost and ask for keyframes: 2-9). Each must still be decoding: frames over 4 s,
-    // not one sampled second.
+    // other's 15 fps here (oslo about 9, bergen 15; packets come in bursts, which repair must
+    // not take for losses). Each must still be decoding: frames over 4 s, not one sampled
+    // second.
     let (a_later, b_later): (Status, Status) = (
         serde_json::from_str(between(&out, "A-LATER-BEGIN", "A-LATER-END")).unwrap(),
         serde_json::from_str(between(&out, "B-LATER-BEGIN", "B-LATER-END")).unwrap(),
