@@ -1,6 +1,7 @@
 //! Checks across fields of a parsed config, each failing with what to change.
 
-use super::{Config, PanelBackend};
+use super::{Config, PanelBackend, SrtpPolicy};
+use crate::sdp::Encryption;
 
 impl Config {
     /// A GPIO panel needs its chip and both lines, from the board profile or `[panel]`.
@@ -41,5 +42,31 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Encryption needs a suite, each named once.
+    pub(super) fn check_call(&self) -> Result<(), String> {
+        let suites = &self.call.srtp_suites;
+        if suites.is_empty() && self.call.encryption.0 != Encryption::Off {
+            return Err(
+                "[call] srtp_suites is empty: name at least one of \"AEAD_AES_128_GCM\" and \"AES_CM_128_HMAC_SHA1_80\", \
+                 or set encryption = \"off\""
+                    .into(),
+            );
+        }
+        if let Some((i, dup)) = suites.iter().enumerate().find(|(i, s)| suites[..*i].contains(s)) {
+            return Err(format!(
+                "[call] srtp_suites names {} twice (entry {}): name each suite once",
+                dup.0.name(),
+                i + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SRTP settings offer/answer works with.
+    pub fn srtp_policy(&self) -> SrtpPolicy {
+        let suites: Vec<_> = self.call.srtp_suites.iter().map(|s| s.0).collect();
+        SrtpPolicy::with_suites(self.call.encryption.0, &suites)
     }
 }

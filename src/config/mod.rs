@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use values::{
-    AllowValue, AudioDevice, BoardName, Bounded, ControlValue, DisplayOutput, EncoderChoice, PanelBackend, PeerUri,
-    PipelineClock, Seconds, VideoSource,
+    AllowValue, AudioDevice, BoardName, Bounded, ControlValue, DisplayOutput, EncoderChoice, EncryptionSetting,
+    PanelBackend, PeerUri, PipelineClock, Seconds, SuiteName, VideoSource,
 };
 
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use crate::board::{self, BoardProfile};
 
 use crate::meeting::{AllowEntry, AllowList, Timing};
+use crate::sdp::{SrtpPolicy, SrtpSuite};
 use hints::{hint_for, line_column};
 
 pub const DEFAULT_PATH: &str = "/etc/roombox/roombox.toml";
@@ -91,6 +92,10 @@ pub struct CallConfig {
     pub peer_timeout_s: Seconds,
     /// A leg that receives no media this long is ended (it shows as interrupted after 3 s).
     pub media_timeout_s: Seconds,
+    /// SRTP: "required" (default), "optional" or "off".
+    pub encryption: EncryptionSetting,
+    /// The SRTP suites offered and accepted, most preferred first.
+    pub srtp_suites: Vec<SuiteName>,
 }
 
 /// The bitrate floor of rate adaptation when the config names none (kbit/s).
@@ -192,6 +197,8 @@ impl Default for Config {
                 ring_timeout_s: Seconds(Timing::default().ring_timeout.as_secs_f64()),
                 peer_timeout_s: Seconds(Timing::default().peer_timeout.as_secs_f64()),
                 media_timeout_s: Seconds(Timing::default().media_timeout.as_secs_f64()),
+                encryption: EncryptionSetting::default(),
+                srtp_suites: SrtpSuite::ALL.into_iter().map(SuiteName).collect(),
             },
             video: VideoConfig {
                 source: VideoSource::Auto,
@@ -335,7 +342,7 @@ impl Config {
             }
         })?;
         config.apply_board().map_err(|e| ConfigError::Unplaced { path: origin.into(), message: e.to_string() })?;
-        let checked = config.check_panel().and_then(|()| config.check_video());
+        let checked = config.check_panel().and_then(|()| config.check_video()).and_then(|()| config.check_call());
         checked.map_err(|message| ConfigError::Unplaced { path: origin.into(), message })?;
         Ok(config)
     }

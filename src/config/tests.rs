@@ -142,3 +142,27 @@ fn a_bitrate_floor_above_the_bitrate_is_refused_with_the_fix() {
     assert_eq!(low.min_bitrate_kbps(), 150, "the default floor never lies above a low bitrate");
     assert_eq!(Config::parse("", "x").unwrap().min_bitrate_kbps(), 200);
 }
+
+#[test]
+fn encryption_and_its_suites_are_read_and_bad_values_explained() {
+    use crate::sdp::Encryption;
+    let default = Config::parse("", "x").unwrap().srtp_policy();
+    assert_eq!(default.encryption, Encryption::Required, "calls are encrypted unless the config says otherwise");
+    assert_eq!(default.suites().collect::<Vec<_>>(), SrtpSuite::ALL);
+    let cm = Config::parse("[call]\nencryption = \"optional\"\nsrtp_suites = [\"AES_CM_128_HMAC_SHA1_80\"]\n", "x")
+        .unwrap()
+        .srtp_policy();
+    assert_eq!(
+        (cm.encryption, cm.suites().collect::<Vec<_>>()),
+        (Encryption::Optional, vec![SrtpSuite::AesCm128HmacSha1_80])
+    );
+    let err = error_of("[call]\nencryption = \"yes\"\n");
+    assert!(err.contains("\"yes\"") && err.contains("\"required\"") && err.contains("\"off\""), "{err}");
+    let err = error_of("[call]\nsrtp_suites = [\"AES_CM_128_HMAC_SHA1_32\"]\n");
+    assert!(err.contains("AES_CM_128_HMAC_SHA1_32") && err.contains("AEAD_AES_128_GCM"), "{err}");
+    let err = error_of("[call]\nsrtp_suites = []\n");
+    assert!(err.contains("srtp_suites is empty") && err.contains("off"), "{err}");
+    assert!(Config::parse("[call]\nsrtp_suites = []\nencryption = \"off\"\n", "x").is_ok());
+    let err = error_of("[call]\nsrtp_suites = [\"AEAD_AES_128_GCM\", \"AEAD_AES_128_GCM\"]\n");
+    assert!(err.contains("twice"), "{err}");
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, de};
 
+use crate::sdp::{Encryption, SrtpSuite};
 use crate::sip::SipUri;
 
 /// Where the camera picture comes from.
@@ -199,7 +200,51 @@ macro_rules! deserialize_via_string {
         }
     )*};
 }
-deserialize_via_string!(VideoSource, AudioDevice, DisplayOutput, EncoderChoice, PanelBackend, PipelineClock, BoardName);
+deserialize_via_string!(
+    VideoSource,
+    AudioDevice,
+    DisplayOutput,
+    EncoderChoice,
+    PanelBackend,
+    PipelineClock,
+    BoardName,
+    EncryptionSetting,
+    SuiteName
+);
+
+/// `[call] encryption`: whether calls use SRTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EncryptionSetting(pub Encryption);
+
+impl TryFrom<String> for EncryptionSetting {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        [Encryption::Required, Encryption::Optional, Encryption::Off]
+            .into_iter()
+            .find(|e| e.name() == text)
+            .map(Self)
+            .ok_or_else(|| {
+                format!(
+                    "unknown encryption \"{text}\": use \"required\" (default: SRTP or no call), \"optional\" \
+                     (SRTP when the peer has it) or \"off\" (plain RTP)"
+                )
+            })
+    }
+}
+
+/// One entry of `[call] srtp_suites`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuiteName(pub SrtpSuite);
+
+impl TryFrom<String> for SuiteName {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        SrtpSuite::from_name(&text).map(Self).ok_or_else(|| {
+            let known: Vec<&str> = SrtpSuite::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown SRTP suite \"{text}\": roombox speaks {}", known.join(" and "))
+        })
+    }
+}
 
 /// A shipped board profile's name (see `board/`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,22 @@ fn leg_of(object: &gst::Object) -> Option<LegId> {
         .find_map(|o| o.name().strip_prefix("leg-").and_then(|n| n.parse().ok()).map(LegId))
 }
 
+/// An element's message with any SRTP key in it blanked: `srtpenc` carries its key in caps
+/// (`srtp-key=(buffer)…`), and an SDP body carries `inline:…`; neither may reach a log.
+pub(super) fn redact_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["srtp-key=(buffer)", "inline:"].iter().filter_map(|m| Some((rest.find(m)?, m.len()))).min() {
+        let (start, len) = at;
+        out.push_str(&rest[..start + len]);
+        out.push_str("<redacted>");
+        rest = &rest[start + len..];
+        let secret = rest.find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c))).unwrap_or(rest.len());
+        rest = &rest[secret..];
+    }
+    out + rest
+}
+
 pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
     let Some(bus) = room.pipeline.bus() else { return };
     let meters = room.meters.clone();
@@ -32,7 +48,7 @@ pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
             }
             gst::MessageView::Error(e) => {
                 let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                let reason = format!("{source}: {}", e.error());
+                let reason = redact_keys(&format!("{source}: {}", e.error()));
                 if let Ok(mut last) = meters.last_error.lock() {
                     last.get_or_insert(reason.clone());
                 }
@@ -41,7 +57,7 @@ pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
             }
             gst::MessageView::Warning(w) => {
                 let leg = msg.src().and_then(leg_of).map(|l| l.to_string()).unwrap_or_default();
-                tracing::warn!(leg, "media warning: {}", w.error());
+                tracing::warn!(leg, "media warning: {}", redact_keys(&w.error().to_string()));
             }
             gst::MessageView::Latency(_) => {
                 let _ = events.send(MediaEvent::LatencyChanged);
@@ -56,4 +72,21 @@ pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
         }
         gst::BusSyncReply::Drop
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_keys;
+
+    #[test]
+    fn keys_in_caps_and_sdp_are_blanked_and_the_rest_is_kept() {
+        let caps = "udpsink0: application/x-srtp, srtp-key=(buffer)0a1b2c3d4e, srtp-cipher=(string)aes-128-icm";
+        assert_eq!(
+            redact_keys(caps),
+            "udpsink0: application/x-srtp, srtp-key=(buffer)<redacted>, srtp-cipher=(string)aes-128-icm"
+        );
+        let sdp = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20";
+        assert_eq!(redact_keys(sdp), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<redacted>|2^20");
+        assert_eq!(redact_keys("no keys here"), "no keys here");
+    }
 }

@@ -98,6 +98,7 @@ impl RtpLeg {
         bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
         let meters = Arc::new(LegMeters::default());
         super::repair::install(&rtpbin, spec.negotiated, &meters.rtx);
+        super::srtp::install(&rtpbin, spec.negotiated, &meters.srtp)?;
         let mut leg = Self {
             id: spec.id,
             bin,
@@ -255,6 +256,9 @@ impl RtpLeg {
         };
         let (rtp_in, rtcp_in) = (udpsrc(rtp)?, udpsrc(rtcp)?);
         rtp_in.set_property("caps", &rtp_caps);
+        if stream.srtp.is_some() {
+            rtcp_in.set_property("caps", gst::Caps::new_empty_simple("application/x-srtcp"));
+        }
         let (rtp_out, rtcp_out) = (udpsink(rtp, stream.remote_rtp_port)?, udpsink(rtcp, stream.remote_rtcp_port)?);
         self.bin.add_many([&rtp_in, &rtcp_in, &rtp_out, &rtcp_out]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_to_request(&rtp_in, &self.rtpbin, &format!("recv_rtp_sink_{session}"))?;
@@ -264,16 +268,22 @@ impl RtpLeg {
         if session == VIDEO {
             super::repair::pace_feedback(&self.rtpbin, stream, false);
         }
+        // What the place sent, as rtpbin reads it: after the SRTP decoder, if there is one, so
+        // that packets nobody could authenticate do not count as the place being there.
+        let decoder = self.meters.srtp.decoder(session);
+        let rtp_tap = decoder.clone().map_or((rtp_in, "src"), |dec| (dec, "rtp_src"));
         let meters = self.meters.clone();
-        probe_buffers(&rtp_in, "src", move |_, b| {
+        probe_buffers(&rtp_tap.0, rtp_tap.1, move |_, b| {
             meters.rtp(session, false).record(b.size() as u64);
             meters.arrived();
         });
         // The place's reports on our video name it by the SSRC our payloader put in its caps.
         let pay = self.bin.by_name(&format!("{}-video-pay", self.id)).filter(|_| session == VIDEO);
         let our_video = pay.and_then(|p| p.static_pad("src")).map(|p| p.downgrade());
+        // The place's RTCP as rtpbin reads it: after the SRTP decoder, if there is one.
+        let rtcp_tap = decoder.map_or((rtcp_in, "src"), |dec| (dec, "rtcp_src"));
         let meters = self.meters.clone();
-        probe_buffers(&rtcp_in, "src", move |_, b| {
+        probe_buffers(&rtcp_tap.0, rtcp_tap.1, move |_, b| {
             meters.arrived();
             let ssrc =
                 our_video.as_ref().and_then(|p| p.upgrade()?.current_caps()?.structure(0)?.get::<u32>("ssrc").ok());

@@ -42,6 +42,8 @@ pub(super) struct LegMeters {
     pub(super) video_report: Mutex<Option<ReportBlock>>,
     /// Keyframe requests the place sent us (PLI/FIR).
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
+    /// Each session's SRTP decoder and the packets it dropped.
+    pub(super) srtp: Arc<super::srtp::SrtpSessions>,
 }
 
 /// How long a path counts as lossy after its last lost packet, and a jitter buffer as too
@@ -230,6 +232,11 @@ impl RtpLeg {
 
     /// The leg's own figures; the room adds what it owns (encoder, camera, mute).
     pub(super) fn leg_stats(&self) -> MediaStats {
+        let encryption = |s: &Option<NegotiatedStream>| match s.as_ref().and_then(|s| s.srtp_suite()) {
+            Some(suite) => format!("SRTP {}", suite.name()),
+            None if s.is_some() => "none".to_owned(),
+            None => String::new(),
+        };
         let m = &self.meters;
         let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
         // As the last tick read them (statistics are read once per tick, not per question).
@@ -250,6 +257,8 @@ impl RtpLeg {
                 nacks_sent: f.nacks_sent,
                 keyframes_asked: f.keyframe_requests_sent,
                 unrepaired: self.jitter_buffer_lost(session),
+                encryption: encryption(stream),
+                dropped_unauthenticated: m.srtp.dropped(session),
                 ..Default::default()
             }
         };

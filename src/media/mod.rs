@@ -53,6 +53,7 @@ mod self_view;
 mod session_figures;
 mod sockets;
 mod source;
+mod srtp;
 pub mod stats;
 mod worker;
 

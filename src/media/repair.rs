@@ -55,7 +55,9 @@ impl RtxElements {
 pub(super) fn receive_caps(session: u32, stream: &NegotiatedStream) -> Result<gst::Caps, MediaError> {
     let (media, clock_rate, encoding) =
         if session == VIDEO { ("video", 90000, "H264") } else { ("audio", 48000, "OPUS") };
-    let mut caps = gst::Caps::builder("application/x-rtp")
+    // srtpdec takes application/x-srtp and hands on application/x-rtp with the same fields.
+    let name = if stream.srtp.is_some() { "application/x-srtp" } else { "application/x-rtp" };
+    let mut caps = gst::Caps::builder(name)
         .field("media", media)
         .field("clock-rate", clock_rate)
         .field("encoding-name", encoding)

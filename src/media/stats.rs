@@ -112,6 +112,12 @@ pub struct ReceiveStats {
     /// Sound: lost packets are rebuilt from the next one's in-band FEC now (while lossy).
     #[serde(default)]
     pub fec_decoding: bool,
+    /// "SRTP <suite>", or "none" for plain RTP.
+    #[serde(default)]
+    pub encryption: String,
+    /// Packets dropped because they failed SRTP authentication or replayed an earlier one.
+    #[serde(default)]
+    pub dropped_unauthenticated: u64,
 }
 
 /// What we send on one stream.

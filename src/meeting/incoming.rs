@@ -15,6 +15,8 @@ use crate::sip::{Method, NameAddr, Request, SipUri};
 
 /// The reason phrase of the 486 a caller gets when the meeting has no room left.
 pub const MEETING_FULL: &str = "Busy Here (meeting full)";
+/// The reason phrase of a 488 that refuses a call for its encryption (the log says more).
+pub const ENCRYPTION_MISMATCH: &str = "Not Acceptable Here (SRTP)";
 
 impl Meeting {
     pub(super) fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
@@ -74,7 +76,11 @@ impl Meeting {
         };
         let probe_ports = LocalMedia { ip: from.ip(), video_rtp: 9, video_rtcp: 9, audio_rtp: 9, audio_rtcp: 9 };
         if let Err(e) = sdp::answer(&offer, 0, self.cfg.caps, &probe_ports) {
-            self.reply(from, &req, 488);
+            let mut refusal = response(&req, 488, Some(&self.ids.token()), None);
+            if e.is_about_encryption() {
+                refusal.reason = ENCRYPTION_MISMATCH.into();
+            }
+            self.send(from, refusal);
             return self.log(Level::Warn, None, format!("refused a call from {}: {e}", caller.uri));
         }
         if glare == Some(true) {

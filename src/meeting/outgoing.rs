@@ -74,7 +74,13 @@ impl Meeting {
             sent_by,
             local_cseq: 0,
         };
-        let offer = sdp::offer(session, caps, &local);
+        let offer = match sdp::offer(session, caps, &local) {
+            Ok(offer) => offer,
+            Err(e) => {
+                leg.end_error = Some(format!("could not call {}: {e}", leg.peer));
+                return self.finish_leg(now, id);
+            }
+        };
         let invite = with_sdp(dialog.request(Method::Invite, &branch, None), offer.to_text());
         let to = leg.peer_addr;
         leg.dialog = Some(dialog);
@@ -196,6 +202,10 @@ impl Meeting {
                     format!("{peer} is hosting a meeting that is full ({})", resp.reason)
                 }
                 486 | 600 => format!("{peer} is busy in another call"),
+                488 | 606 if resp.reason.contains("SRTP") => format!(
+                    "{peer} refused the call's encryption ({} {}): set [call] encryption to agree on both sides",
+                    resp.status, resp.reason
+                ),
                 488 | 606 => {
                     format!("{peer} has no codec in common with this room (488): it must speak H.264 and Opus")
                 }
@@ -253,7 +263,8 @@ impl Meeting {
         let (peer, name) = (leg.peer.to_string(), leg.name());
         let codecs: Vec<&str> =
             [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
-        self.log(Level::Info, Some(id), format!("in call with {peer} ({})", codecs.join(", ")));
+        let secured = negotiated.encryption();
+        self.log(Level::Info, Some(id), format!("in call with {peer} ({}), {secured}", codecs.join(", ")));
         self.push(Output::StartMedia { leg: id, name, local, negotiated, muted });
     }
 

@@ -107,7 +107,7 @@ fn core_config(config: &Config, sip_port: u16) -> MeetingConfig {
         allow: config.allow_list(),
         auto_answer: config.call.auto_answer,
         max_places: config.max_places(),
-        caps: Capabilities::default(),
+        caps: Capabilities { srtp: config.srtp_policy(), ..Capabilities::default() },
         timing: config.timing(),
         seed: entropy(),
     }

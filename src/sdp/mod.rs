@@ -1,15 +1,19 @@
 //! SDP (RFC 4566) as typed data, parsed and printed with `gstreamer-sdp`, and the offer/answer
 //! rules of RFC 3264 for the codecs a room box speaks (H.264 and Opus) in [`negotiate`].
 
+pub mod crypto;
 pub mod feedback;
 pub mod negotiate;
+pub mod secure;
 
 use std::net::IpAddr;
 
 use gstreamer_sdp as gst_sdp;
 
+pub use crypto::{CryptoAttribute, Encryption, MasterKey, SrtpKeys, SrtpSuite, UnusableCrypto};
 pub use feedback::Feedback;
 pub use negotiate::{Capabilities, LocalMedia, Negotiated, NegotiatedStream, answer, offer, read_answer};
+pub use secure::SrtpPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
@@ -21,6 +25,17 @@ pub enum SdpError {
     NoCommonCodec { offered: String },
     #[error("the answer does not match our offer: {0}")]
     AnswerMismatch(String),
+    #[error("{0}")]
+    Encryption(String),
+    #[error("the operating system's random source failed, so no SRTP key could be made: {0}")]
+    NoRandom(String),
+}
+
+impl SdpError {
+    /// Whether the refusal is about encryption (SIP reason "Encryption Required" and friends).
+    pub fn is_about_encryption(&self) -> bool {
+        matches!(self, SdpError::Encryption(_))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +94,10 @@ pub struct MediaDescription {
     pub rtcp_mux: bool,
     pub connection: Option<IpAddr>,
     pub formats: Vec<PayloadFormat>,
+    /// The SDES keys (`a=crypto`) roombox can use, in the order given.
+    pub crypto: Vec<CryptoAttribute>,
+    /// The `a=crypto` lines it cannot use, and why (never printed back).
+    pub unusable_crypto: Vec<UnusableCrypto>,
 }
 
 impl MediaDescription {
@@ -166,6 +185,9 @@ impl SessionDescription {
                         media.add_attribute("rtcp-fb", Some(&format!("{} {fb}", f.pt)));
                     }
                 }
+                for c in &m.crypto {
+                    media.add_attribute("crypto", Some(&c.to_value()));
+                }
                 if let Some(rtcp) = m.rtcp_port {
                     media.add_attribute("rtcp", Some(&rtcp.to_string()));
                 }
@@ -213,6 +235,13 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
             .collect();
         formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt), feedback });
     }
+    let (mut crypto, mut unusable_crypto) = (Vec::new(), Vec::new());
+    for (_, value) in attrs.iter().filter(|(k, _)| *k == "crypto") {
+        match CryptoAttribute::parse(value.unwrap_or("")) {
+            Ok(c) => crypto.push(c),
+            Err(e) => unusable_crypto.push(e),
+        }
+    }
     let rtcp_port =
         attrs.iter().find(|(k, _)| *k == "rtcp").and_then(|(_, v)| (*v)?.split_whitespace().next()?.parse().ok());
     Ok(MediaDescription {
@@ -224,6 +253,8 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
         rtcp_mux: attrs.iter().any(|(k, _)| *k == "rtcp-mux"),
         connection: media.connections().next().and_then(|c| c.address()?.parse().ok()),
         formats,
+        crypto,
+        unusable_crypto,
     })
 }
 

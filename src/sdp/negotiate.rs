@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
+use super::crypto::SrtpKeys;
 use super::feedback::{Feedback, RTX_PT, rtx_for, rtx_format};
+use super::secure::{Answered, SrtpPolicy, answer_crypto, offer_crypto, read_answer_crypto};
 use super::{MediaDescription, MediaKind, PayloadFormat, SdpError, SessionDescription};
 
 /// The payload types roombox uses in its own offers.
@@ -17,11 +19,12 @@ pub const H264_PROFILE_LEVEL_ID: &str = "42e01f";
 pub struct Capabilities {
     pub video: bool,
     pub audio: bool,
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for Capabilities {
     fn default() -> Self {
-        Self { video: true, audio: true }
+        Self { video: true, audio: true, srtp: SrtpPolicy::default() }
     }
 }
 
@@ -51,12 +54,39 @@ pub struct NegotiatedStream {
     /// The payload type retransmissions travel in, when both do RTX (needs `nack`).
     #[serde(default)]
     pub rtx_pt: Option<u8>,
+    /// The SRTP keys each way, when the stream is encrypted (never serialized).
+    #[serde(skip)]
+    pub srtp: Option<SrtpKeys>,
+}
+
+impl NegotiatedStream {
+    /// The SRTP suite the stream is encrypted with, if it is.
+    pub fn srtp_suite(&self) -> Option<super::SrtpSuite> {
+        self.srtp.as_ref().map(|k| k.suite)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Negotiated {
     pub video: Option<NegotiatedStream>,
     pub audio: Option<NegotiatedStream>,
+}
+
+impl Negotiated {
+    /// How the call's media is protected, for its log line: the suite, and where the SDES
+    /// keys travelled (SIP over UDP, so readable by anyone on the path).
+    pub fn encryption(&self) -> String {
+        let streams: Vec<&NegotiatedStream> = [&self.video, &self.audio].into_iter().flatten().collect();
+        let suites: Vec<&str> = streams.iter().filter_map(|s| s.srtp_suite()).map(|s| s.name()).collect();
+        if suites.is_empty() {
+            return "NOT encrypted: plain RTP".into();
+        }
+        let mut text = format!("encrypted with SRTP {}", suites[0]);
+        if suites.len() < streams.len() {
+            text.push_str(" (one stream in plain RTP)");
+        }
+        text + "; its SDES keys travelled in SIP over UDP, readable on the path: SIP over TLS would hide them"
+    }
 }
 
 fn h264() -> PayloadFormat {
@@ -91,20 +121,26 @@ fn media_line(kind: MediaKind, port: u16, rtcp: u16, formats: Vec<PayloadFormat>
         rtcp_mux: false,
         connection: None,
         formats,
+        crypto: Vec::new(),
+        unusable_crypto: Vec::new(),
     }
 }
 
-/// Our offer for a new call.
-pub fn offer(session_id: u64, caps: Capabilities, local: &LocalMedia) -> SessionDescription {
+/// Our offer for a new call, with fresh SRTP keys unless encryption is off.
+pub fn offer(session_id: u64, caps: Capabilities, local: &LocalMedia) -> Result<SessionDescription, SdpError> {
     let mut media = Vec::new();
+    let secured = |line: MediaDescription| -> Result<MediaDescription, SdpError> {
+        let (proto, crypto) = offer_crypto(&caps.srtp)?;
+        Ok(MediaDescription { proto, crypto, ..line })
+    };
     if caps.audio {
-        media.push(media_line(MediaKind::Audio, local.audio_rtp, local.audio_rtcp, vec![opus()]));
+        media.push(secured(media_line(MediaKind::Audio, local.audio_rtp, local.audio_rtcp, vec![opus()]))?);
     }
     if caps.video {
         let video = vec![h264(), rtx_format(RTX_PT, H264_PT)];
-        media.push(media_line(MediaKind::Video, local.video_rtp, local.video_rtcp, video));
+        media.push(secured(media_line(MediaKind::Video, local.video_rtp, local.video_rtcp, video))?);
     }
-    SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media }
+    Ok(SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media })
 }
 
 /// Whether `format` is one roombox can send and receive for `kind`.
@@ -146,12 +182,14 @@ fn stream(
         remote_rtcp_port,
         feedback,
         rtx_pt,
+        srtp: None,
     })
 }
 
 /// Answers a peer's offer: the first supported format of the first audio and video line is
-/// accepted (with the offerer's payload type); every other line is rejected with port 0.
-/// Fails with [`SdpError::NoCommonCodec`] (SIP 488) when nothing can be accepted.
+/// accepted (with the offerer's payload type) if its encryption suits the room; every other
+/// line is rejected with port 0. Fails (SIP 488) when nothing can be accepted: with
+/// [`SdpError::Encryption`] when encryption was the reason, else [`SdpError::NoCommonCodec`].
 pub fn answer(
     offer: &SessionDescription,
     session_id: u64,
@@ -160,6 +198,7 @@ pub fn answer(
 ) -> Result<(SessionDescription, Negotiated), SdpError> {
     let mut negotiated = Negotiated::default();
     let mut media = Vec::new();
+    let mut refusals = Vec::new();
     for m in &offer.media {
         let wanted = match m.kind {
             Some(MediaKind::Video) if caps.video && negotiated.video.is_none() => Some(MediaKind::Video),
@@ -169,9 +208,22 @@ pub fn answer(
         let chosen = wanted
             .filter(|_| !m.rejected())
             .and_then(|kind| Some((kind, m.formats.iter().find(|f| supported(kind, f))?)));
-        match chosen {
-            Some((kind, format)) => {
-                let s = stream(offer, m, format)?;
+        let crypto = match chosen {
+            Some(_) => match answer_crypto(&caps.srtp, m)? {
+                Answered::Refused(why) => {
+                    refusals.push(why);
+                    None
+                }
+                Answered::Plain => Some(None),
+                Answered::Srtp(line, keys) => Some(Some((line, keys))),
+            },
+            None => None,
+        };
+        match chosen.zip(crypto) {
+            Some(((kind, format), crypto)) => {
+                let mut s = stream(offer, m, format)?;
+                let (crypto, keys) = crypto.unzip();
+                s.srtp = keys;
                 let mut ours = if kind == MediaKind::Video { h264() } else { opus() };
                 ours.pt = format.pt;
                 ours.feedback = s.feedback.values();
@@ -182,18 +234,24 @@ pub fn answer(
                     MediaKind::Audio => (local.audio_rtp, local.audio_rtcp, &mut negotiated.audio),
                 };
                 *slot = Some(s);
-                media.push(MediaDescription { proto: m.proto.clone(), ..media_line(kind, rtp, rtcp, formats) });
+                let crypto = crypto.into_iter().collect();
+                media.push(MediaDescription { proto: m.proto.clone(), crypto, ..media_line(kind, rtp, rtcp, formats) });
             }
             None => media.push(MediaDescription {
                 port: 0,
                 rtcp_port: None,
                 rtcp_mux: false,
                 connection: None,
+                crypto: Vec::new(),
+                unusable_crypto: Vec::new(),
                 ..m.clone()
             }),
         }
     }
     if negotiated.video.is_none() && negotiated.audio.is_none() {
+        if !refusals.is_empty() {
+            return Err(SdpError::Encryption(refusals.join("; ")));
+        }
         return Err(SdpError::NoCommonCodec { offered: describe(offer) });
     }
     let answer = SessionDescription { session_id, version: 1, origin: local.ip, connection: Some(local.ip), media };
@@ -221,7 +279,8 @@ pub fn read_answer(our_offer: &SessionDescription, answer: &SessionDescription) 
                 describe_media(theirs)
             )));
         };
-        let s = stream(answer, theirs, format)?;
+        let mut s = stream(answer, theirs, format)?;
+        s.srtp = read_answer_crypto(ours, theirs)?;
         match kind {
             MediaKind::Video => negotiated.video = Some(s),
             MediaKind::Audio => negotiated.audio = Some(s),

@@ -11,9 +11,17 @@ fn local(base: u16) -> LocalMedia {
     }
 }
 
+/// A room that takes plain-RTP offers (the offers in these tests carry no keys).
+fn accepts_plain() -> Capabilities {
+    Capabilities {
+        srtp: SrtpPolicy { encryption: crate::sdp::Encryption::Optional, ..SrtpPolicy::default() },
+        ..Default::default()
+    }
+}
+
 #[test]
 fn our_offer_survives_print_and_parse_and_is_answered_in_full() {
-    let offer = offer(42, Capabilities::default(), &local(20000));
+    let offer = offer(42, Capabilities::default(), &local(20000)).unwrap();
     let text = offer.to_text();
     assert!(text.contains("a=rtpmap:96 H264/90000"), "{text}");
     assert!(text.contains("packetization-mode=1"), "{text}");
@@ -42,7 +50,7 @@ a=rtpmap:98 H264/90000\r\na=fmtp:98 profile-level-id=42801F;packetization-mode=1
 #[test]
 fn answer_takes_the_offerers_payload_type_with_packetization_mode_1() {
     let offer = SessionDescription::parse(LINPHONE_LIKE).unwrap();
-    let (answer, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    let (answer, negotiated) = answer(&offer, 1, accepts_plain(), &local(40000)).unwrap();
     let video = negotiated.video.unwrap();
     assert_eq!(video.pt, 98, "mode 0 (pt 97) must be skipped");
     assert_eq!(video.remote_rtcp_port, 9078, "rtcp-mux without a=rtcp sends RTCP to the RTP port");
@@ -65,7 +73,7 @@ fn unsupported_lines_are_rejected_with_port_zero_but_kept_in_order() {
     let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
                 m=application 5000 UDP/BFCP *\r\nm=audio 7078 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n";
     let offer = SessionDescription::parse(text).unwrap();
-    let (answer, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    let (answer, negotiated) = answer(&offer, 1, accepts_plain(), &local(40000)).unwrap();
     assert_eq!(answer.media.len(), 2);
     assert!(answer.media[0].rejected());
     assert_eq!(answer.media[1].port, 40002);
@@ -74,7 +82,7 @@ fn unsupported_lines_are_rejected_with_port_zero_but_kept_in_order() {
 
 #[test]
 fn an_answer_that_changes_the_codec_is_an_error() {
-    let ours = offer(1, Capabilities::default(), &local(20000));
+    let ours = offer(1, Capabilities::default(), &local(20000)).unwrap();
     let mut theirs = ours.clone();
     theirs.media[1].formats[0].encoding = "VP8".into();
     assert!(matches!(read_answer(&ours, &theirs), Err(SdpError::AnswerMismatch(_))));
@@ -88,7 +96,7 @@ fn garbage_is_not_sdp() {
 
 #[test]
 fn two_rooms_agree_on_nack_pli_fir_and_rtx_for_video_only() {
-    let ours = offer(1, Capabilities::default(), &local(20000));
+    let ours = offer(1, Capabilities::default(), &local(20000)).unwrap();
     let text = ours.to_text();
     for line in ["a=rtcp-fb:96 nack\r\n", "a=rtcp-fb:96 nack pli\r\n", "a=rtcp-fb:96 ccm fir\r\n"] {
         assert!(text.contains(line), "{line:?} in\n{text}");
@@ -106,7 +114,7 @@ fn two_rooms_agree_on_nack_pli_fir_and_rtx_for_video_only() {
 #[test]
 fn a_peer_without_feedback_gets_none_in_the_answer_and_no_rtx() {
     let offer = SessionDescription::parse(LINPHONE_LIKE).unwrap();
-    let (reply, negotiated) = answer(&offer, 1, Capabilities::default(), &local(40000)).unwrap();
+    let (reply, negotiated) = answer(&offer, 1, accepts_plain(), &local(40000)).unwrap();
     let video = negotiated.video.unwrap();
     assert_eq!((video.feedback, video.rtx_pt), (Feedback::default(), None));
     let text = reply.to_text();
@@ -119,7 +127,7 @@ fn wildcard_feedback_counts_and_rtx_without_nack_is_declined() {
                 m=video 9078 RTP/AVPF 100 101\r\na=rtpmap:100 H264/90000\r\na=fmtp:100 packetization-mode=1\r\n\
                 a=rtcp-fb:* nack pli\r\na=rtcp-fb:100 goog-remb\r\na=rtpmap:101 rtx/90000\r\na=fmtp:101 apt=100\r\n";
     let (reply, negotiated) =
-        answer(&SessionDescription::parse(text).unwrap(), 1, Capabilities::default(), &local(40000)).unwrap();
+        answer(&SessionDescription::parse(text).unwrap(), 1, accepts_plain(), &local(40000)).unwrap();
     let video = negotiated.video.unwrap();
     assert_eq!(video.feedback, Feedback { nack: false, pli: true, fir: false });
     assert_eq!(video.rtx_pt, None, "retransmission needs NACK");
@@ -129,7 +137,7 @@ fn wildcard_feedback_counts_and_rtx_without_nack_is_declined() {
 
 #[test]
 fn an_answer_that_drops_rtx_leaves_nack_without_retransmission() {
-    let ours = offer(1, Capabilities::default(), &local(20000));
+    let ours = offer(1, Capabilities::default(), &local(20000)).unwrap();
     let mut theirs = ours.clone();
     theirs.media[1].formats.truncate(1);
     theirs.media[1].formats[0].feedback = vec!["nack".into()];
