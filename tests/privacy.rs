@@ -1,14 +1,18 @@
 //! Privacy on the wire: what a packet socket on the path between two rooms reads. With SRTP
 //! (the default, each suite) the RTP payloads are not H.264 or Opus any more; the same check on
-//! a call with `encryption = "off"` sees them plainly, so the check itself can tell.
+//! a call with `encryption = "off"` sees them plainly, so the check itself can tell. And an
+//! outsider who sprays RTP at a room's media ports, from its own address or forged as the
+//! peer's, changes nothing the room shows or plays; the room counts what it dropped.
 
 mod common;
 
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
 use common::capture::{Capture, Datagram};
+use common::inject::{Forger, Noise, spray};
 use common::nft::far_media_ports;
-use common::{Daemon, decoding, free_port};
+use common::{Daemon, Devices, Picture, decoding, free_port, oslo_and_bergen, read_png, tone_levels};
 use roombox::control::Status;
 
 /// Whether an RTP payload reads as H.264 (RFC 6184): forbidden bit clear, a NAL type roombox
@@ -92,4 +96,82 @@ fn srtp_leaves_nothing_readable_on_the_path_with_either_suite_and_plain_rtp_woul
         assert!(h264 < 0.6, "{suite}: {h264:.2} of the video payloads read as H.264");
         assert!(toc < 0.1, "{suite}: {toc:.2} of the audio payloads share a first byte");
     }
+}
+
+/// The resident memory of a process, in kB.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn v4(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+}
+
+#[test]
+fn packets_from_an_outsider_change_nothing_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let oslo_devices = Devices::tone_room(440, 0xffff0000, &dir.path().join("oslo-heard.raw"));
+    let bergen_devices = Devices::tone_room(660, 0xff0000ff, &dir.path().join("bergen-heard.raw"));
+    let (oslo, bergen) = oslo_and_bergen(&oslo_devices, &bergen_devices);
+    oslo.press();
+    let status = oslo.wait_for(Duration::from_secs(20), "bergen's picture and sound", |s| decoding(s, 20.0));
+    let bergen_status = bergen.wait_for(Duration::from_secs(5), "oslo's media", |s| decoding(s, 20.0));
+    // Where oslo receives (bergen sends there), and where bergen sends from (its own ports).
+    let oslo_ports = far_media_ports(&bergen_status);
+    let bergen_ports = far_media_ports(&status);
+    let negotiated = status.meeting.legs[0].negotiated.clone().unwrap();
+    let (video_pt, audio_pt) = (negotiated.video.unwrap().pt, negotiated.audio.unwrap().pt);
+    let real_ssrc = Capture::loopback()
+        .udp_to(&oslo_ports[..1], Duration::from_millis(300))
+        .iter()
+        .find_map(|d| d.payload.get(8..12).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+        .expect("bergen's video reaches oslo");
+    std::thread::sleep(Duration::from_secs(2));
+    let (threads, _) = oslo.resources();
+    let rss = rss_kb(oslo.pid());
+
+    let (outsider, forger, mut noise) = (UdpSocket::bind("127.0.0.1:0").unwrap(), Forger::new(), Noise(0x5eed));
+    let mut sent = (0u64, 0u64);
+    for round in 0..9000u32 {
+        for (i, (&to, &from)) in oslo_ports.iter().zip(&bergen_ports).enumerate() {
+            let pt = if i < 2 { video_pt } else { audio_pt };
+            let ssrc = if round % 10 == 0 { real_ssrc } else { noise.next() as u32 };
+            spray(&outsider, v4(to), &noise.rtp(pt, ssrc, 160));
+            sent.0 += 1;
+            if round % 9 == 0 {
+                // Forged as bergen: the address is right, the key is not.
+                forger.send(v4(from), v4(to), &noise.rtp(pt, ssrc, 160));
+                sent.1 += 1;
+            }
+        }
+        if round % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+
+    let after = oslo.wait_for(Duration::from_secs(5), "bergen still decoding", |s| decoding(s, 20.0));
+    let media = after.first_media().unwrap();
+    let foreign = media.video_in.dropped_foreign + media.audio_in.dropped_foreign;
+    let forged = media.video_in.dropped_unauthenticated + media.audio_in.dropped_unauthenticated;
+    eprintln!(
+        "sent {} from an outsider, {} forged as bergen; dropped {foreign} from strangers, {forged} unauthenticated",
+        sent.0, sent.1
+    );
+    assert!(foreign >= sent.0, "every outsider packet is dropped and counted: {media:?}");
+    assert!(forged > 0, "forged packets fail SRTP authentication and are counted: {media:?}");
+    assert_eq!(media.video_in.packets_lost.max(0), 0, "no outsider packet reached the jitter buffers: {media:?}");
+    let shot = dir.path().join("screen.png");
+    assert!(oslo.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
+    let centre = Picture::decode(&read_png(&shot)).rgb_around(160, 120, 10);
+    assert!(centre.2 > 180 && centre.0 < 80, "oslo's screen still shows bergen (blue): {centre:?}");
+    let levels = tone_levels(&dir.path().join("oslo-heard.raw"), 1.0, &[660]);
+    assert!(levels[0] > -30.0, "oslo still hears bergen's 660 Hz: {levels:?}");
+    let (threads_after, _) = oslo.resources();
+    let rss_after = rss_kb(oslo.pid());
+    eprintln!("oslo: {threads} → {threads_after} threads, {rss} → {rss_after} kB resident");
+    assert!(threads_after <= threads + 2, "no threads for strangers' streams: {threads} → {threads_after}");
+    assert!(rss_after < rss + 10_000, "memory stays flat: {rss} → {rss_after} kB");
 }

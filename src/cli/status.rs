@@ -29,7 +29,10 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
     let (v, a) = (&m.video_in, &m.audio_in);
     let protection = [v, a].iter().map(|s| s.encryption.as_str()).find(|e| !e.is_empty()).unwrap_or("none");
     let dropped = v.dropped_unauthenticated + a.dropped_unauthenticated;
-    *out += &format!("  security:  {protection}, {dropped} packets dropped (failed SRTP authentication)\n");
+    let foreign = v.dropped_foreign + a.dropped_foreign;
+    *out += &format!(
+        "  security:  {protection}; dropped {dropped} packets failing SRTP authentication, {foreign} from strangers\n"
+    );
     *out += &format!(
         "  video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms\n",
         v.decoded_per_s,

@@ -12,6 +12,7 @@ use gstreamer as gst;
 use super::elements::{
     add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_pads, link_to_request, make, pad, request, tee,
 };
+use super::gate_probes::Socket;
 use super::leg_rate::LegRate;
 use super::leg_stats::LegMeters;
 use super::measure::{RenderClock, probe_reference_latency, probe_reference_latency_on_arrival};
@@ -268,10 +269,20 @@ impl RtpLeg {
         if session == VIDEO {
             super::repair::pace_feedback(&self.rtpbin, stream, false);
         }
-        // What the place sent, as rtpbin reads it: after the SRTP decoder, if there is one, so
-        // that packets nobody could authenticate do not count as the place being there.
+        // Only the place may send: each socket is gated to the address negotiated for it.
         let decoder = self.meters.srtp.decoder(session);
-        let rtp_tap = decoder.clone().map_or((rtp_in, "src"), |dec| (dec, "rtp_src"));
+        let sockets =
+            [(&rtp_in, &rtp_out, stream.remote_rtp_port, true), (&rtcp_in, &rtcp_out, stream.remote_rtcp_port, false)];
+        for (socket_src, answer, remote_port, rtp) in sockets {
+            let decrypted = decoder.as_ref().and_then(|d| d.static_pad(if rtp { "rtp_src" } else { "rtcp_src" }));
+            let socket = Socket { socket_src, decrypted, answer, remote_port, rtp };
+            super::gate_probes::install(&self.meters.gates, session, stream, socket, &self.id.to_string());
+        }
+        // What the place sent, as rtpbin reads it: past the gate, and after the SRTP decoder if
+        // there is one, so that packets nobody could authenticate do not count as the place.
+        let sink = |kind: &str| format!("recv_{kind}_sink_{session}");
+        let (rtp_sink, rtcp_sink) = (sink("rtp"), sink("rtcp"));
+        let rtp_tap = decoder.clone().map_or((self.rtpbin.clone(), rtp_sink.as_str()), |dec| (dec, "rtp_src"));
         let meters = self.meters.clone();
         probe_buffers(&rtp_tap.0, rtp_tap.1, move |_, b| {
             meters.rtp(session, false).record(b.size() as u64);
@@ -281,7 +292,7 @@ impl RtpLeg {
         let pay = self.bin.by_name(&format!("{}-video-pay", self.id)).filter(|_| session == VIDEO);
         let our_video = pay.and_then(|p| p.static_pad("src")).map(|p| p.downgrade());
         // The place's RTCP as rtpbin reads it: after the SRTP decoder, if there is one.
-        let rtcp_tap = decoder.map_or((rtcp_in, "src"), |dec| (dec, "rtcp_src"));
+        let rtcp_tap = decoder.map_or((self.rtpbin.clone(), rtcp_sink.as_str()), |dec| (dec, "rtcp_src"));
         let meters = self.meters.clone();
         probe_buffers(&rtcp_tap.0, rtcp_tap.1, move |_, b| {
             meters.arrived();

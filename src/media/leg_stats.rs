@@ -44,6 +44,8 @@ pub(super) struct LegMeters {
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
     /// Each session's SRTP decoder and the packets it dropped.
     pub(super) srtp: Arc<super::srtp::SrtpSessions>,
+    /// Each socket's gate, and the strangers' packets it dropped.
+    pub(super) gates: super::gate_probes::LegGates,
 }
 
 /// How long a path counts as lossy after its last lost packet, and a jitter buffer as too
@@ -259,6 +261,7 @@ impl RtpLeg {
                 unrepaired: self.jitter_buffer_lost(session),
                 encryption: encryption(stream),
                 dropped_unauthenticated: m.srtp.dropped(session),
+                dropped_foreign: m.gates.dropped(session),
                 ..Default::default()
             }
         };

@@ -118,6 +118,10 @@ pub struct ReceiveStats {
     /// Packets dropped because they failed SRTP authentication or replayed an earlier one.
     #[serde(default)]
     pub dropped_unauthenticated: u64,
+    /// Packets dropped because they came from another address than the place's, or opened
+    /// more streams (SSRCs) than a place sends.
+    #[serde(default)]
+    pub dropped_foreign: u64,
 }
 
 /// What we send on one stream.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod inject;
 pub mod nft;
 
 use std::net::UdpSocket;
