@@ -175,3 +175,32 @@ fn packets_from_an_outsider_change_nothing_and_are_counted() {
     assert!(threads_after <= threads + 2, "no threads for strangers' streams: {threads} → {threads_after}");
     assert!(rss_after < rss + 10_000, "memory stays flat: {rss} → {rss_after} kB");
 }
+
+#[test]
+fn a_spoofed_bye_or_reinvite_gets_481_and_the_call_goes_on() {
+    let (oslo, bergen) = oslo_and_bergen(&Devices::default(), &Devices::default());
+    oslo.press();
+    let status = bergen.wait_for(Duration::from_secs(20), "oslo's picture and sound", |s| decoding(s, 20.0));
+    let call_id = status.meeting.legs[0].call_id.clone().expect("the call has a Call-ID");
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    stranger.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let me = stranger.local_addr().unwrap();
+    for (cseq, method) in [(50, "BYE"), (51, "INVITE")] {
+        let request = format!(
+            "{method} sip:bergen@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKspoof{cseq}\r\n\
+             From: <sip:oslo@127.0.0.1:{}>;tag=guess\r\nTo: <sip:bergen@127.0.0.1:{port}>;tag=guess2\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+            oslo.port,
+            port = bergen.port
+        );
+        stranger.send_to(request.as_bytes(), ("127.0.0.1", bergen.port)).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = stranger.recv_from(&mut buf).expect("bergen answers the stranger");
+        let reply = String::from_utf8_lossy(&buf[..n]);
+        assert!(reply.starts_with("SIP/2.0 481"), "{method} from a stranger: {reply}");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let after = bergen.wait_for(Duration::from_secs(5), "the call still up and decoding", |s| decoding(s, 20.0));
+    assert_eq!(after.meeting.legs.len(), 1);
+    assert!(bergen.log().contains("ignored a BYE that claimed to be in the call"), "{}", bergen.log());
+}

@@ -96,6 +96,8 @@ pub struct CallConfig {
     pub encryption: EncryptionSetting,
     /// The SRTP suites offered and accepted, most preferred first.
     pub srtp_suites: Vec<SuiteName>,
+    /// Send media to an SDP address other than the SIP peer's (a media relay on another host).
+    pub allow_media_elsewhere: bool,
 }
 
 /// The bitrate floor of rate adaptation when the config names none (kbit/s).
@@ -199,6 +201,7 @@ impl Default for Config {
                 media_timeout_s: Seconds(Timing::default().media_timeout.as_secs_f64()),
                 encryption: EncryptionSetting::default(),
                 srtp_suites: SrtpSuite::ALL.into_iter().map(SuiteName).collect(),
+                allow_media_elsewhere: false,
             },
             video: VideoConfig {
                 source: VideoSource::Auto,

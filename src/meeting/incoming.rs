@@ -22,7 +22,7 @@ impl Meeting {
     pub(super) fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
         match req.method {
             Method::Invite => self.on_invite(now, from, req),
-            Method::Ack => self.on_ack(&req),
+            Method::Ack => self.on_ack(from, &req),
             Method::Bye => self.on_bye(now, from, req),
             Method::Cancel => self.on_cancel(now, from, req),
             Method::Options => self.reply(from, &req, 200),
@@ -47,7 +47,10 @@ impl Meeting {
 
     fn on_invite(&mut self, now: Instant, from: SocketAddr, req: Request) {
         if let Some(id) = self.leg_of(&req) {
-            return self.on_invite_in_dialog(from, id, req);
+            return match self.owner_check(id, from, &req) {
+                Ok(cseq) => self.on_invite_in_dialog(from, id, req, cseq),
+                Err(why) => self.refuse_stranger(id, from, &req, why),
+            };
         }
         let Ok(caller) = req.headers.from() else { return };
         if !self.cfg.allow.allows(from, &caller.uri) {
@@ -96,6 +99,7 @@ impl Meeting {
         let phase = Phase::Ringing { offer, answer: None, answer_when_ready, until };
         let id = self.new_leg(now, false, caller.uri.clone(), from, phase);
         if let Some(leg) = self.legs.get_mut(&id) {
+            leg.remote_cseq = req.headers.cseq().ok().map(|(n, _)| n);
             leg.invite = Some(req);
         }
         let joining = if self.active_legs() > 1 { " (joining the meeting)" } else { "" };
@@ -138,8 +142,8 @@ impl Meeting {
 
     /// A retransmitted INVITE gets our last response again; a re-INVITE in an established leg
     /// is answered with the session we already have (media changes are not supported yet).
-    fn on_invite_in_dialog(&mut self, from: SocketAddr, id: LegId, req: Request) {
-        let Some(leg) = self.legs.get(&id) else { return };
+    fn on_invite_in_dialog(&mut self, from: SocketAddr, id: LegId, req: Request, cseq: u32) {
+        let Some(leg) = self.legs.get_mut(&id) else { return };
         let same_branch = leg.invite.as_ref().and_then(|i| i.headers.via_branch()) == req.headers.via_branch();
         if same_branch && !leg.outgoing {
             if let Some(last) = leg.last_invite_response.clone() {
@@ -147,6 +151,7 @@ impl Meeting {
             }
             return;
         }
+        leg.remote_cseq = Some(cseq);
         match (&leg.phase, leg.dialog.as_ref(), leg.our_sdp.as_ref()) {
             (Phase::Live { .. }, Some(dialog), Some(sdp)) => {
                 let ok = with_sdp_response(
@@ -248,15 +253,23 @@ impl Meeting {
         self.finish_leg(now, id);
     }
 
-    fn on_ack(&mut self, req: &Request) {
+    fn on_ack(&mut self, from: SocketAddr, req: &Request) {
         if let Some(id) = self.leg_of(req) {
-            self.tx.stop(&(id, Tx::Ok200));
+            match self.owner_check(id, from, req) {
+                Ok(_) => {
+                    self.tx.stop(&(id, Tx::Ok200));
+                }
+                Err(why) => self.refuse_stranger(id, from, req, why),
+            }
         }
     }
 
     fn on_bye(&mut self, now: Instant, from: SocketAddr, req: Request) {
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         if let Some(id) = self.leg_of(&req) {
+            if let Err(why) = self.owner_check(id, from, &req) {
+                return self.refuse_stranger(id, from, &req, why);
+            }
             let leg = &self.legs[&id];
             let tag = leg.dialog.as_ref().and_then(|d| d.local.tag.clone());
             let was_ending = leg.state() == LegState::Ending;
@@ -273,6 +286,11 @@ impl Meeting {
     }
 
     fn on_cancel(&mut self, now: Instant, from: SocketAddr, req: Request) {
+        if let Some(id) = self.leg_of(&req)
+            && let Err(why) = self.owner_check(id, from, &req)
+        {
+            return self.refuse_stranger(id, from, &req, why);
+        }
         let ringing = self.leg_of(&req).filter(|id| {
             let leg = &self.legs[id];
             leg.state() == LegState::Ringing

@@ -52,6 +52,8 @@ pub(super) struct Leg {
     pub our_sdp: Option<SessionDescription>,
     /// Our last response to the peer's INVITE, for retransmitted INVITEs.
     pub last_invite_response: Option<Response>,
+    /// The highest CSeq the peer used in this dialog (its requests must count on from it).
+    pub remote_cseq: Option<u32>,
     pub media_released: bool,
     /// Why the leg is ending, if it is a failure the room should be told about.
     pub end_error: Option<String>,
@@ -71,6 +73,7 @@ impl Leg {
             invite: None,
             our_sdp: None,
             last_invite_response: None,
+            remote_cseq: None,
             media_released: false,
             end_error: None,
             since: now,
@@ -135,12 +138,18 @@ impl Leg {
     }
 }
 
-/// Deterministic identifiers (tags, branches, Call-IDs) from a seed: splitmix64.
+/// Identifiers (tags, branches, Call-IDs): random, with a seeded splitmix64 as the fallback.
 #[derive(Debug)]
 pub(super) struct IdGen(pub u64);
 
 impl IdGen {
+    /// 64 bits from the operating system's random source: Call-IDs, tags and branches that
+    /// nobody can predict (a guessed tag would let a stranger end a call). Only if that source
+    /// fails does the seeded sequence stand in.
     pub fn next(&mut self) -> u64 {
+        if let Ok(random) = getrandom::u64() {
+            return random;
+        }
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -21,6 +21,7 @@ mod incoming;
 mod leg;
 mod liveness;
 mod outgoing;
+mod owners;
 mod policy;
 mod room_state;
 mod status;
@@ -33,6 +34,8 @@ mod tests;
 mod tests_liveness;
 #[cfg(test)]
 mod tests_meeting;
+#[cfg(test)]
+mod tests_owners;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -241,6 +244,8 @@ pub struct MeetingConfig {
     /// Places in a meeting, this room included (2 = two-party calls only).
     pub max_places: usize,
     pub caps: Capabilities,
+    /// Send media where the SDP says even when that is not the SIP peer's address.
+    pub allow_media_elsewhere: bool,
     pub timing: Timing,
     /// Seeds tags, branches and Call-IDs (the runtime passes entropy; tests a constant).
     pub seed: u64,

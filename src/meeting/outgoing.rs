@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::core::{Meeting, Phase, Tx};
-use super::{LegId, Level, Output};
+use super::{LegId, LegState, Level, Output};
 use crate::sdp::{self, SdpError, SessionDescription};
 use crate::sip::dialog::{Dialog, ack_for_failure, cancel_for, with_sdp};
 use crate::sip::retransmit::TIMEOUT;
@@ -99,10 +99,16 @@ impl Meeting {
             self.log(Level::Info, None, format!("ignored a stray {} response from {from}", resp.status));
             return;
         };
+        if self.legs.get(&id).is_some_and(|l| l.peer_addr != from) {
+            let message = format!("ignored a {} response from {from}: the call is with another address", resp.status);
+            return self.log(Level::Warn, Some(id), message);
+        }
         let is_final = resp.status >= 200;
+        let ending = self.legs.get(&id).is_some_and(|l| l.state() == LegState::Ending);
         match method {
             Method::Invite => self.on_invite_response(now, id, resp),
-            Method::Bye if is_final => self.finish_leg(now, id),
+            // Only an answer to a BYE we sent ends the leg.
+            Method::Bye if is_final && ending => self.finish_leg(now, id),
             Method::Cancel if is_final => {
                 self.tx.stop(&(id, Tx::Cancel));
             }
@@ -255,14 +261,18 @@ impl Meeting {
     }
 
     /// Both sides agreed: the leg's media starts and the keep-alive probing begins.
-    pub(super) fn enter_live(&mut self, now: Instant, id: LegId, negotiated: sdp::Negotiated) {
+    pub(super) fn enter_live(&mut self, now: Instant, id: LegId, mut negotiated: sdp::Negotiated) {
         let (muted, keepalive_at) = (self.muted, now + self.cfg.timing.keepalive_interval);
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let Some(local) = leg.local else { return };
+        let moved = if self.cfg.allow_media_elsewhere { Vec::new() } else { negotiated.confine_to(leg.peer_addr.ip()) };
         leg.set_phase(now, Phase::Live { negotiated: negotiated.clone(), keepalive_at, interrupted: false });
         let (peer, name) = (leg.peer.to_string(), leg.name());
         let codecs: Vec<&str> =
             [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
+        for note in moved {
+            self.log(Level::Warn, Some(id), note);
+        }
         let secured = negotiated.encryption();
         self.log(Level::Info, Some(id), format!("in call with {peer} ({}), {secured}", codecs.join(", ")));
         self.push(Output::StartMedia { leg: id, name, local, negotiated, muted });

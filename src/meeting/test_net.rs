@@ -42,6 +42,7 @@ pub(super) fn config(name: &str, port: u16, peers: &[u16]) -> MeetingConfig {
         auto_answer: false,
         max_places: 4,
         caps: Default::default(),
+        allow_media_elsewhere: false,
         timing: Timing::default(),
         seed: u64::from(port),
     }

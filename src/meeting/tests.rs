@@ -246,3 +246,43 @@ fn a_reload_waits_for_the_call_to_end_and_keeps_mute() {
         .expect("an INVITE");
     assert!(invite.to_string().contains("127.0.0.1:5099"), "the button now calls the new peer");
 }
+
+#[test]
+fn media_goes_to_the_sip_peer_even_when_its_sdp_names_another_host() {
+    let b = MeetingConfig { auto_answer: true, ..config("b", 5062, &[5061]) };
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), b]);
+    let elsewhere = LocalMedia {
+        ip: "198.51.100.9".parse().unwrap(),
+        video_rtp: 4000,
+        video_rtcp: 4001,
+        audio_rtp: 4002,
+        audio_rtcp: 4003,
+    };
+    let sdp = crate::sdp::offer(1, Default::default(), &elsewhere).unwrap().to_text();
+    let invite = format!(
+        "INVITE sip:b@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKr\r\n\
+         From: <sip:a@127.0.0.1:5061>;tag=1\r\nTo: <sip:b@127.0.0.1:5062>\r\nCall-ID: reflect\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:a@127.0.0.1:5061>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let message = SipMessage::parse(invite.as_bytes()).unwrap();
+    net.input(1, Input::SipReceived { from: "127.0.0.1:5061".parse().unwrap(), message });
+    let ack = "ACK sip:b@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKs\r\n\
+        From: <sip:a@127.0.0.1:5061>;tag=1\r\nTo: <sip:b@127.0.0.1:5062>\r\nCall-ID: reflect\r\nCSeq: 1 ACK\r\n\r\n";
+    net.input(
+        1,
+        Input::SipReceived {
+            from: "127.0.0.1:5061".parse().unwrap(),
+            message: SipMessage::parse(ack.as_bytes()).unwrap(),
+        },
+    );
+    let (_, negotiated) = net.rooms[1].started.first().expect("the call started").clone();
+    for stream in [negotiated.video.unwrap(), negotiated.audio.unwrap()] {
+        assert_eq!(stream.remote_ip.to_string(), "127.0.0.1", "never at the host the SDP named");
+    }
+    assert!(
+        net.rooms[1].logs.iter().any(|l| l.contains("not at its own address 127.0.0.1")),
+        "{:?}",
+        net.rooms[1].logs
+    );
+}

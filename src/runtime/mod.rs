@@ -108,6 +108,7 @@ fn core_config(config: &Config, sip_port: u16) -> MeetingConfig {
         auto_answer: config.call.auto_answer,
         max_places: config.max_places(),
         caps: Capabilities { srtp: config.srtp_policy(), ..Capabilities::default() },
+        allow_media_elsewhere: config.call.allow_media_elsewhere,
         timing: config.timing(),
         seed: entropy(),
     }

@@ -73,6 +73,24 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
+    /// Keeps media at the SIP peer's own address: a stream whose SDP names another host is
+    /// sent to `peer` instead (a forged or careless offer must not turn the room into a
+    /// 2 Mbit/s reflector at a third party). Returns a note per stream it moved.
+    pub fn confine_to(&mut self, peer: IpAddr) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (kind, stream) in [("video", &mut self.video), ("audio", &mut self.audio)] {
+            if let Some(s) = stream.as_mut().filter(|s| s.remote_ip != peer) {
+                notes.push(format!(
+                    "the peer asked for its {kind} at {}, not at its own address {peer}: sending it to {peer} \
+                     (set [call] allow_media_elsewhere = true to follow the SDP)",
+                    s.remote_ip
+                ));
+                s.remote_ip = peer;
+            }
+        }
+        notes
+    }
+
     /// How the call's media is protected, for its log line: the suite, and where the SDES
     /// keys travelled (SIP over UDP, so readable by anyone on the path).
     pub fn encryption(&self) -> String {
