@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
 
 use crate::media::MediaStats;
 use crate::media::latency::LatencySamples;
@@ -123,53 +123,22 @@ pub enum ControlError {
 /// A request waiting for the runtime's answer.
 pub type Pending = (Request, oneshot::Sender<Response>);
 
-/// Binds the socket (group read/write only) and forwards each request to `requests`.
-pub async fn serve(path: &Path, requests: mpsc::Sender<Pending>) -> Result<tokio::task::JoinHandle<()>, ControlError> {
-    if path.exists() {
-        if UnixStream::connect(path).await.is_ok() {
-            return Err(ControlError::InUse(path.into()));
-        }
-        let _ = std::fs::remove_file(path); // stale socket from a previous run
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| ControlError::Bind { path: path.into(), source })?;
-    }
-    let listener = UnixListener::bind(path).map_err(|source| ControlError::Bind { path: path.into(), source })?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
-    Ok(tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handle_connection(stream, requests.clone()));
-        }
-    }))
-}
-
-async fn handle_connection(stream: UnixStream, requests: mpsc::Sender<Pending>) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let response = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => {
-                let (tx, rx) = oneshot::channel();
-                if requests.send((request, tx)).await.is_err() {
-                    return;
-                }
-                rx.await.unwrap_or_else(|_| Response::error("roombox is shutting down"))
-            }
-            Err(e) => Response::error(format!("bad request: {e}")),
-        };
-        let Ok(mut text) = serde_json::to_string(&response) else {
-            return;
-        };
-        text.push('\n');
-        if write.write_all(text.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
+/// How long `ctl` waits for the room's answer.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Sends one request and waits for the answer (the `roombox ctl` side).
 pub async fn call(path: &Path, request: Request) -> Result<Response, ControlError> {
+    let no_answer = || ControlError::Protocol {
+        path: path.into(),
+        reason: format!(
+            "no answer within {} s (the daemon is stuck: `journalctl -u roombox`)",
+            ANSWER_TIMEOUT.as_secs()
+        ),
+    };
+    tokio::time::timeout(ANSWER_TIMEOUT, ask(path, request)).await.map_err(|_| no_answer())?
+}
+
+async fn ask(path: &Path, request: Request) -> Result<Response, ControlError> {
     let stream = UnixStream::connect(path).await.map_err(|source| match source.kind() {
         std::io::ErrorKind::PermissionDenied => ControlError::Denied { path: path.into(), source },
         _ => ControlError::Connect { path: path.into(), source },

@@ -7,6 +7,7 @@ pub mod board;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod control_server;
 pub mod daemon;
 pub mod devices;
 pub mod media;

@@ -135,7 +135,7 @@ pub async fn run(
     let (sip, sip_addr) = bind_sip(config.sip.listen).await?;
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     let (control_tx, mut control_rx) = mpsc::channel::<Pending>(16);
-    let control_task = control::serve(&config.control.socket, control_tx.clone()).await?;
+    let control_task = crate::control_server::serve(&config.control.socket, control_tx.clone()).await?;
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
     let mut room = Room {
@@ -276,7 +276,7 @@ impl Room {
             tracing::info!(sip = %addr, "listening for SIP on the new address");
         }
         if config.control.socket != self.config.control.socket {
-            let task = control::serve(&config.control.socket, self.channels.control.clone()).await?;
+            let task = crate::control_server::serve(&config.control.socket, self.channels.control.clone()).await?;
             std::mem::replace(&mut self.control_task, task).abort();
             let _ = std::fs::remove_file(&self.config.control.socket);
         }
