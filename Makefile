@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test lint demo bench bench-net deb install clean
+.PHONY: all build deps test lint demo bench bench-net fuzz deb install clean
 
 all: build
 
@@ -48,6 +48,15 @@ bench: build
 bench-net: build
 	scripts/install-deps bench
 	$(CARGO) bench --locked --bench net
+
+# Coverage-guided fuzzing (nightly toolchain and cargo-fuzz): the SIP parser, SDP offer/answer,
+# the config loader and the control protocol, FUZZ_SECONDS (60) each. `make test` runs the
+# bounded stable counterpart (tests/fuzz_inputs.rs).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo +nightly install cargo-fuzz --locked
+	cd fuzz && for target in sip_message sdp_offer_answer config control_request; do \
+		cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	$(CARGO) clean

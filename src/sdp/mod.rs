@@ -122,6 +122,9 @@ fn ensure_gst() -> Result<(), SdpError> {
 
 impl SessionDescription {
     pub fn parse(text: &str) -> Result<Self, SdpError> {
+        if text.trim().is_empty() {
+            return Err(SdpError::Unparsable("the SDP body is empty".into()));
+        }
         ensure_gst()?;
         let msg =
             gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|e| SdpError::Unparsable(e.to_string()))?;

@@ -146,6 +146,7 @@ impl SipMessage {
         let mut lines = head.lines().map(|l| l.trim_end_matches('\r'));
         let start = lines.next().filter(|l| !l.is_empty()).ok_or(SipError::Empty)?;
         let mut headers = parse_headers(lines)?;
+        refuse_repeats(&headers)?;
         let body = take_body(&headers, body)?;
         headers.0.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Length")); // printed from the body
         let message = if let Some(rest) = start.strip_prefix("SIP/2.0 ") {
@@ -214,6 +215,16 @@ fn take_body(headers: &Headers, body: &str) -> Result<String, SipError> {
     };
     let length: usize = length.parse().map_err(|_| SipError::BadHeader(format!("Content-Length '{length}'")))?;
     body.get(..length).map(str::to_owned).ok_or(SipError::Truncated("body shorter than Content-Length"))
+}
+
+/// Headers a message carries once (RFC 3261 §7.3.1: only list-valued headers may repeat).
+const SINGLE: [&str; 6] = ["Call-ID", "CSeq", "From", "To", "Content-Length", "Max-Forwards"];
+
+fn refuse_repeats(headers: &Headers) -> Result<(), SipError> {
+    match SINGLE.iter().find(|name| headers.get_all(name).nth(1).is_some()) {
+        Some(name) => Err(SipError::BadHeader(format!("{name} appears more than once"))),
+        None => Ok(()),
+    }
 }
 
 fn validate(message: &SipMessage) -> Result<(), SipError> {

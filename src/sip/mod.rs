@@ -14,6 +14,8 @@ pub mod uri;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod torture_tests;
 
 pub use message::{Headers, Method, Request, Response, SipMessage};
 pub use uri::{NameAddr, SipUri};
