@@ -133,6 +133,19 @@ fn decoder(keys: SrtpKeys, counts: &Arc<SrtpSessions>, session: u32) -> Result<g
     Ok(dec)
 }
 
+/// Loads the SRTP plugin (and libsrtp with its crypto library) before the first call needs
+/// it: on a slow board or SD card that load takes seconds, which a call's start must not wait
+/// for. Runs on the media thread before it takes jobs.
+pub fn warm_up() {
+    for name in ["srtpenc", "srtpdec"] {
+        if let Some(factory) = gst::ElementFactory::find(name)
+            && let Err(e) = factory.load()
+        {
+            tracing::warn!(element = name, error = %e, "the SRTP plugin does not load: encrypted calls will fail");
+        }
+    }
+}
+
 /// Gives `rtpbin` an SRTP encoder and decoder for every session `negotiated` encrypts; before
 /// any of its pads are requested. Sessions in plain RTP get none. Fails when the SRTP elements
 /// are missing, rather than sending in the clear what was agreed to be encrypted.

@@ -69,6 +69,7 @@ impl MediaWorker {
         std::thread::Builder::new()
             .name("roombox-media".into())
             .spawn(move || {
+                super::srtp::warm_up();
                 let mut engine = Engine::new(thread_plan, thread_events);
                 for job in queue {
                     if let Ok(mut busy) = thread_shared.busy.lock() {

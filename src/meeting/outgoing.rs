@@ -120,8 +120,11 @@ impl Meeting {
     }
 
     fn on_invite_response(&mut self, now: Instant, id: LegId, resp: Response) {
-        if !self.legs.get(&id).is_some_and(|l| l.outgoing) {
-            return;
+        let Some(leg) = self.legs.get(&id).filter(|l| l.outgoing) else { return };
+        if resp.status >= 300 && matches!(leg.phase, Phase::Live { .. }) {
+            // The call was answered; a refusal now (a stray or forged one) changes nothing.
+            let message = format!("ignored a {} response to an INVITE that was already answered", resp.status);
+            return self.log(Level::Warn, Some(id), message);
         }
         match resp.status {
             // Proceeding: no more retransmissions and no timer B (RFC 3261 §17.1.1.2).

@@ -27,15 +27,24 @@ impl Meeting {
         if peer_tag.is_some() && tag_of(req.headers.from()) != peer_tag {
             return Err("its From tag is not the peer's".into());
         }
-        let our_tag = leg.dialog.as_ref().and_then(|d| d.local.tag.clone());
-        if req.method != Method::Cancel && our_tag.is_some() && tag_of(req.headers.to()) != our_tag {
-            return Err("its To tag is not this room's".into());
-        }
         let (cseq, _) = req.headers.cseq().map_err(|e| e.to_string())?;
         let invite_cseq = their_invite.and_then(|i| i.headers.cseq().ok()).map(|(n, _)| n);
-        let repeats_invite = matches!(req.method, Method::Ack | Method::Cancel)
-            || (req.method == Method::Invite
-                && their_invite.and_then(|i| i.headers.via_branch()) == req.headers.via_branch());
+        let retransmitted_invite = req.method == Method::Invite
+            && their_invite.and_then(|i| i.headers.via_branch()) == req.headers.via_branch();
+        let repeats_invite = matches!(req.method, Method::Ack | Method::Cancel) || retransmitted_invite;
+        // A CANCEL or a retransmitted INVITE was sent before our tag existed; an ACK carries
+        // the tag of whichever final response it acknowledges.
+        let our_tag = leg.dialog.as_ref().and_then(|d| d.local.tag.clone());
+        let tagged = !(req.method == Method::Cancel || retransmitted_invite);
+        let to_tag = tag_of(req.headers.to());
+        let acks_our_refusal = req.method == Method::Ack
+            && leg
+                .last_invite_response
+                .as_ref()
+                .is_some_and(|r| r.status >= 300 && r.headers.to().ok().and_then(|t| t.tag) == to_tag);
+        if tagged && our_tag.is_some() && to_tag != our_tag && !acks_our_refusal {
+            return Err("its To tag is not this room's".into());
+        }
         match (repeats_invite, invite_cseq, leg.remote_cseq) {
             (true, Some(invite), _) if cseq != invite => Err(format!("its CSeq {cseq} is not the INVITE's {invite}")),
             (false, _, Some(last)) if cseq <= last => Err(format!("its CSeq {cseq} does not follow the peer's {last}")),

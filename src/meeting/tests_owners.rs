@@ -60,3 +60,14 @@ fn call_ids_and_tags_are_unpredictable_from_the_config() {
     let call_id = |net: &Net| net.rooms[0].core.legs.values().next().and_then(|l| l.dialog.clone()).unwrap().call_id;
     assert_ne!(call_id(&a), call_id(&b), "two rooms with the same config and clock make different Call-IDs");
 }
+
+#[test]
+fn a_retransmitted_invite_after_the_answer_gets_the_answer_again_not_481() {
+    let mut net = in_call();
+    let invite = net.rooms[0].sent.iter().find(|m| m.to_string().starts_with("INVITE")).cloned().unwrap();
+    let before = net.rooms[1].sent.len();
+    deliver(&mut net, "127.0.0.1:5061", invite);
+    let replies: Vec<String> = net.rooms[1].sent[before..].iter().map(|m| m.to_string()).collect();
+    assert!(replies.iter().any(|r| r.starts_with("SIP/2.0 200")), "{replies:?}");
+    assert_eq!((net.state(0), net.state(1)), (RoomState::InCall, RoomState::InCall));
+}
