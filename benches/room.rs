@@ -12,6 +12,8 @@ mod meeting;
 mod procs;
 #[path = "room/report.rs"]
 mod report;
+#[path = "room/srtp.rs"]
+mod srtp;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,6 +40,9 @@ fn qr_display(w: u32, h: u32) -> String {
     let (x, y) = ((w - side) / 2, (h - side) / 2);
     format!("videoconvert ! videocrop left={x} right={x} top={y} bottom={y} ! zbar ! fakesink sync=true")
 }
+
+/// The bare 720p source of the plain calls (no QR overlay).
+const PLAIN_SOURCE: &str = "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -72,6 +77,19 @@ fn main() {
         println!("{md}\n{targets:#?}");
         return;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("srtp") {
+        let (qr, mut calls) = ((qr_source(1280, 720), qr_display(1280, 720)), Vec::new());
+        let plain = (PLAIN_SOURCE.to_owned(), "fakesink sync=true".to_owned());
+        for _ in 0..2 {
+            calls.push(roombox_call("roombox", 1280, 720, seconds, &qr, true, ""));
+            calls.push(roombox_call("roombox, SRTP off", 1280, 720, seconds, &qr, true, srtp::SRTP_OFF));
+            calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain, false, ""));
+            calls.push(roombox_call("roombox plain, SRTP off", 1280, 720, seconds, &plain, false, srtp::SRTP_OFF));
+        }
+        let (md, targets) = srtp::report(&calls);
+        println!("{md}\n{targets:#?}");
+        return;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {
         let (joins, peaks) = roombox_joins(10);
         println!("joins {joins:?}\npeak RSS MB {peaks:?}");
@@ -81,24 +99,26 @@ fn main() {
     for (w, h) in [(1280, 720), (640, 360)] {
         let qr = (qr_source(w, h), qr_display(w, h));
         eprintln!("== {w}x{h}: roombox call ({seconds} s)");
-        results.calls.push(roombox_call("roombox", w, h, seconds, &qr, true));
+        results.calls.push(roombox_call("roombox", w, h, seconds, &qr, true, ""));
+        if w == 1280 {
+            eprintln!("== {w}x{h}: roombox call without SRTP ({seconds} s)");
+            results.calls.push(roombox_call("roombox, SRTP off", w, h, seconds, &qr, true, srtp::SRTP_OFF));
+        }
         eprintln!("== {w}x{h}: baseline call ({seconds} s)");
         results.calls.push(baseline_call("baseline", w, h, seconds, &qr));
     }
     // CPU is compared on plain calls: the same bare source and sink on both sides, without the
     // QR overlay and reader, whose cost (zbar alone is a third of a call's CPU) is noise here,
     // and without the self-view, which the baseline does not draw (its cost is its own row).
-    let plain = (
-        "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1".to_owned(),
-        "fakesink sync=true".to_owned(),
-    );
+    let plain = (PLAIN_SOURCE.to_owned(), "fakesink sync=true".to_owned());
     // Two rounds, alternating, so a slow spell of the machine does not land on one side only.
     eprintln!("== 1280x720 plain calls for CPU ({seconds} s each, two rounds)");
     for _ in 0..2 {
-        results.calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain, false));
+        results.calls.push(roombox_call("roombox plain", 1280, 720, seconds, &plain, false, ""));
         results.calls.push(baseline_call("baseline plain", 1280, 720, seconds, &plain));
+        results.calls.push(roombox_call("roombox plain, SRTP off", 1280, 720, seconds, &plain, false, srtp::SRTP_OFF));
     }
-    results.calls.push(roombox_call("roombox plain + self-view", 1280, 720, seconds, &plain, true));
+    results.calls.push(roombox_call("roombox plain + self-view", 1280, 720, seconds, &plain, true, ""));
     eprintln!("== join time: 10 joins");
     (results.roombox_joins, results.plain_peak_rss_mb) = roombox_joins(10);
     results.baseline_joins = baseline_joins(5);
@@ -108,10 +128,13 @@ fn main() {
     results.startup_ms = startups(5);
     let meetings = meeting::measure(seconds, WARMUP, &qr_source(1280, 720), 3);
     (results.meeting_md, results.meeting_targets) = meeting::report(&meetings);
+    let (srtp_md, srtp_targets) = srtp::report(&results.calls);
+    results.meeting_md.push_str(&srtp_md);
+    results.meeting_targets.extend(srtp_targets);
     report::write(&results, seconds);
 }
 
-fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool) -> (Room, Room) {
+fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool, call_extra: &str) -> (Room, Room) {
     let (pa, pb) = (free_port(), free_port());
     let spec = |name, port, peers, auto_answer| RoomSpec {
         name,
@@ -123,6 +146,7 @@ fn pair(w: u32, h: u32, source: &str, display: &str, self_view: bool) -> (Room, 
         self_view,
         width: w,
         height: h,
+        call_extra,
         ..RoomSpec::default()
     };
     let (to_b, to_a) = ([("bergen", pb)], [("oslo", pa)]);
@@ -145,8 +169,9 @@ fn roombox_call(
     seconds: u64,
     (source, display): &(String, String),
     self_view: bool,
+    call_extra: &str,
 ) -> CallFigures {
-    let (a, b) = pair(w, h, source, display, self_view);
+    let (a, b) = pair(w, h, source, display, self_view, call_extra);
     in_call(&a, &b);
     std::thread::sleep(WARMUP);
     let cpu0 = [cpu_seconds(a.pid()), cpu_seconds(b.pid())];
@@ -232,7 +257,7 @@ fn baseline_call(
 /// Press on A → first decoded frame of the other room's video, on each side; also the peak
 /// resident memory of both rooms over these plain 720p calls (no measuring instruments).
 fn roombox_joins(count: usize) -> (Vec<f64>, Vec<f64>) {
-    let (a, b) = pair(1280, 720, "test", "none", true);
+    let (a, b) = pair(1280, 720, "test", "none", true, "");
     let mut joins = Vec::new();
     for _ in 0..count {
         let pressed = Instant::now();
@@ -293,7 +318,7 @@ fn baseline_joins(launches: usize) -> Vec<f64> {
 
 /// Resident memory of both rooms after each of `cycles` joins and leaves.
 fn leak_check(cycles: usize) -> Vec<(f64, f64)> {
-    let (a, b) = pair(640, 360, "test", "none", true);
+    let (a, b) = pair(640, 360, "test", "none", true, "");
     let mut rss = Vec::new();
     for _ in 0..cycles {
         in_call(&a, &b);

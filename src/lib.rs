@@ -16,3 +16,4 @@ pub mod panel;
 pub mod runtime;
 pub mod sdp;
 pub mod sip;
+pub mod tls;

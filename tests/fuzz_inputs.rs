@@ -4,14 +4,13 @@
 //! offer/answer; the config loader; the control protocol. None may panic or hang (each input
 //! must be done within a second). `cargo fuzz` targets for the same readers are in `fuzz/`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use roombox::config::Config;
 use roombox::control::Request as ControlRequest;
 use roombox::meeting::{AllowList, Input, Meeting, MeetingConfig, Timing};
 use roombox::sdp::{self, Capabilities, Encryption, LocalMedia, SessionDescription, SrtpPolicy};
-use roombox::sip::SipMessage;
+use roombox::sip::{SipAddr, SipMessage};
 
 const INPUTS: usize = 100_000;
 
@@ -172,12 +171,14 @@ fn core() -> Meeting {
     let cfg = MeetingConfig {
         room: "oslo".into(),
         sip_port: 5060,
+        tls_port: None,
         peers: vec!["sip:bergen@127.0.0.1:5062".parse().unwrap()],
         allow: AllowList::Anyone,
         auto_answer: true,
         max_places: 4,
         caps: Capabilities::default(),
         allow_media_elsewhere: false,
+        keys_only_over_tls: false,
         timing: Timing::default(),
         seed: 1,
     };
@@ -186,7 +187,7 @@ fn core() -> Meeting {
 
 /// A meeting core that takes every parsed message, gets its media ports at once and is
 /// drained after each input.
-fn feed(core: &mut Meeting, now: Instant, from: SocketAddr, message: SipMessage) {
+fn feed(core: &mut Meeting, now: Instant, from: SipAddr, message: SipMessage) {
     core.handle_input(now, Input::SipReceived { from, message });
     while let Some(out) = core.poll_output() {
         if let roombox::meeting::Output::PrepareMedia { leg, .. } = out {

@@ -63,6 +63,8 @@ pub struct RoomSpec<'a> {
     pub ip: &'a str,
     pub peer_ip: &'a str,
     pub netns: Option<&'a str>,
+    /// More lines for `[call]` (such as `encryption = "off"`).
+    pub call_extra: &'a str,
 }
 
 impl Default for RoomSpec<'_> {
@@ -84,6 +86,7 @@ impl Default for RoomSpec<'_> {
             ip: "127.0.0.1",
             peer_ip: "127.0.0.1",
             netns: None,
+            call_extra: "",
         }
     }
 }
@@ -93,7 +96,7 @@ impl Room {
         let dir = tempfile::tempdir().unwrap();
         let peers: Vec<String> = spec.peers.iter().map(|(n, p)| format!("\"sip:{n}@{}:{p}\"", spec.peer_ip)).collect();
         let config = format!(
-            "[room]\nname = \"{}\"\n[sip]\nlisten = \"{}:{}\"\n[call]\npeers = [{}]\nauto_answer = {}\n\
+            "[room]\nname = \"{}\"\n[sip]\nlisten = \"{}:{}\"\n[call]\npeers = [{}]\nauto_answer = {}\n{}\n\
              [video]\nsource = '{}'\nwidth = {}\nheight = {}\nfps = 30\nbitrate_kbps = {}\n\
              [audio]\ncapture = '{}'\nplayback = '{}'\necho_cancel = {}\n\
              [display]\noutput = '{}'\nself_view = {}\n[media]\nclock = \"realtime\"\n\
@@ -103,6 +106,7 @@ impl Room {
             spec.port,
             peers.join(", "),
             spec.auto_answer,
+            spec.call_extra,
             spec.video_source,
             spec.width,
             spec.height,

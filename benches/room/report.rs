@@ -24,13 +24,13 @@ impl CallFigures {
     pub fn new(setup: &'static str, width: u32, height: u32) -> Self {
         Self { setup, width, height, ..Self::default() }
     }
-    fn g2g(&self) -> Option<LatencySummary> {
+    pub fn g2g(&self) -> Option<LatencySummary> {
         summarize(self.g2g_ms.iter().copied(), self.g2g_ms.len() as u64)
     }
     fn audio(&self) -> Option<LatencySummary> {
         summarize(self.audio_ms.iter().copied(), self.audio_ms.len() as u64)
     }
-    fn cpu(&self) -> f64 {
+    pub fn cpu(&self) -> f64 {
         self.cpu_s_per_min.iter().sum::<f64>() / self.cpu_s_per_min.len().max(1) as f64
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: `roombox run | check | ctl`. Parsing is clap's; each command is a small
 //! function returning the process exit code. `status.rs` renders `ctl status` as text.
 
+mod security;
 mod status;
 
 pub use status::render_status;
@@ -162,6 +163,13 @@ pub fn check(path: &Path) -> i32 {
         }
     }
     println!("control: {}", config.control.socket.display());
+    let (lines, warnings) = security::report(&config);
+    for line in lines {
+        println!("{line}");
+    }
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
     if problems.is_empty() {
         println!("everything configured was found");
         return 0;

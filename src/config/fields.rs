@@ -22,6 +22,10 @@ pub(super) fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Sock
     })
 }
 
+pub(super) fn optional_socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    socket_addr(d).map(Some)
+}
+
 pub(super) fn log_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let level = String::deserialize(d)?;
     match level.as_str() {

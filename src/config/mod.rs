@@ -72,10 +72,25 @@ pub struct RoomConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SipConfig {
-    /// Address and UDP port for SIP.
+    /// Address and port for SIP over UDP (and TCP, with `tcp`).
     #[serde(deserialize_with = "fields::socket_addr")]
     pub listen: SocketAddr,
+    /// Take SIP over TCP on the same address too.
+    pub tcp: bool,
+    /// Address and port for SIP over TLS (`sips:` peers call here); unset: no TLS listener.
+    #[serde(deserialize_with = "fields::optional_socket_addr")]
+    pub tls_listen: Option<SocketAddr>,
+    /// The room's TLS certificate and key (PEM); made self-signed on first start if missing.
+    pub tls_certificate: PathBuf,
+    pub tls_key: PathBuf,
+    /// Trust peers whose certificate this CA (PEM) signed.
+    pub tls_ca: Option<PathBuf>,
+    /// Trust peers whose certificate has one of these SHA-256 fingerprints (as `check` prints).
+    pub tls_pinned: Vec<String>,
 }
+
+/// Where the room keeps its TLS identity when the config names no other place.
+pub const DEFAULT_TLS_DIR: &str = "/var/lib/roombox/tls";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -98,6 +113,8 @@ pub struct CallConfig {
     pub srtp_suites: Vec<SuiteName>,
     /// Send media to an SDP address other than the SIP peer's (a media relay on another host).
     pub allow_media_elsewhere: bool,
+    /// Hardened: SRTP keys (SDES) only inside SIP over TLS; encrypted calls over UDP/TCP refused.
+    pub keys_only_over_tls: bool,
 }
 
 /// The bitrate floor of rate adaptation when the config names none (kbit/s).
@@ -189,7 +206,15 @@ impl Default for Config {
             board: None,
             profile: board::generic(),
             room: RoomConfig { name: "roombox".into() },
-            sip: SipConfig { listen: SocketAddr::from(([0, 0, 0, 0], 5060)) },
+            sip: SipConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
+                tcp: true,
+                tls_listen: None,
+                tls_certificate: Path::new(DEFAULT_TLS_DIR).join("roombox.crt"),
+                tls_key: Path::new(DEFAULT_TLS_DIR).join("roombox.key"),
+                tls_ca: None,
+                tls_pinned: Vec::new(),
+            },
             call: CallConfig {
                 peers: vec![],
                 allow: vec![],
@@ -202,6 +227,7 @@ impl Default for Config {
                 encryption: EncryptionSetting::default(),
                 srtp_suites: SrtpSuite::ALL.into_iter().map(SuiteName).collect(),
                 allow_media_elsewhere: false,
+                keys_only_over_tls: false,
             },
             video: VideoConfig {
                 source: VideoSource::Auto,

@@ -69,8 +69,9 @@ impl MediaWorker {
         std::thread::Builder::new()
             .name("roombox-media".into())
             .spawn(move || {
-                super::srtp::warm_up();
+                // The idle screen first; then the SRTP plugin loads before any call's start.
                 let mut engine = Engine::new(thread_plan, thread_events);
+                super::srtp::warm_up();
                 for job in queue {
                     if let Ok(mut busy) = thread_shared.busy.lock() {
                         *busy = Some(Busy { what: job.what, leg: job.leg, since: Instant::now() });

@@ -1,8 +1,8 @@
 //! The [`Meeting`] itself: its legs, timers, mute, LED and the room's one state. The SIP
 //! halves of its behaviour live in `outgoing.rs` and `incoming.rs`.
 
+use crate::sip::SipAddr;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub(super) use super::leg::{IdGen, Leg, Phase, Tx, TxKey};
@@ -85,6 +85,16 @@ impl Meeting {
             Input::Command(Command::Unmute) => self.set_muted(false),
             Input::SipReceived { from, message: SipMessage::Request(req) } => self.on_request(now, from, req),
             Input::SipReceived { from, message: SipMessage::Response(resp) } => self.on_response(now, from, resp),
+            Input::SipUnreachable { to, reason } => {
+                let cut_off: Vec<LegId> = self.legs.values().filter(|l| l.peer_addr == to).map(|l| l.id).collect();
+                for id in cut_off {
+                    if let Some(leg) = self.legs.get_mut(&id) {
+                        leg.end_error = Some(reason.clone());
+                    }
+                    self.log(Level::Warn, Some(id), reason.clone());
+                    self.finish_leg(now, id);
+                }
+            }
             Input::MediaPrepared { leg, local } => self.on_media_prepared(now, leg, local),
             Input::MediaPrepareFailed { leg, reason } | Input::MediaFailed { leg, reason } => {
                 if self.legs.contains_key(&leg) {
@@ -238,14 +248,7 @@ impl Meeting {
     }
 
     /// A new leg; the first of a meeting starts a fresh list of unreached places.
-    pub(super) fn new_leg(
-        &mut self,
-        now: Instant,
-        outgoing: bool,
-        peer: SipUri,
-        addr: SocketAddr,
-        phase: Phase,
-    ) -> LegId {
+    pub(super) fn new_leg(&mut self, now: Instant, outgoing: bool, peer: SipUri, addr: SipAddr, phase: Phase) -> LegId {
         if self.legs.is_empty() {
             self.unreached.clear();
             self.notice = None;
@@ -257,7 +260,27 @@ impl Meeting {
         id
     }
 
-    pub(super) fn send(&mut self, to: SocketAddr, message: impl Into<SipMessage>) {
+    /// Our own SIP port on `transport` (for Via and Contact).
+    pub(super) fn our_port(&self, transport: crate::sip::Transport) -> u16 {
+        match transport {
+            crate::sip::Transport::Tls => self.cfg.tls_port.unwrap_or(self.cfg.sip_port),
+            _ => self.cfg.sip_port,
+        }
+    }
+
+    /// Why a call over `transport` may not carry SDES keys, under `[call] keys_only_over_tls`.
+    pub(super) fn keys_refused_over(&self, transport: crate::sip::Transport) -> Option<String> {
+        let encrypts = self.cfg.caps.srtp.encryption != crate::sdp::Encryption::Off;
+        (self.cfg.keys_only_over_tls && encrypts && transport != crate::sip::Transport::Tls).then(|| {
+            format!(
+                "SRTP keys may travel only inside TLS ([call] keys_only_over_tls) and this call is SIP over {}: \
+                 use sips: (or ;transport=tls) on both sides",
+                transport.name()
+            )
+        })
+    }
+
+    pub(super) fn send(&mut self, to: SipAddr, message: impl Into<SipMessage>) {
         self.outputs.push_back(Output::SendSip { to, message: message.into() });
     }
 

@@ -11,7 +11,7 @@ use super::{LegId, LegState, Level};
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::dialog::{Dialog, response, with_sdp_response};
 use crate::sip::retransmit::TIMEOUT;
-use crate::sip::{Method, NameAddr, Request, SipUri};
+use crate::sip::{Method, NameAddr, Request, SipAddr, SipUri};
 
 /// The reason phrase of the 486 a caller gets when the meeting has no room left.
 pub const MEETING_FULL: &str = "Busy Here (meeting full)";
@@ -19,7 +19,7 @@ pub const MEETING_FULL: &str = "Busy Here (meeting full)";
 pub const ENCRYPTION_MISMATCH: &str = "Not Acceptable Here (SRTP)";
 
 impl Meeting {
-    pub(super) fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
+    pub(super) fn on_request(&mut self, now: Instant, from: SipAddr, req: Request) {
         match req.method {
             Method::Invite => self.on_invite(now, from, req),
             Method::Ack => self.on_ack(from, &req),
@@ -35,7 +35,7 @@ impl Meeting {
         }
     }
 
-    fn reply(&mut self, to: SocketAddr, req: &Request, status: u16) {
+    fn reply(&mut self, to: SipAddr, req: &Request, status: u16) {
         let tag = self.ids.token();
         self.send(to, response(req, status, Some(&tag), None));
     }
@@ -45,7 +45,7 @@ impl Meeting {
         self.legs.values().find(|l| l.has_call_id(call_id)).map(|l| l.id)
     }
 
-    fn on_invite(&mut self, now: Instant, from: SocketAddr, req: Request) {
+    fn on_invite(&mut self, now: Instant, from: SipAddr, req: Request) {
         if let Some(id) = self.leg_of(&req) {
             return match self.owner_check(id, from, &req) {
                 Ok(cseq) => self.on_invite_in_dialog(from, id, req, cseq),
@@ -53,7 +53,7 @@ impl Meeting {
             };
         }
         let Ok(caller) = req.headers.from() else { return };
-        if !self.cfg.allow.allows(from, &caller.uri) {
+        if !self.cfg.allow.allows(from.addr, &caller.uri) {
             self.reply(from, &req, 403);
             let hint = "add it to allow under [call] if it should get in";
             let message = format!("refused a call from {} at {from}: not on the allow list ({hint})", caller.uri);
@@ -77,7 +77,13 @@ impl Meeting {
                 return self.log(Level::Warn, None, format!("refused a call from {}: {why}", caller.uri));
             }
         };
-        let probe_ports = LocalMedia { ip: from.ip(), video_rtp: 9, video_rtcp: 9, audio_rtp: 9, audio_rtcp: 9 };
+        if let Some(why) = self.keys_refused_over(from.transport) {
+            let mut refusal = response(&req, 488, Some(&self.ids.token()), None);
+            refusal.reason = ENCRYPTION_MISMATCH.into();
+            self.send(from, refusal);
+            return self.log(Level::Warn, None, format!("refused a call from {}: {why}", caller.uri));
+        }
+        let probe_ports = LocalMedia { ip: from.addr.ip(), video_rtp: 9, video_rtcp: 9, audio_rtp: 9, audio_rtcp: 9 };
         if let Err(e) = sdp::answer(&offer, 0, self.cfg.caps, &probe_ports) {
             let mut refusal = response(&req, 488, Some(&self.ids.token()), None);
             if e.is_about_encryption() {
@@ -104,18 +110,18 @@ impl Meeting {
         }
         let joining = if self.active_legs() > 1 { " (joining the meeting)" } else { "" };
         self.log(Level::Info, Some(id), format!("incoming call from {}{joining}", caller.uri));
-        self.push(super::Output::PrepareMedia { leg: id, peer: from });
+        self.push(super::Output::PrepareMedia { leg: id, peer: from.addr });
     }
 
     /// The outgoing leg still dialling the peer at `addr`, if any.
-    fn dialing_leg_to(&self, addr: SocketAddr) -> Option<LegId> {
+    fn dialing_leg_to(&self, addr: SipAddr) -> Option<LegId> {
         self.legs.values().find(|l| l.outgoing && l.peer_addr == addr && l.state() == LegState::Dialing).map(|l| l.id)
     }
 
     /// Whether `req` crosses our own INVITE to the same peer: `Some(true)` when theirs should
     /// win, `Some(false)` when ours should. Both sides compare the same two Call-IDs, so they
     /// agree without a word; an INVITE of ours not sent yet always gives way.
-    fn glare_with(&self, from: SocketAddr, req: &Request) -> Option<bool> {
+    fn glare_with(&self, from: SipAddr, req: &Request) -> Option<bool> {
         let ours = self.dialing_leg_to(from)?;
         let theirs = req.headers.call_id().ok()?;
         match self.legs.get(&ours)?.dialog.as_ref() {
@@ -125,7 +131,7 @@ impl Meeting {
     }
 
     /// The meeting has no room: 486 with a reason phrase that says so, and a notice in status.
-    fn turn_away(&mut self, from: SocketAddr, req: &Request, caller: &SipUri) {
+    fn turn_away(&mut self, from: SipAddr, req: &Request, caller: &SipUri) {
         let max = self.cfg.max_places;
         let tag = self.ids.token();
         let mut busy = response(req, 486, Some(&tag), None);
@@ -142,7 +148,7 @@ impl Meeting {
 
     /// A retransmitted INVITE gets our last response again; a re-INVITE in an established leg
     /// is answered with the session we already have (media changes are not supported yet).
-    fn on_invite_in_dialog(&mut self, from: SocketAddr, id: LegId, req: Request, cseq: u32) {
+    fn on_invite_in_dialog(&mut self, from: SipAddr, id: LegId, req: Request, cseq: u32) {
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let same_branch = leg.invite.as_ref().and_then(|i| i.headers.via_branch()) == req.headers.via_branch();
         if same_branch && !leg.outgoing {
@@ -166,7 +172,9 @@ impl Meeting {
 
     /// Media is bound for an incoming leg: ring, or answer at once.
     pub(super) fn incoming_media_ready(&mut self, now: Instant, id: LegId) {
-        let (sip_port, caps, tag, session) = (self.cfg.sip_port, self.cfg.caps, self.ids.token(), self.ids.next() >> 1);
+        let (caps, tag, session) = (self.cfg.caps, self.ids.token(), self.ids.next() >> 1);
+        let Some(transport) = self.legs.get(&id).map(|l| l.peer_addr.transport) else { return };
+        let sip_port = self.our_port(transport);
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let (Some(local), Some(invite), Phase::Ringing { offer, .. }) = (leg.local, leg.invite.as_ref(), &leg.phase)
         else {
@@ -188,6 +196,7 @@ impl Meeting {
             remote: caller,
             remote_target,
             sent_by,
+            transport,
             local_cseq: 0,
         });
         leg.our_sdp = Some(answer);
@@ -253,7 +262,7 @@ impl Meeting {
         self.finish_leg(now, id);
     }
 
-    fn on_ack(&mut self, from: SocketAddr, req: &Request) {
+    fn on_ack(&mut self, from: SipAddr, req: &Request) {
         if let Some(id) = self.leg_of(req) {
             match self.owner_check(id, from, req) {
                 Ok(_) => {
@@ -264,7 +273,7 @@ impl Meeting {
         }
     }
 
-    fn on_bye(&mut self, now: Instant, from: SocketAddr, req: Request) {
+    fn on_bye(&mut self, now: Instant, from: SipAddr, req: Request) {
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         if let Some(id) = self.leg_of(&req) {
             if let Err(why) = self.owner_check(id, from, &req) {
@@ -285,7 +294,7 @@ impl Meeting {
         }
     }
 
-    fn on_cancel(&mut self, now: Instant, from: SocketAddr, req: Request) {
+    fn on_cancel(&mut self, now: Instant, from: SipAddr, req: Request) {
         if let Some(id) = self.leg_of(&req)
             && let Err(why) = self.owner_check(id, from, &req)
         {

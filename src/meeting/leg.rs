@@ -2,13 +2,12 @@
 //! knows in every phase lives in [`Leg`]; what only one phase has lives in its [`Phase`]
 //! variant, so a ringing leg cannot hold a keep-alive timer and a live one no ring deadline.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{LegId, LegState};
 use crate::sdp::{LocalMedia, Negotiated, SessionDescription};
 use crate::sip::dialog::Dialog;
-use crate::sip::{Request, Response, SipUri};
+use crate::sip::{Request, Response, SipAddr, SipUri};
 
 /// The transactions of a leg that may be retransmitting (keyed with the leg's id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +41,8 @@ pub(super) struct Leg {
     pub id: LegId,
     pub outgoing: bool,
     pub peer: SipUri,
-    pub peer_addr: SocketAddr,
+    /// Where the peer's SIP goes and comes from (over TCP and TLS: its connection).
+    pub peer_addr: SipAddr,
     /// Our ports, once media bound them.
     pub local: Option<LocalMedia>,
     pub dialog: Option<Dialog>,
@@ -62,7 +62,7 @@ pub(super) struct Leg {
 }
 
 impl Leg {
-    pub fn new(id: LegId, outgoing: bool, peer: SipUri, peer_addr: SocketAddr, now: Instant, phase: Phase) -> Self {
+    pub fn new(id: LegId, outgoing: bool, peer: SipUri, peer_addr: SipAddr, now: Instant, phase: Phase) -> Self {
         Self {
             id,
             outgoing,

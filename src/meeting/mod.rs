@@ -38,6 +38,8 @@ mod tests_meeting;
 mod tests_owners;
 
 use std::net::SocketAddr;
+
+use crate::sip::SipAddr;
 use std::time::Duration;
 
 pub use self::core::Meeting;
@@ -120,8 +122,14 @@ pub enum Input {
     Button(Gesture),
     Command(Command),
     SipReceived {
-        from: SocketAddr,
+        from: SipAddr,
         message: SipMessage,
+    },
+    /// SIP cannot reach `to` (a TCP or TLS connection could not be opened, or its peer's
+    /// certificate is not trusted): its legs end with `reason`.
+    SipUnreachable {
+        to: SipAddr,
+        reason: String,
     },
     MediaPrepared {
         leg: LegId,
@@ -161,7 +169,7 @@ pub enum Level {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     SendSip {
-        to: SocketAddr,
+        to: SipAddr,
         message: SipMessage,
     },
     /// Bind this leg's RTP/RTCP sockets towards `peer` and answer with `MediaPrepared`.
@@ -237,6 +245,8 @@ pub struct MeetingConfig {
     pub room: String,
     /// The port our SIP socket is bound to (for Via and Contact).
     pub sip_port: u16,
+    /// The port we take SIP over TLS on, if we do.
+    pub tls_port: Option<u16>,
     /// Who the button calls (all at once).
     pub peers: Vec<SipUri>,
     pub allow: AllowList,
@@ -246,6 +256,8 @@ pub struct MeetingConfig {
     pub caps: Capabilities,
     /// Send media where the SDP says even when that is not the SIP peer's address.
     pub allow_media_elsewhere: bool,
+    /// SDES keys travel only inside TLS: encrypted calls over UDP or TCP are refused.
+    pub keys_only_over_tls: bool,
     pub timing: Timing,
     /// Seeds tags, branches and Call-IDs (the runtime passes entropy; tests a constant).
     pub seed: u64,

@@ -9,7 +9,7 @@ use super::{LegId, LegState, Level, Output};
 use crate::sdp::{self, SdpError, SessionDescription};
 use crate::sip::dialog::{Dialog, ack_for_failure, cancel_for, with_sdp};
 use crate::sip::retransmit::TIMEOUT;
-use crate::sip::{Method, NameAddr, Response, SipUri};
+use crate::sip::{Method, NameAddr, Response, SipAddr, SipUri};
 
 impl Meeting {
     /// Dials every configured peer that is not in the meeting yet, as far as the meeting has
@@ -21,7 +21,7 @@ impl Meeting {
         }
         let (mut dialled, mut present) = (0, 0);
         for peer in self.cfg.peers.clone() {
-            let Some(addr) = peer.socket_addr() else {
+            let Some(addr) = peer.sip_addr() else {
                 let error = format!("cannot dial {peer}: use the peer's IP address (DNS names need a registrar)");
                 self.fail_without_leg(now, error);
                 continue;
@@ -38,7 +38,7 @@ impl Meeting {
             let until = now + self.cfg.timing.dial_timeout;
             let id = self.new_leg(now, true, peer.clone(), addr, Phase::Dialing { provisional: false, until });
             self.log(Level::Info, Some(id), format!("calling {peer}"));
-            self.push(Output::PrepareMedia { leg: id, peer: addr });
+            self.push(Output::PrepareMedia { leg: id, peer: addr.addr });
             dialled += 1;
         }
         if dialled == 0 && present > 0 {
@@ -48,9 +48,9 @@ impl Meeting {
 
     /// A place that could not even be dialled: recorded (and shown, when nothing else runs).
     fn fail_without_leg(&mut self, now: Instant, error: String) {
-        let peer = SipUri { user: None, host: "nowhere".into(), port: None, params: String::new() };
+        let peer = SipUri { secure: false, user: None, host: "nowhere".into(), port: None, params: String::new() };
         let phase = Phase::Dialing { provisional: false, until: now };
-        let id = self.new_leg(now, true, peer, SocketAddr::from(([0, 0, 0, 0], 0)), phase);
+        let id = self.new_leg(now, true, peer, SipAddr::udp(SocketAddr::from(([0, 0, 0, 0], 0))), phase);
         if let Some(leg) = self.legs.get_mut(&id) {
             leg.end_error = Some(error);
             leg.media_released = true;
@@ -60,7 +60,15 @@ impl Meeting {
 
     /// Media is bound: send the INVITE with our offer.
     pub(super) fn send_invite(&mut self, now: Instant, id: LegId) {
-        let (room, sip_port, caps) = (self.cfg.room.clone(), self.cfg.sip_port, self.cfg.caps);
+        let (room, caps) = (self.cfg.room.clone(), self.cfg.caps);
+        let Some(transport) = self.legs.get(&id).map(|l| l.peer_addr.transport) else { return };
+        if let Some(why) = self.keys_refused_over(transport) {
+            if let Some(leg) = self.legs.get_mut(&id) {
+                leg.end_error = Some(format!("not calling {}: {why}", leg.peer));
+            }
+            return self.finish_leg(now, id);
+        }
+        let sip_port = self.our_port(transport);
         let (call_token, tag, branch, session) =
             (self.ids.token(), self.ids.token(), self.ids.branch(), self.ids.next() >> 1);
         let Some(leg) = self.legs.get_mut(&id) else { return };
@@ -72,6 +80,7 @@ impl Meeting {
             remote: NameAddr::new(leg.peer.clone(), None),
             remote_target: leg.peer.clone(),
             sent_by,
+            transport,
             local_cseq: 0,
         };
         let offer = match sdp::offer(session, caps, &local) {
@@ -90,7 +99,7 @@ impl Meeting {
         self.tx.start(now, (id, Tx::Invite), invite.into(), to, false, TIMEOUT);
     }
 
-    pub(super) fn on_response(&mut self, now: Instant, from: SocketAddr, resp: Response) {
+    pub(super) fn on_response(&mut self, now: Instant, from: SipAddr, resp: Response) {
         let Ok((_, method)) = resp.headers.cseq() else { return };
         let call_id = resp.headers.call_id().unwrap_or_default();
         let Some(id) =
@@ -268,15 +277,16 @@ impl Meeting {
         let (muted, keepalive_at) = (self.muted, now + self.cfg.timing.keepalive_interval);
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let Some(local) = leg.local else { return };
-        let moved = if self.cfg.allow_media_elsewhere { Vec::new() } else { negotiated.confine_to(leg.peer_addr.ip()) };
+        let moved =
+            if self.cfg.allow_media_elsewhere { Vec::new() } else { negotiated.confine_to(leg.peer_addr.addr.ip()) };
         leg.set_phase(now, Phase::Live { negotiated: negotiated.clone(), keepalive_at, interrupted: false });
-        let (peer, name) = (leg.peer.to_string(), leg.name());
+        let (peer, name, transport) = (leg.peer.to_string(), leg.name(), leg.peer_addr.transport);
         let codecs: Vec<&str> =
             [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
         for note in moved {
             self.log(Level::Warn, Some(id), note);
         }
-        let secured = negotiated.encryption();
+        let secured = negotiated.encryption(transport.name());
         self.log(Level::Info, Some(id), format!("in call with {peer} ({}), {secured}", codecs.join(", ")));
         self.push(Output::StartMedia { leg: id, name, local, negotiated, muted });
     }

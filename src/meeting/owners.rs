@@ -3,16 +3,14 @@
 //! in From and ours in To, and count its CSeq on from the peer's last one (ACK and CANCEL
 //! repeat the INVITE's). A request that fails gets 481 and changes nothing.
 
-use std::net::SocketAddr;
-
 use super::core::Meeting;
 use super::{LegId, Level};
 use crate::sip::dialog::response;
-use crate::sip::{Method, NameAddr, Request};
+use crate::sip::{Method, NameAddr, Request, SipAddr};
 
 impl Meeting {
     /// `Ok` with the request's CSeq number, or why the request is not the peer's.
-    pub(super) fn owner_check(&self, id: LegId, from: SocketAddr, req: &Request) -> Result<u32, String> {
+    pub(super) fn owner_check(&self, id: LegId, from: SipAddr, req: &Request) -> Result<u32, String> {
         let Some(leg) = self.legs.get(&id) else { return Err("the call is gone".into()) };
         if from != leg.peer_addr {
             return Err(format!("it came from {from}, and the call is with {}", leg.peer_addr));
@@ -53,7 +51,7 @@ impl Meeting {
     }
 
     /// Answers a request that failed [`Meeting::owner_check`] with 481 and says so.
-    pub(super) fn refuse_stranger(&mut self, id: LegId, from: SocketAddr, req: &Request, why: String) {
+    pub(super) fn refuse_stranger(&mut self, id: LegId, from: SipAddr, req: &Request, why: String) {
         if req.method != Method::Ack {
             let tag = self.ids.token();
             self.send(from, response(req, 481, Some(&tag), None));

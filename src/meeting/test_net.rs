@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::sdp::LocalMedia;
-use crate::sip::{Method, SipMessage};
+use crate::sip::{Method, SipAddr, SipMessage};
 
 pub(super) struct Room {
     pub(super) core: Meeting,
@@ -28,7 +28,7 @@ pub(super) struct Net {
     pub(super) drop_next: usize,
     pub(super) prepare_answers: bool,
     /// When set, SIP messages wait here instead of arriving (messages that cross).
-    pub(super) held: Option<Vec<(SocketAddr, SocketAddr, SipMessage)>>,
+    pub(super) held: Option<Vec<(SipAddr, SipAddr, SipMessage)>>,
 }
 
 pub(super) fn config(name: &str, port: u16, peers: &[u16]) -> MeetingConfig {
@@ -43,8 +43,10 @@ pub(super) fn config(name: &str, port: u16, peers: &[u16]) -> MeetingConfig {
         max_places: 4,
         caps: Default::default(),
         allow_media_elsewhere: false,
+        keys_only_over_tls: false,
         timing: Timing::default(),
         seed: u64::from(port),
+        tls_port: None,
     }
 }
 
@@ -87,16 +89,17 @@ impl Net {
             for i in 0..self.rooms.len() {
                 while let Some(out) = self.rooms[i].core.poll_output() {
                     moved = true;
-                    let from = self.rooms[i].addr;
+                    let from = SipAddr::udp(self.rooms[i].addr);
                     match out {
                         Output::SendSip { to, message } => {
                             self.rooms[i].sent.push(message.clone());
-                            let lost = self.down.contains(&i) || addrs.get(&to).is_some_and(|j| self.down.contains(j));
+                            let lost =
+                                self.down.contains(&i) || addrs.get(&to.addr).is_some_and(|j| self.down.contains(j));
                             if let Some(held) = self.held.as_mut() {
                                 held.push((from, to, message));
                             } else if self.drop_next > 0 {
                                 self.drop_next -= 1;
-                            } else if let (Some(&j), false) = (addrs.get(&to), lost) {
+                            } else if let (Some(&j), false) = (addrs.get(&to.addr), lost) {
                                 let bytes = message.to_string();
                                 let parsed =
                                     SipMessage::parse(bytes.as_bytes()).expect("the core only sends valid SIP");
@@ -136,7 +139,7 @@ impl Net {
     pub(super) fn release_held(&mut self) {
         let addrs: HashMap<SocketAddr, usize> = self.rooms.iter().enumerate().map(|(i, r)| (r.addr, i)).collect();
         for (from, to, message) in self.held.take().unwrap_or_default() {
-            if let Some(&j) = addrs.get(&to) {
+            if let Some(&j) = addrs.get(&to.addr) {
                 self.rooms[j].core.handle_input(self.now, Input::SipReceived { from, message });
             }
         }

@@ -1,12 +1,11 @@
 //! Two-place behaviour of the meeting core: what a call between two rooms always did.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::test_net::{Net, config};
 use super::*;
 use crate::sdp::LocalMedia;
-use crate::sip::{Method, SipMessage};
+use crate::sip::{Method, SipAddr, SipMessage};
 
 pub(super) fn in_call() -> Net {
     let mut net = Net::two_rooms();
@@ -215,7 +214,7 @@ fn stray_bye_gets_481_and_options_gets_200() {
     let mut net = Net::two_rooms();
     let bye = "BYE sip:b@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKy\r\n\
         From: <sip:a@127.0.0.1:5061>;tag=1\r\nTo: <sip:b@127.0.0.1:5062>;tag=2\r\nCall-ID: nope\r\nCSeq: 2 BYE\r\n\r\n";
-    let from: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+    let from: SipAddr = "127.0.0.1:5061".parse().unwrap();
     net.input(1, Input::SipReceived { from, message: SipMessage::parse(bye.as_bytes()).unwrap() });
     assert!(net.sent_status(1, 481));
     let options = bye.replace("BYE", "OPTIONS").replace("2 OPTIONS", "3 OPTIONS");
@@ -285,4 +284,17 @@ fn media_goes_to_the_sip_peer_even_when_its_sdp_names_another_host() {
         "{:?}",
         net.rooms[1].logs
     );
+}
+
+#[test]
+fn a_hardened_room_sends_and_takes_srtp_keys_only_inside_tls() {
+    let hardened = |c: MeetingConfig| MeetingConfig { keys_only_over_tls: true, ..c };
+    let mut net = Net::new(vec![config("a", 5061, &[5062]), hardened(config("b", 5062, &[5061]))]);
+    net.press(0);
+    assert!(net.sent_status(1, 488), "b refuses keys that came over UDP");
+    assert!(net.rooms[1].logs.iter().any(|l| l.contains("keys_only_over_tls")), "{:?}", net.rooms[1].logs);
+    let mut net = Net::new(vec![hardened(config("a", 5061, &[5062])), config("b", 5062, &[5061])]);
+    net.press(0);
+    assert_eq!(net.sent_request(0, Method::Invite), 0, "a does not put its keys on UDP");
+    assert!(net.error(0).is_some_and(|e| e.contains("sips:")), "{:?}", net.error(0));
 }

@@ -1,6 +1,6 @@
 //! In-dialog requests from anyone but the dialog's owner get 481 and change nothing.
 
-use std::net::SocketAddr;
+use crate::sip::SipAddr;
 
 use super::RoomState;
 use super::test_net::Net;
@@ -25,7 +25,7 @@ fn in_dialog(net: &Net, method: &str, cseq: u32, from_tag: Option<&str>, to_tag:
 }
 
 fn deliver(net: &mut Net, from: &str, message: SipMessage) {
-    let from: SocketAddr = from.parse().unwrap();
+    let from: SipAddr = from.parse().unwrap();
     net.input(1, Input::SipReceived { from, message });
 }
 

@@ -7,12 +7,13 @@
 
 mod media_watch;
 mod requests;
+mod sip_setup;
+mod sip_transport;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -21,7 +22,7 @@ use crate::media::{self, MediaEvent, MediaPlan, MediaWorker};
 use crate::meeting::{Command, Gesture, Input, Level, Meeting, MeetingConfig, Output};
 use crate::panel::{self, Panel};
 use crate::sdp::Capabilities;
-use crate::sip::SipMessage;
+use sip_transport::{Arrival, SipTransports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -29,8 +30,10 @@ pub enum RuntimeError {
     Gstreamer(String),
     #[error(transparent)]
     Media(#[from] media::MediaError),
-    #[error("cannot listen for SIP on {addr}: {source}{hint}")]
-    SipBind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error("cannot listen for SIP over {transport} on {addr}: {source}{hint}")]
+    SipBind { addr: SocketAddr, transport: &'static str, source: std::io::Error, hint: &'static str },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Control(#[from] control::ControlError),
 }
@@ -46,8 +49,9 @@ struct Room {
     core: Meeting,
     engine: MediaWorker,
     panel: Box<dyn Panel>,
-    sip: UdpSocket,
+    sip: SipTransports,
     sip_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     control_task: tokio::task::JoinHandle<()>,
     /// A reloaded config waiting for the call in progress to end.
     pending: Option<Reloaded>,
@@ -58,21 +62,6 @@ struct Room {
 struct Channels {
     control: mpsc::Sender<Pending>,
     gestures: mpsc::Sender<Gesture>,
-}
-
-async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, SocketAddr), RuntimeError> {
-    let error = |source: std::io::Error| RuntimeError::SipBind {
-        addr,
-        hint: if source.kind() == std::io::ErrorKind::AddrInUse {
-            " (another program uses this port: change [sip] listen)"
-        } else {
-            ""
-        },
-        source,
-    };
-    let sip = UdpSocket::bind(addr).await.map_err(error)?;
-    let local = sip.local_addr().map_err(error)?;
-    Ok((sip, local))
 }
 
 fn resolve_plan(config: &Config) -> Result<MediaPlan, RuntimeError> {
@@ -99,16 +88,18 @@ impl Reloaded {
     }
 }
 
-fn core_config(config: &Config, sip_port: u16) -> MeetingConfig {
+fn core_config(config: &Config, sip_port: u16, tls: Option<SocketAddr>) -> MeetingConfig {
     MeetingConfig {
         room: config.room.name.clone(),
         sip_port,
+        tls_port: tls.map(|a| a.port()),
         peers: config.call.peers.iter().map(|p| p.0.clone()).collect(),
         allow: config.allow_list(),
         auto_answer: config.call.auto_answer,
         max_places: config.max_places(),
         caps: Capabilities { srtp: config.srtp_policy(), ..Capabilities::default() },
         allow_media_elsewhere: config.call.allow_media_elsewhere,
+        keys_only_over_tls: config.call.keys_only_over_tls,
         timing: config.timing(),
         seed: entropy(),
     }
@@ -132,19 +123,20 @@ pub async fn run(
 ) -> Result<(), RuntimeError> {
     gstreamer::init().map_err(|e| RuntimeError::Gstreamer(e.to_string()))?;
     let plan = resolve_plan(&config)?;
-    let (sip, sip_addr) = bind_sip(config.sip.listen).await?;
+    let sip_setup::Bound { transports: sip, udp: sip_addr, tls: tls_addr } = sip_setup::bind(&config).await?;
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     let (control_tx, mut control_rx) = mpsc::channel::<Pending>(16);
     let control_task = crate::control_server::serve(&config.control.socket, control_tx.clone()).await?;
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
     let mut room = Room {
-        core: Meeting::new(core_config(&config, sip_addr.port()), Instant::now()),
+        core: Meeting::new(core_config(&config, sip_addr.port(), tls_addr), Instant::now()),
         engine: MediaWorker::spawn(plan, media_tx)?,
         config,
         panel,
         sip,
         sip_addr,
+        tls_addr,
         control_task,
         pending: None,
         channels: Channels { control: control_tx, gestures: gesture_tx },
@@ -172,12 +164,13 @@ pub async fn run(
         let sleep = tokio::time::sleep_until(deadline.map_or_else(far_future, tokio::time::Instant::from_std));
         tokio::select! {
             () = &mut shutdown => break,
-            received = room.sip.recv_from(&mut buf) => match received {
-                Ok((n, from)) => match SipMessage::parse(&buf[..n]) {
-                    Ok(message) => room.core.handle_input(Instant::now(), Input::SipReceived { from, message }),
-                    Err(e) => tracing::warn!(%from, bytes = n, "dropped a malformed SIP datagram: {e}"),
-                },
-                Err(e) => tracing::warn!("SIP socket: {e}"),
+            arrival = room.sip.recv(&mut buf) => match arrival {
+                Arrival::Message(from, message) => room.core.handle_input(Instant::now(), Input::SipReceived { from, message }),
+                Arrival::Malformed(from, e) => {
+                    let what = if from.transport == crate::sip::Transport::Udp { "datagram" } else { "message" };
+                    tracing::warn!(%from, "dropped a malformed SIP {what}: {e}");
+                }
+                Arrival::Unreachable(to, reason) => room.core.handle_input(Instant::now(), Input::SipUnreachable { to, reason }),
             },
             Some(event) = media_rx.recv() => match event {
                 MediaEvent::Failed { leg: Some(leg), reason } => room.core.handle_input(Instant::now(), Input::MediaFailed { leg, reason }),
@@ -270,17 +263,27 @@ impl Room {
 
     /// Rebinds what moved, then hands the core and the adapters their new settings.
     async fn apply(&mut self, Reloaded { config, plan }: Reloaded) -> Result<(), RuntimeError> {
-        if config.sip.listen != self.config.sip.listen {
-            let (sip, addr) = bind_sip(config.sip.listen).await?;
-            (self.sip, self.sip_addr) = (sip, addr);
-            tracing::info!(sip = %addr, "listening for SIP on the new address");
+        if config.sip != self.config.sip || sip_setup::wants_tls(&config) != sip_setup::wants_tls(&self.config) {
+            // The old listeners go first, so the new ones may take the same ports.
+            let placeholder = sip_setup::placeholder().await?;
+            drop(std::mem::replace(&mut self.sip, placeholder));
+            let bound = match sip_setup::bind(&config).await {
+                Ok(bound) => bound,
+                Err(e) => {
+                    // Back to the settings that worked, and the reload is refused.
+                    self.sip = sip_setup::bind(&self.config).await?.transports;
+                    return Err(e);
+                }
+            };
+            (self.sip, self.sip_addr, self.tls_addr) = (bound.transports, bound.udp, bound.tls);
+            tracing::info!(sip = %bound.udp, tls = ?bound.tls, "listening for SIP on the new settings");
         }
         if config.control.socket != self.config.control.socket {
             let task = crate::control_server::serve(&config.control.socket, self.channels.control.clone()).await?;
             std::mem::replace(&mut self.control_task, task).abort();
             let _ = std::fs::remove_file(&self.config.control.socket);
         }
-        self.core.reconfigure(core_config(&config, self.sip_addr.port()));
+        self.core.reconfigure(core_config(&config, self.sip_addr.port(), self.tls_addr));
         self.engine.replan(plan);
         if config.panel != self.config.panel {
             // Release the old lines before claiming them again.
@@ -297,11 +300,7 @@ impl Room {
         while let Some(output) = self.core.poll_output() {
             let now = Instant::now();
             match output {
-                Output::SendSip { to, message } => {
-                    if let Err(e) = self.sip.send_to(message.to_string().as_bytes(), to).await {
-                        tracing::warn!(%to, "could not send SIP: {e}");
-                    }
-                }
+                Output::SendSip { to, message } => self.sip.send(to, &message).await,
                 Output::PrepareMedia { leg, peer } => match self.engine.prepare(leg, peer) {
                     Ok(local) => self.core.handle_input(now, Input::MediaPrepared { leg, local }),
                     Err(e) => self.core.handle_input(now, Input::MediaPrepareFailed { leg, reason: e.to_string() }),

@@ -92,8 +92,8 @@ impl Negotiated {
     }
 
     /// How the call's media is protected, for its log line: the suite, and where the SDES
-    /// keys travelled (SIP over UDP, so readable by anyone on the path).
-    pub fn encryption(&self) -> String {
+    /// keys travelled (`transport`: over UDP or TCP anyone on the path can read them).
+    pub fn encryption(&self, transport: &str) -> String {
         let streams: Vec<&NegotiatedStream> = [&self.video, &self.audio].into_iter().flatten().collect();
         let suites: Vec<&str> = streams.iter().filter_map(|s| s.srtp_suite()).map(|s| s.name()).collect();
         if suites.is_empty() {
@@ -103,7 +103,12 @@ impl Negotiated {
         if suites.len() < streams.len() {
             text.push_str(" (one stream in plain RTP)");
         }
-        text + "; its SDES keys travelled in SIP over UDP, readable on the path: SIP over TLS would hide them"
+        if transport == "TLS" {
+            return text + "; its SDES keys travelled inside SIP over TLS";
+        }
+        text + &format!(
+            "; its SDES keys travelled in SIP over {transport}, readable on the path: SIP over TLS would hide them"
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use super::message::{Headers, Method, Request, Response, SipMessage, reason_phrase};
+use super::transport::Transport;
 use super::uri::{NameAddr, SipUri};
 
 pub const USER_AGENT: &str = concat!("roombox/", env!("CARGO_PKG_VERSION"));
@@ -21,6 +22,8 @@ pub struct Dialog {
     pub remote_target: SipUri,
     /// Our address as put in Via and Contact.
     pub sent_by: SocketAddr,
+    /// What carries the dialog's requests (named in Via and Contact).
+    pub transport: Transport,
     pub local_cseq: u32,
 }
 
@@ -33,7 +36,7 @@ impl Dialog {
             self.local_cseq
         });
         let mut headers = Headers::default();
-        headers.push("Via", format!("SIP/2.0/UDP {};branch={branch};rport", self.sent_by));
+        headers.push("Via", format!("SIP/2.0/{} {};branch={branch};rport", self.transport.name(), self.sent_by));
         headers.push("Max-Forwards", "70");
         headers.push("From", self.local.to_string());
         headers.push("To", self.remote.to_string());
@@ -48,7 +51,11 @@ impl Dialog {
     }
 
     pub fn local_contact(&self) -> SipUri {
-        SipUri::new(self.local.uri.user.as_deref(), self.sent_by)
+        let mut contact = SipUri::new(self.local.uri.user.as_deref(), self.sent_by);
+        if self.transport != Transport::Udp {
+            contact.params = format!(";transport={}", self.transport.name().to_ascii_lowercase());
+        }
+        contact
     }
 }
 

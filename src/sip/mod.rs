@@ -1,7 +1,9 @@
-//! SIP signalling, the RFC 3261 subset a room box needs for direct IP dialling over UDP.
+//! SIP signalling, the RFC 3261 subset a room box needs for direct IP dialling over UDP, TCP
+//! and TLS.
 //!
 //! - [`uri`]: `sip:` URIs and name-addr header values.
 //! - [`message`]: typed requests and responses, parse and print.
+//! - [`transport`]: UDP, TCP or TLS, and the address a message goes to or came from.
 //! - [`dialog`]: the state of one dialog and the requests and responses it sends.
 //! - [`retransmit`]: the UDP retransmission schedule (timers A/B, E/F, G).
 //!
@@ -10,6 +12,7 @@
 pub mod dialog;
 pub mod message;
 pub mod retransmit;
+pub mod transport;
 pub mod uri;
 
 #[cfg(test)]
@@ -18,6 +21,7 @@ mod tests;
 mod torture_tests;
 
 pub use message::{Headers, Method, Request, Response, SipMessage};
+pub use transport::{SipAddr, Transport};
 pub use uri::{NameAddr, SipUri};
 
 /// Why a datagram or URI is not acceptable SIP.

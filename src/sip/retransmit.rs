@@ -1,11 +1,11 @@
 //! The UDP retransmission schedule of RFC 3261 §17: a request (or a 2xx to INVITE) is sent
 //! again after T1, 2·T1, 4·T1 … (capped at T2 for non-INVITE requests and 2xx responses) until
-//! it is answered or its transaction timeout passes. Pure: driven by explicit instants.
+//! it is answered or its transaction timeout passes. Over TCP and TLS nothing is resent; only
+//! the timeout runs. Pure: driven by explicit instants.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::SipMessage;
+use super::{SipAddr, SipMessage};
 
 /// RTT estimate (RFC 3261 §17.1.1.1).
 pub const T1: Duration = Duration::from_millis(500);
@@ -19,7 +19,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(32);
 pub struct Retransmit<K> {
     pub key: K,
     pub message: SipMessage,
-    pub to: SocketAddr,
+    pub to: SipAddr,
     next: Instant,
     interval: Duration,
     cap: Option<Duration>,
@@ -29,7 +29,7 @@ pub struct Retransmit<K> {
 /// What a retransmission timer asks for when it fires.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Due<K> {
-    Resend(SipMessage, SocketAddr),
+    Resend(SipMessage, SipAddr),
     TimedOut(K),
 }
 
@@ -48,21 +48,13 @@ impl<K> Default for Retransmissions<K> {
 impl<K: Clone + PartialEq> Retransmissions<K> {
     /// Tracks a message just sent. `capped` is true for non-INVITE requests and 2xx responses
     /// (interval grows to T2 and stays there); INVITE requests keep doubling.
-    pub fn start(
-        &mut self,
-        now: Instant,
-        key: K,
-        message: SipMessage,
-        to: SocketAddr,
-        capped: bool,
-        timeout: Duration,
-    ) {
+    pub fn start(&mut self, now: Instant, key: K, message: SipMessage, to: SipAddr, capped: bool, timeout: Duration) {
         self.stop(&key);
         self.entries.push(Retransmit {
             key,
             message,
             to,
-            next: now + T1,
+            next: if to.transport.is_reliable() { now + timeout } else { now + T1 },
             interval: T1,
             cap: capped.then_some(T2),
             give_up_at: now + timeout,

@@ -91,6 +91,7 @@ fn dialog_requests_carry_the_dialog_identifiers_and_count_cseq() {
         remote: "<sip:bergen@127.0.0.1:5062>;tag=222".parse().unwrap(),
         remote_target: "sip:bergen@127.0.0.1:5062".parse().unwrap(),
         sent_by: "127.0.0.1:5061".parse().unwrap(),
+        transport: super::Transport::Udp,
         local_cseq: 1,
     };
     let bye = dialog.request(Method::Bye, "z9hG4bKb", None);

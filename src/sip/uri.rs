@@ -5,13 +5,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use super::SipError;
+use super::transport::{SipAddr, Transport};
 
-/// The default SIP port over UDP (RFC 3261 §19.1.2).
+/// The default SIP port over UDP and TCP (RFC 3261 §19.1.2).
 pub const DEFAULT_SIP_PORT: u16 = 5060;
+/// The default port for `sips:` URIs and SIP over TLS.
+pub const DEFAULT_SIPS_PORT: u16 = 5061;
 
-/// A `sip:` URI. Parameters and headers after the host part are kept verbatim but not interpreted.
+/// A `sip:` or `sips:` URI. Parameters and headers after the host part are kept verbatim;
+/// only `transport=` is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
+    /// `sips:`: the peer must be reached over TLS.
+    pub secure: bool,
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
@@ -21,6 +27,7 @@ pub struct SipUri {
 impl SipUri {
     pub fn new(user: Option<&str>, addr: SocketAddr) -> Self {
         Self {
+            secure: false,
             user: user.map(str::to_owned),
             host: match addr.ip() {
                 IpAddr::V6(v6) => format!("[{v6}]"),
@@ -36,9 +43,29 @@ impl SipUri {
         self.host.trim_start_matches('[').trim_end_matches(']').parse().ok()
     }
 
+    /// The transport requests for this URI take: TLS for `sips:` or `transport=tls`, TCP for
+    /// `transport=tcp`, else UDP.
+    pub fn transport(&self) -> Transport {
+        if self.secure {
+            return Transport::Tls;
+        }
+        self.params
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("transport"))
+            .and_then(|(_, v)| Transport::from_param(v.trim()))
+            .unwrap_or_default()
+    }
+
     /// Where to send requests for this URI, if the host is an IP literal.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
-        self.ip().map(|ip| SocketAddr::new(ip, self.port.unwrap_or(DEFAULT_SIP_PORT)))
+        let default = if self.transport() == Transport::Tls { DEFAULT_SIPS_PORT } else { DEFAULT_SIP_PORT };
+        self.ip().map(|ip| SocketAddr::new(ip, self.port.unwrap_or(default)))
+    }
+
+    /// The address and transport requests for this URI go to.
+    pub fn sip_addr(&self) -> Option<SipAddr> {
+        Some(SipAddr::new(self.socket_addr()?, self.transport()))
     }
 }
 
@@ -47,11 +74,12 @@ impl FromStr for SipUri {
 
     fn from_str(text: &str) -> Result<Self, SipError> {
         let bad = |why: &str| SipError::BadUri(format!("'{text}': {why}"));
-        let rest = text
-            .get(..4)
-            .filter(|scheme| scheme.eq_ignore_ascii_case("sip:"))
-            .map(|_| &text[4..])
-            .ok_or_else(|| bad("must start with 'sip:' (e.g. sip:oslo@192.0.2.10:5060)"))?;
+        let scheme = |s: &str| text.get(..s.len()).filter(|p| p.eq_ignore_ascii_case(s)).map(|_| &text[s.len()..]);
+        let (secure, rest) = match (scheme("sip:"), scheme("sips:")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(bad("must start with 'sip:' or 'sips:' (e.g. sip:oslo@192.0.2.10:5060)")),
+        };
         let (hostpart, params) = match rest.find([';', '?']) {
             Some(i) => (&rest[..i], rest[i..].to_owned()),
             None => (rest, String::new()),
@@ -65,7 +93,7 @@ impl FromStr for SipUri {
         if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '<' || c == '>') {
             return Err(bad("missing or invalid host"));
         }
-        Ok(Self { user, host: host.to_owned(), port, params })
+        Ok(Self { secure, user, host: host.to_owned(), port, params })
     }
 }
 
@@ -87,7 +115,7 @@ fn split_host_port(hostport: &str) -> Option<(&str, Option<u16>)> {
 
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sip:")?;
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
         if let Some(user) = &self.user {
             write!(f, "{user}@")?;
         }
@@ -167,6 +195,18 @@ mod tests {
         assert_eq!(uri.to_string(), "sip:oslo@192.0.2.10:5070");
         let v6: SipUri = "sip:[::1]".parse().unwrap();
         assert_eq!(v6.socket_addr(), Some("[::1]:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn sips_and_transport_parameters_choose_the_transport_and_its_default_port() {
+        let sips: SipUri = "sips:bergen@192.0.2.11".parse().unwrap();
+        assert_eq!((sips.transport(), sips.socket_addr().unwrap().port()), (Transport::Tls, 5061));
+        assert_eq!(sips.to_string(), "sips:bergen@192.0.2.11");
+        let tls: SipUri = "sip:bergen@192.0.2.11:5071;transport=TLS".parse().unwrap();
+        assert_eq!(tls.sip_addr(), Some(SipAddr::new("192.0.2.11:5071".parse().unwrap(), Transport::Tls)));
+        let tcp: SipUri = "sip:bergen@192.0.2.11;transport=tcp".parse().unwrap();
+        assert_eq!((tcp.transport(), tcp.socket_addr().unwrap().port()), (Transport::Tcp, 5060));
+        assert_eq!("sip:b@192.0.2.11".parse::<SipUri>().unwrap().transport(), Transport::Udp);
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct Devices {
     pub playback: String,
     /// More lines for `[audio]`.
     pub audio_extra: String,
+    /// More lines for `[sip]`.
+    pub sip_extra: String,
+    /// Appended to every peer's URI (such as `;transport=tls`).
+    pub peer_params: String,
 }
 
 impl Default for Devices {
@@ -54,6 +58,8 @@ impl Default for Devices {
             capture: "test".into(),
             playback: "null".into(),
             audio_extra: String::new(),
+            sip_extra: String::new(),
+            peer_params: String::new(),
         }
     }
 }
@@ -100,12 +106,14 @@ impl Daemon {
     /// As [`Daemon::start`], with other simulated devices.
     pub fn start_with(name: &str, port: u16, peers: &[(&str, u16)], call_extra: &str, devices: &Devices) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
-        let peers: Vec<String> = peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}\"")).collect();
+        let peers: Vec<String> =
+            peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}{}\"", devices.peer_params)).collect();
         let config = format!(
-            "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n[call]\npeers = [{}]\n{call_extra}\n\
+            "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n{}[call]\npeers = [{}]\n{call_extra}\n\
              [video]\nsource = '{}'\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
              [audio]\ncapture = '{}'\nplayback = '{}'\n{}\n[display]\noutput = '{}'\n\
              [control]\nsocket = \"{}\"\n{}\n",
+            if devices.sip_extra.is_empty() { String::new() } else { format!("{}\n", devices.sip_extra) },
             peers.join(", "),
             devices.video_source,
             devices.capture,
