@@ -76,3 +76,32 @@ fn two_rooms_call_over_tls_and_a_certificate_that_is_not_pinned_is_refused() {
     assert!(reason.contains("TLS handshake") && reason.contains("not pinned"), "a clear error: {reason}");
     assert_eq!(bergen.status().unwrap().meeting.state, RoomState::Idle, "bergen never got a call");
 }
+
+#[test]
+fn a_room_that_pins_its_callers_takes_only_the_pinned_one() {
+    let certs = tempfile::tempdir().unwrap();
+    let (pa, pb, ta, tb) = (free_port(), free_port(), free_tcp_port(), free_tcp_port());
+    // oslo starts first so its certificate exists; bergen pins it and takes calls only from it.
+    let oslo = Daemon::start_with("oslo", pa, &[("bergen", tb)], "", &tls_room(certs.path(), "oslo", ta, &[]));
+    let oslo_print = oslo
+        .log()
+        .lines()
+        .find_map(|l| l.split("fingerprint=").nth(1).map(|f| f.split_whitespace().next().unwrap_or("").to_owned()))
+        .expect("oslo logs its new certificate's fingerprint");
+    let extra = "auto_answer = true\nallow = [\"*\"]";
+    let bergen = Daemon::start_with("bergen", pb, &[], extra, &tls_room(certs.path(), "bergen", tb, &[oslo_print]));
+    oslo.press();
+    oslo.wait_for(Duration::from_secs(20), "a call bergen accepted over mutual TLS", |s| decoding(s, 20.0));
+    oslo.press();
+    oslo.wait_state(RoomState::Idle, Duration::from_secs(10));
+
+    let (pc, tc) = (free_port(), free_tcp_port());
+    let tromso = Daemon::start_with("tromso", pc, &[("bergen", tb)], "", &tls_room(certs.path(), "tromso", tc, &[]));
+    tromso.press();
+    let refused = tromso.wait_for(Duration::from_secs(15), "bergen to refuse the unpinned caller", |s| {
+        s.meeting.state == RoomState::Idle && !s.meeting.unreached.is_empty()
+    });
+    eprintln!("tromso: {}", refused.meeting.unreached[0].reason);
+    assert_eq!(bergen.status().unwrap().meeting.state, RoomState::Idle, "bergen never took tromso's call");
+    assert!(bergen.log().contains("refused a SIP over TLS connection"), "bergen says why: {}", bergen.log());
+}
