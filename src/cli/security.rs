@@ -23,8 +23,7 @@ pub fn report(config: &Config) -> (Vec<String>, Vec<String>) {
                 .to_owned(),
         );
     }
-    let wants_tls = config.sip.tls_listen.is_some() || over_udp < config.call.peers.len();
-    if !wants_tls {
+    if !config.wants_tls() {
         lines.push("tls:     off (no [sip] tls_listen, no sips: peer)".into());
         return (lines, warnings);
     }

@@ -64,6 +64,11 @@ impl Config {
         Ok(())
     }
 
+    /// Whether the room needs TLS: it listens for it, or calls a peer over it.
+    pub fn wants_tls(&self) -> bool {
+        self.sip.tls_listen.is_some() || self.call.peers.iter().any(|p| p.0.transport() == crate::sip::Transport::Tls)
+    }
+
     /// The SRTP settings offer/answer works with.
     pub fn srtp_policy(&self) -> SrtpPolicy {
         let suites: Vec<_> = self.call.srtp_suites.iter().map(|s| s.0).collect();

@@ -145,7 +145,7 @@ fn a_bitrate_floor_above_the_bitrate_is_refused_with_the_fix() {
 
 #[test]
 fn encryption_and_its_suites_are_read_and_bad_values_explained() {
-    use crate::sdp::Encryption;
+    use crate::sdp::{Encryption, SrtpSuite};
     let default = Config::parse("", "x").unwrap().srtp_policy();
     assert_eq!(default.encryption, Encryption::Required, "calls are encrypted unless the config says otherwise");
     assert_eq!(default.suites().collect::<Vec<_>>(), SrtpSuite::ALL);

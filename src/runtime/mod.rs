@@ -263,7 +263,7 @@ impl Room {
 
     /// Rebinds what moved, then hands the core and the adapters their new settings.
     async fn apply(&mut self, Reloaded { config, plan }: Reloaded) -> Result<(), RuntimeError> {
-        if config.sip != self.config.sip || sip_setup::wants_tls(&config) != sip_setup::wants_tls(&self.config) {
+        if config.sip != self.config.sip || config.wants_tls() != self.config.wants_tls() {
             // The old listeners go first, so the new ones may take the same ports.
             let placeholder = sip_setup::placeholder().await?;
             drop(std::mem::replace(&mut self.sip, placeholder));

@@ -10,7 +10,6 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::RuntimeError;
 use super::sip_transport::SipTransports;
 use crate::config::Config;
-use crate::sip::Transport;
 use crate::tls::{Identity, TlsContext, Trust};
 
 /// Where the transports listen.
@@ -31,11 +30,6 @@ fn bind_error(addr: SocketAddr, transport: &'static str) -> impl Fn(std::io::Err
         },
         source,
     }
-}
-
-/// Whether the room needs TLS: it listens for it, or calls a peer over it.
-pub fn wants_tls(config: &Config) -> bool {
-    config.sip.tls_listen.is_some() || config.call.peers.iter().any(|p| p.0.transport() == Transport::Tls)
 }
 
 /// The room's TLS context, from its certificate (made on first start) and its trust settings.
@@ -63,7 +57,7 @@ pub async fn bind(config: &Config) -> Result<Bound, RuntimeError> {
         },
         false => None,
     };
-    let tls = if wants_tls(config) { Some(Arc::new(tls_context(config)?)) } else { None };
+    let tls = if config.wants_tls() { Some(Arc::new(tls_context(config)?)) } else { None };
     if tls.as_ref().is_some_and(|t| !t.authenticates) {
         tracing::warn!("SIP over TLS encrypts, but no peer is authenticated: set [sip] tls_ca or tls_pinned");
     }

@@ -326,4 +326,4 @@ fn describe(sdp: &SessionDescription) -> String {
 
 #[cfg(test)]
 #[path = "negotiate_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::sdp::Feedback;
 
-fn local(base: u16) -> LocalMedia {
+pub(in crate::sdp) fn local(base: u16) -> LocalMedia {
     LocalMedia {
         ip: "127.0.0.1".parse().unwrap(),
         video_rtp: base,

@@ -1,17 +1,8 @@
 //! Offer/answer with SDES-SRTP under each encryption policy, through printed and parsed SDP.
 
 use super::*;
-use crate::sdp::{Capabilities, Encryption, LocalMedia, SdpError, SessionDescription, answer, offer, read_answer};
-
-fn local(base: u16) -> LocalMedia {
-    LocalMedia {
-        ip: "127.0.0.1".parse().unwrap(),
-        video_rtp: base,
-        video_rtcp: base + 1,
-        audio_rtp: base + 2,
-        audio_rtcp: base + 3,
-    }
-}
+use crate::sdp::negotiate::tests::local;
+use crate::sdp::{Capabilities, Encryption, SdpError, SessionDescription, answer, offer, read_answer};
 
 fn room(encryption: Encryption, suites: &[SrtpSuite]) -> Capabilities {
     Capabilities { srtp: SrtpPolicy::with_suites(encryption, suites), ..Default::default() }
