@@ -21,7 +21,7 @@ lint: deps
 # Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs), and
 # the packaging tools for tests/package.rs (builds both .debs, installs amd64 in a fresh root).
 test: build lint
-	scripts/install-deps vm deb cross
+	scripts/install-deps vm deb cross browser
 	$(CARGO) test --locked
 
 # Debian packages for amd64 and arm64 (Raspberry Pi OS 64-bit) in target/deb/.

@@ -29,6 +29,8 @@ pub enum Request {
     Snapshot,
     /// The recent raw latency samples of the call (benchmarks, diagnostics).
     Latency,
+    /// The link browser guests join with.
+    GuestLink,
 }
 
 /// Everything `ctl status` shows.
@@ -87,6 +89,9 @@ pub struct Response {
     pub png_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<LatencySamples>,
+    /// The guest page's join link (guest-link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_link: Option<String>,
 }
 
 impl Response {

@@ -10,6 +10,7 @@ pub mod control;
 pub mod control_server;
 pub mod daemon;
 pub mod devices;
+pub mod guests;
 pub mod media;
 pub mod meeting;
 pub mod panel;

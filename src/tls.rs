@@ -103,6 +103,19 @@ fn write_private(path: &Path, bytes: &[u8], what: &'static str, mode: u32) -> Re
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)
 }
 
+/// The acceptor of the guest page (HTTPS): the room's identity, no client certificates (a
+/// browser has none), HTTP/1.1.
+pub fn web_acceptor(identity: Identity) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+    let mut server = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(|e| TlsError::Setup(e.to_string()))?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+}
+
 /// Who the room believes is at the other end of a TLS connection.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {

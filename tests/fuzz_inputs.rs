@@ -179,6 +179,7 @@ fn core() -> Meeting {
         caps: Capabilities::default(),
         allow_media_elsewhere: false,
         keys_only_over_tls: false,
+        max_guests: 2,
         timing: Timing::default(),
         seed: 1,
     };
@@ -253,4 +254,39 @@ fn mutated_configs_and_control_requests_never_panic() {
     each_mutation(&requests, 0xc7, INPUTS * 2 / 10, |input| {
         let _ = serde_json::from_slice::<ControlRequest>(input);
     });
+}
+
+/// A browser's offer as Chromium writes it (trimmed), the seed of the guest mutations.
+const BROWSER_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+    a=group:BUNDLE 0 1\r\na=msid-semantic: WMS\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9\r\nc=IN IP4 0.0.0.0\r\n\
+    a=rtcp:9 IN IP4 0.0.0.0\r\na=candidate:1 1 udp 2122260223 203.0.113.2 51000 typ host generation 0\r\n\
+    a=candidate:2 1 udp 2122260223 4b1a-77.local 51001 typ host generation 0\r\na=ice-ufrag:abcd\r\n\
+    a=ice-pwd:0123456789abcdefghijklmn\r\na=fingerprint:sha-256 00:11:22\r\na=setup:actpass\r\na=mid:0\r\n\
+    a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+    a=rtpmap:63 red/48000/2\r\na=rtpmap:9 G722/8000\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 102 106\r\n\
+    c=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n\
+    a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+    a=rtpmap:106 H264/90000\r\na=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n";
+
+#[test]
+fn mutated_guest_offers_and_requests_never_panic() {
+    use roombox::guests::whip;
+    use roombox::media::webrtc_offer::read_offer;
+    let corpus = vec![
+        BROWSER_OFFER.as_bytes().to_vec(),
+        b"DELETE /whip/00ff11 Bearer 482913 Ingrid%20Berg%C3%A5s /whip?name=Ola+N".to_vec(),
+    ];
+    let mut taken = 0;
+    each_mutation(&corpus, 0x9e57_2026, INPUTS / 10, |input| {
+        let text = String::from_utf8_lossy(input);
+        if read_offer(&text).is_ok_and(|c| c.video.is_some() || c.audio.is_some()) {
+            taken += 1;
+        }
+        let mut words = text.split(' ');
+        let (method, path) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+        let _ = whip::route(method, path);
+        let _ = whip::bearer(Some(&text));
+        assert!(whip::guest_name(Some(&text), path).chars().count() <= whip::MAX_NAME);
+    });
+    assert!(taken > 100, "the mutations must reach the offer reader: {taken}");
 }

@@ -82,6 +82,8 @@ pub enum CtlAction {
         /// Where to write the PNG.
         file: PathBuf,
     },
+    /// Print the link browser guests join with, and it as a QR code for a phone.
+    GuestLink,
 }
 
 pub fn devices(json: bool) -> i32 {
@@ -242,6 +244,7 @@ pub async fn ctl(socket: Option<PathBuf>, config_path: &Path, action: CtlAction)
         CtlAction::Unmute => (Request::Unmute, false, None),
         CtlAction::Status { json } => (Request::Status, *json, None),
         CtlAction::Snapshot { file } => (Request::Snapshot, false, Some(file.clone())),
+        CtlAction::GuestLink => (Request::GuestLink, false, None),
     };
     let response = match control::call(&socket, request).await {
         Ok(r) => r,
@@ -275,6 +278,12 @@ fn print_response(response: Response, json: bool, snapshot: Option<PathBuf>) -> 
                 1
             }
         };
+    }
+    if let Some(link) = &response.guest_link {
+        println!("{link}");
+        if let Some(qr) = crate::guests::link::terminal_qr(link) {
+            print!("{qr}");
+        }
     }
     match response.status {
         Some(status) if json => println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default()),

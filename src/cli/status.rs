@@ -22,10 +22,16 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
     if leg.interrupted {
         *out += "  INTERRUPTED: no media arrives from this place (its call ends unless it returns)\n";
     }
-    if let Some(n) = &leg.negotiated {
+    let negotiated = leg.negotiated.as_ref().filter(|n| n.video.is_some() || n.audio.is_some());
+    if let Some(n) = negotiated {
         *out += &format!("  codecs:    video {}, audio {}\n", codec(&n.video), codec(&n.audio));
     }
     let Some(m) = media else { return };
+    if negotiated.is_none() {
+        // A guest's codecs come from its browser's offer, not from SDP the core read.
+        let name = |c: &str| if c.is_empty() { "-".to_owned() } else { c.to_owned() };
+        *out += &format!("  codecs:    video {}, audio {}\n", name(&m.video_in.codec), name(&m.audio_in.codec));
+    }
     let (v, a) = (&m.video_in, &m.audio_in);
     let protection = [v, a].iter().map(|s| s.encryption.as_str()).find(|e| !e.is_empty()).unwrap_or("none");
     let dropped = v.dropped_unauthenticated + a.dropped_unauthenticated;

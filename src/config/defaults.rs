@@ -74,6 +74,7 @@ impl Default for Config {
                 clock: PipelineClock::Monotonic,
             },
             log: LogConfig { level: "info".into() },
+            guests: GuestsConfig::default(),
         }
     }
 }

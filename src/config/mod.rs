@@ -5,6 +5,7 @@
 mod checks;
 mod defaults;
 mod fields;
+mod guests;
 mod hints;
 mod values;
 
@@ -27,6 +28,7 @@ use crate::board::{self, BoardProfile};
 
 use crate::meeting::{AllowEntry, AllowList, Timing};
 use crate::sdp::SrtpPolicy;
+pub use guests::GuestsConfig;
 use hints::{hint_for, line_column};
 
 pub const DEFAULT_PATH: &str = "/etc/roombox/roombox.toml";
@@ -60,6 +62,7 @@ pub struct Config {
     pub control: ControlConfig,
     pub media: MediaConfig,
     pub log: LogConfig,
+    pub guests: GuestsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -304,7 +307,11 @@ impl Config {
             }
         })?;
         config.apply_board().map_err(|e| ConfigError::Unplaced { path: origin.into(), message: e.to_string() })?;
-        let checked = config.check_panel().and_then(|()| config.check_video()).and_then(|()| config.check_call());
+        let checked = config
+            .check_panel()
+            .and_then(|()| config.check_video())
+            .and_then(|()| config.check_call())
+            .and_then(|()| config.guests.check());
         checked.map_err(|message| ConfigError::Unplaced { path: origin.into(), message })?;
         Ok(config)
     }

@@ -46,19 +46,40 @@ impl Engine {
         sockets: BoundSockets,
     ) -> Result<(), MediaError> {
         let sockets = sockets.into_call()?;
-        let room = match &mut self.room {
-            Some(room) => room,
-            None => {
-                self.idle = None; // the meeting takes the screen
-                self.mixer = levels::apply(&self.plan.mixer, muted);
-                self.room.insert(RoomMedia::start(&self.plan, muted, self.events.clone())?)
-            }
-        };
+        let room = self.open_room(muted)?;
         let added = room.add_leg(leg, name, negotiated, sockets);
         if added.is_err() && room.is_empty() {
             self.close_room();
         }
         added
+    }
+
+    /// Answers a browser guest's offer and links its leg into the room's media, opening the
+    /// devices if it is the meeting's first place. Returns the answer.
+    pub(super) fn start_guest(
+        &mut self,
+        leg: LegId,
+        name: &str,
+        offer: &str,
+        muted: bool,
+    ) -> Result<String, MediaError> {
+        let events = self.events.clone();
+        let room = self.open_room(muted)?;
+        let added = room.add_guest(leg, name, offer, events);
+        if added.is_err() && room.is_empty() {
+            self.close_room();
+        }
+        added
+    }
+
+    /// The meeting's media, started with its first leg.
+    fn open_room(&mut self, muted: bool) -> Result<&mut RoomMedia, MediaError> {
+        if self.room.is_none() {
+            self.idle = None; // the meeting takes the screen
+            self.mixer = levels::apply(&self.plan.mixer, muted);
+            self.room = Some(RoomMedia::start(&self.plan, muted, self.events.clone())?);
+        }
+        self.room.as_mut().ok_or_else(|| MediaError::Internal("no room media".into()))
     }
 
     /// Unlinks the leg and closes its sockets; the last leg closes the room's devices. Idempotent.

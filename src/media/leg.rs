@@ -9,18 +9,16 @@ use std::sync::Arc;
 use gst::prelude::*;
 use gstreamer as gst;
 
-use super::elements::{
-    add_and_link, audio_queue, capsfilter, ghost, link_from_rtpbin, link_pads, link_to_request, make, pad, request, tee,
-};
+use super::elements::{link_from_rtpbin, link_to_request, make};
 use super::gate_probes::Socket;
 use super::leg_rate::LegRate;
 use super::leg_stats::LegMeters;
-use super::measure::{RenderClock, probe_reference_latency, probe_reference_latency_on_arrival};
+use super::measure::RenderClock;
 use super::mix_or_pass::MixOrPass;
 use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
-use super::stats::{MediaStats, rms_dbfs_s16le};
+use super::stats::MediaStats;
 use super::{MediaError, probe_buffers};
 use crate::meeting::LegId;
 use crate::sdp::{Negotiated, NegotiatedStream};
@@ -126,106 +124,20 @@ impl RtpLeg {
     }
 
     fn add_video(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        let queue = make("queue", &[("max-size-buffers", "8"), ("max-size-bytes", "0"), ("max-size-time", "0")])?;
-        let pay = make(
-            "rtph264pay",
-            &[
-                ("pt", &stream.pt.to_string()),
-                ("config-interval", "-1"),
-                ("mtu", "1200"),
-                ("aggregate-mode", "zero-latency"),
-            ],
-        )?;
-        pay.set_property("name", format!("{}-video-pay", self.id));
-        add_and_link(&self.bin, &[&queue, &pay])?;
-        ghost(&self.bin, &pad(&queue, "sink")?, "video_sink")?;
+        let pay = super::leg_chains::video_send(&self.bin, self.id, stream.pt)?;
         super::repair::count_keyframe_requests(&pay, self.meters.clone());
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
-
-        let depay = make("rtph264depay", &[])?;
-        depay.set_property("name", format!("{}-video-depay", self.id));
+        let depay = super::leg_chains::video_receive(&self.bin, self.id, spec.plan, &self.meters, spec.render.clone())?;
         super::repair::configure_depayloader(&depay, stream);
-        let decoder = make(&spec.plan.decoder, &[])?;
-        // AVC out of the depayloader: it then waits for SPS/PPS and hands them over as
-        // codec_data, so the parser knows the profile before the first frame (openh264dec
-        // refuses caps without one; from byte-stream it never decodes a frame).
-        let avc = capsfilter("video/x-h264,stream-format=avc")?;
-        let (w, h) = (spec.plan.width, spec.plan.height);
-        let room_size = capsfilter(&format!("video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1"))?;
-        let chain = [
-            &depay,
-            &avc,
-            &make("h264parse", &[])?,
-            &decoder,
-            &make("videoconvert", &[])?,
-            &make("videoscale", &[])?,
-            &room_size,
-        ];
-        add_and_link(&self.bin, &chain)?;
-        ghost(&self.bin, &pad(&room_size, "src")?, "video_src")?;
-        let meters = self.meters.clone();
-        probe_buffers(&decoder, "src", move |_, _| meters.video_decoded.record(0));
-        probe_reference_latency_on_arrival(&decoder, "src", spec.render.clone(), self.meters.video_latency.clone());
         self.add_transport(VIDEO, stream)
     }
 
     fn add_audio(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        // The mix-minus: this room's microphone and every other place, never this one. Slots no
-        // place has used yet are not waited for: the receiver lip-syncs our video to this
-        // sound, so every millisecond the mixer holds it back is a millisecond of picture delay.
-        let mix = make(
-            "audiomixer",
-            &[
-                ("start-time-selection", "first"),
-                ("output-buffer-duration", "10000000"),
-                ("ignore-inactive-pads", "true"),
-            ],
-        )?;
-        let pay = make("rtpopuspay", &[("pt", &stream.pt.to_string())])?;
-        pay.set_property("name", format!("{}-audio-pay", self.id));
-        let encoder = OpusRepair::encoder()?;
-        let send = [&capsfilter(ROOM_AUDIO)?, &make("audioconvert", &[])?, &encoder, &pay];
-        self.bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
-        let pass = MixOrPass::build(&self.bin, &mix)?;
-        add_and_link(&self.bin, &send)?;
-        link_pads(&pad(&pass.selector, "src")?, &pad(send[0], "sink")?)?;
-        // The microphone: straight on while this is the only place, and into the mixer.
-        let mic = tee()?;
-        self.bin.add(&mic).map_err(|e| MediaError::Internal(e.to_string()))?;
-        ghost(&self.bin, &pad(&mic, "sink")?, "mix_mic")?;
-        link_pads(&request(&mic, "src_%u")?, &pass.direct)?;
-        // Each input of the mixer through its own queue: one tee feeds several mixers, none may
-        // block it.
-        let others = (0..spec.slots).filter(|s| *s != spec.slot).map(|other| Some(format!("mix_slot_{other}")));
-        for input in std::iter::once(None).chain(others) {
-            let queue = audio_queue()?;
-            self.bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
-            link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
-            let sink = pad(&queue, "sink")?;
-            match input {
-                Some(name) => drop(ghost(&self.bin, &sink, &name)?),
-                None => link_pads(&request(&mic, "src_%u")?, &sink)?,
-            }
-        }
-        self.send_audio = Some(pass);
-        link_to_request(&pay, &self.rtpbin, "send_rtp_sink_1")?;
-
-        let depay = make("rtpopusdepay", &[])?;
-        depay.set_property("name", format!("{}-audio-depay", self.id));
-        let decoded = capsfilter(ROOM_AUDIO)?;
-        let decoder = OpusRepair::decoder()?;
-        self.opus = Some(OpusRepair::new(&encoder, &decoder));
-        let receive = [&depay, &decoder, &make("audioconvert", &[])?, &make("audioresample", &[])?, &decoded];
-        add_and_link(&self.bin, &receive)?;
-        ghost(&self.bin, &pad(&decoded, "src")?, "audio_src")?;
-        probe_reference_latency(&decoded, "src", spec.render.clone(), self.meters.audio_latency.clone());
-        let meters = self.meters.clone();
-        probe_buffers(&decoded, "src", move |_, buffer| {
-            meters.audio_decoded.record(0);
-            if let (Ok(map), Ok(mut l)) = (buffer.map_readable(), meters.level_db.lock()) {
-                *l = Some(rms_dbfs_s16le(&map));
-            }
-        });
+        let send = super::leg_chains::audio_send(&self.bin, self.id, stream.pt, spec.slot, spec.slots)?;
+        link_to_request(&send.pay, &self.rtpbin, "send_rtp_sink_1")?;
+        let (_, decoder) = super::leg_chains::audio_receive(&self.bin, self.id, &self.meters, spec.render.clone())?;
+        self.opus = Some(OpusRepair::new(&send.encoder, &decoder));
+        self.send_audio = Some(send.pass);
         self.add_transport(AUDIO, stream)
     }
 

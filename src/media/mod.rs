@@ -22,6 +22,9 @@
 //! - Repair and rate (issue 10): `repair.rs` (NACK/RTX, keyframe requests), `opus_repair.rs`
 //!   (FEC, concealment), `encoder_control.rs` (keyframes and bitrate of the running encoder),
 //!   `rate.rs` (the pure controller), `leg_rate.rs`, `rtcp_blocks.rs`, `session_figures.rs`.
+//! - Browser guests (issue 12): `webrtc_leg.rs` (a leg around webrtcbin), `webrtc_offer.rs`
+//!   (what the browser's offer asks for, pure), `webrtc_negotiate.rs` (the answer);
+//!   `leg_chains.rs` holds what both kinds of leg build alike.
 
 mod bus;
 mod elements;
@@ -35,6 +38,7 @@ pub mod jitter;
 pub mod latency;
 pub mod layout;
 mod leg;
+mod leg_chains;
 mod leg_rate;
 mod leg_stats;
 mod levels;
@@ -57,6 +61,9 @@ mod source;
 mod source_gate;
 mod srtp;
 pub mod stats;
+mod webrtc_leg;
+mod webrtc_negotiate;
+pub mod webrtc_offer;
 mod worker;
 
 use gst::prelude::*;
@@ -89,6 +96,8 @@ pub enum MediaError {
     StartFailed(String),
     #[error("snapshot failed: {0}")]
     Snapshot(String),
+    #[error("guest: {0}")]
+    Guest(String),
     #[error("internal media error: {0}")]
     Internal(String),
 }

@@ -23,6 +23,7 @@ use super::room_meters::RoomMeters;
 use super::sockets::CallSockets;
 use super::source::SourceState;
 use super::stats::MediaStats;
+use super::webrtc_leg::{GuestSpec, WebRtcLeg};
 use super::{MediaError, MediaEvent};
 use crate::meeting::LegId;
 use crate::sdp::Negotiated;
@@ -94,13 +95,42 @@ impl RoomMedia {
         negotiated: &Negotiated,
         sockets: CallSockets,
     ) -> Result<(), MediaError> {
+        let (slot, slots) = self.free_slot(id)?;
+        let spec = LegSpec { id, slot, slots, name, plan: &self.plan, negotiated, render: self.meters.render.clone() };
+        self.link_leg(Box::new(RtpLeg::build(spec, sockets)?))
+    }
+
+    /// Answers a browser guest's offer and links its leg into the running graph; returns the
+    /// answer (with the box's ICE candidates).
+    pub fn add_guest(
+        &mut self,
+        id: LegId,
+        name: &str,
+        offer: &str,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        let (slot, slots) = self.free_slot(id)?;
+        let render = self.meters.render.clone();
+        let spec = GuestSpec { id, slot, slots, name, plan: &self.plan, render, offer, events };
+        let (leg, answer) = WebRtcLeg::build(spec)?;
+        self.link_leg(Box::new(leg))?;
+        Ok(answer)
+    }
+
+    /// The first slot no leg uses, and how many there are.
+    fn free_slot(&self, id: LegId) -> Result<(usize, usize), MediaError> {
         let slots = self.plan.slots();
         let slot = (0..slots)
             .find(|s| !self.legs.values().any(|l| l.leg.slot() == *s))
             .ok_or_else(|| MediaError::Internal(format!("no free slot for {id}: {slots} places are taken")))?;
-        let spec = LegSpec { id, slot, slots, name, plan: &self.plan, negotiated, render: self.meters.render.clone() };
-        let leg = RtpLeg::build(spec, sockets)?;
-        let bin = leg.bin.clone();
+        Ok((slot, slots))
+    }
+
+    /// Links a built leg into the running graph: its outputs to its slot's tees, then (once it
+    /// runs) its inputs from the room's picture, microphone and the other places.
+    fn link_leg(&mut self, leg: Box<dyn MediaLeg>) -> Result<(), MediaError> {
+        let (id, slot, slots) = (leg.id(), leg.slot(), self.plan.slots());
+        let bin = leg.bin().clone();
         // Held in NULL until linked (see `add_held_and_link`).
         bin.set_locked_state(true);
         self.pipeline.add(&bin).map_err(|e| MediaError::Internal(e.to_string()))?;
@@ -132,7 +162,7 @@ impl RoomMedia {
         };
         match attach(&self.graph) {
             Ok(feeds) => {
-                self.legs.insert(id, Linked { leg: Box::new(leg), feeds });
+                self.legs.insert(id, Linked { leg, feeds });
                 self.arrange();
                 self.request_keyframe();
                 Ok(())

@@ -129,6 +129,27 @@ impl MediaWorker {
         });
     }
 
+    /// Answers a browser guest's offer and links its leg into the room's media. The answer
+    /// (or why there is none) goes to `reply`; a failure also comes back as
+    /// [`MediaEvent::Failed`], so the core ends the leg.
+    pub fn start_guest(
+        &mut self,
+        leg: LegId,
+        name: &str,
+        offer: String,
+        muted: bool,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    ) {
+        let (name, events) = (name.to_owned(), self.events.clone());
+        self.send("start guest", Some(leg), move |engine| {
+            let answered = engine.start_guest(leg, &name, &offer, muted);
+            if let Err(e) = &answered {
+                let _ = events.send(MediaEvent::Failed { leg: Some(leg), reason: e.to_string() });
+            }
+            let _ = reply.send(answered);
+        });
+    }
+
     /// Unlinks the leg and closes its sockets; the last leg closes the devices. Idempotent.
     pub fn release(&mut self, leg: LegId) {
         self.prepared.remove(&leg);

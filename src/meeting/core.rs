@@ -103,6 +103,7 @@ impl Meeting {
             }
             Input::MediaIdle { leg, idle } => self.on_media_idle(now, leg, idle),
             Input::MediaStuck { leg, stuck_for } => self.on_media_stuck(now, leg, stuck_for),
+            Input::GuestArrived { ticket, name, from, offer } => self.on_guest_arrived(now, ticket, name, from, offer),
             Input::RoomMediaFailed { reason } => {
                 let legs: Vec<LegId> = self.legs.keys().copied().collect();
                 for leg in legs {
@@ -244,7 +245,7 @@ impl Meeting {
     }
 
     pub(super) fn peer_name(&self, leg: LegId) -> String {
-        self.legs.get(&leg).map_or_else(|| "the peer".into(), |l| l.peer.to_string())
+        self.legs.get(&leg).map_or_else(|| "the peer".into(), |l| l.place())
     }
 
     /// A new leg; the first of a meeting starts a fresh list of unreached places.
@@ -301,6 +302,13 @@ impl Meeting {
     /// Ends one leg however far it got (the button, `ctl leave --peer`, or a failure).
     pub(super) fn end_leg(&mut self, now: Instant, id: LegId, error: Option<String>) {
         let Some(leg) = self.legs.get_mut(&id) else { return };
+        if leg.guest.is_some() {
+            // A guest has no dialog to end: its media goes at once.
+            if leg.end_error.is_none() {
+                leg.end_error = error;
+            }
+            return self.finish_leg(now, id);
+        }
         match leg.phase {
             Phase::Live { .. } => self.send_bye(now, id, error),
             // A peer that never responded has nothing to cancel when we give up on it.
@@ -344,9 +352,10 @@ impl Meeting {
         if let Some(call_id) = leg.call_id() {
             self.ended.push_back((call_id.to_owned(), now));
         }
+        let place = leg.place();
         match leg.end_error {
-            Some(error) => self.record_failure(now, &leg.peer, error),
-            None => self.log(Level::Info, Some(id), format!("call with {} ended", leg.peer)),
+            Some(error) => self.record_failure(now, &place, error),
+            None => self.log(Level::Info, Some(id), format!("call with {place} ended")),
         }
     }
 
@@ -359,7 +368,7 @@ impl Meeting {
         let release = !leg.media_released;
         leg.media_released = true;
         let error = error.or(leg.end_error.take());
-        let peer = leg.peer.clone();
+        let peer = leg.place();
         if release {
             self.outputs.push_back(Output::ReleaseMedia { leg: id });
         }
@@ -372,10 +381,10 @@ impl Meeting {
 
     /// Logs a failed place and keeps it for `status`. The error LED shows only when no place
     /// is left in the meeting: one place down does not alarm a room still talking to others.
-    fn record_failure(&mut self, now: Instant, peer: &SipUri, error: String) {
+    fn record_failure(&mut self, now: Instant, peer: &str, error: String) {
         self.log(Level::Warn, None, format!("call with {peer} failed: {error}"));
-        self.unreached.retain(|u| u.peer != peer.to_string());
-        self.unreached.push(Unreached { peer: peer.to_string(), reason: error.clone() });
+        self.unreached.retain(|u| u.peer != peer);
+        self.unreached.push(Unreached { peer: peer.to_owned(), reason: error.clone() });
         if self.active_legs() == 0 {
             self.error = Some((error.clone(), now + self.cfg.timing.error_display));
         }

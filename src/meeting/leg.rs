@@ -59,6 +59,15 @@ pub(super) struct Leg {
     pub end_error: Option<String>,
     pub since: Instant,
     pub phase: Phase,
+    /// A browser guest (no SIP dialog: its media is negotiated over HTTPS).
+    pub guest: Option<Guest>,
+}
+
+/// Who a browser guest is: the name it typed and where its page connected from.
+#[derive(Debug, Clone)]
+pub(super) struct Guest {
+    pub name: String,
+    pub from: std::net::SocketAddr,
 }
 
 impl Leg {
@@ -78,6 +87,7 @@ impl Leg {
             end_error: None,
             since: now,
             phase,
+            guest: None,
         }
     }
 
@@ -105,8 +115,19 @@ impl Leg {
         self.phase = phase;
     }
 
+    /// The place as the admin reads it in logs and status: the peer's URI, or the guest.
+    pub fn place(&self) -> String {
+        match &self.guest {
+            Some(g) => format!("guest \"{}\" from {}", g.name, g.from.ip()),
+            None => self.peer.to_string(),
+        }
+    }
+
     /// The place's name for captions and logs: the peer's user part, else its host.
     pub fn name(&self) -> String {
+        if let Some(g) = &self.guest {
+            return g.name.clone();
+        }
         let from_invite = (!self.outgoing)
             .then(|| {
                 self.invite

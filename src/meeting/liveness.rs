@@ -16,8 +16,8 @@ impl Meeting {
     pub(super) fn on_media_idle(&mut self, now: Instant, id: LegId, idle: Duration) {
         let (interrupt_after, timeout) = (self.cfg.timing.media_interrupted, self.cfg.timing.media_timeout);
         let Some(leg) = self.legs.get_mut(&id) else { return };
+        let peer = leg.place();
         let Phase::Live { interrupted, .. } = &mut leg.phase else { return };
-        let peer = leg.peer.to_string();
         if idle >= timeout {
             let secs = timeout.as_secs();
             return self.fail_leg(now, id, format!("no media from {peer} for {secs} s: the call was ended"));

@@ -15,8 +15,10 @@
 //! - `incoming.rs`: requests from peers (INVITE, ACK, BYE, CANCEL, OPTIONS).
 //! - `status.rs`: what `ctl status` shows of the meeting and each leg.
 //! - `policy.rs`: who may call in.
+//! - `guests.rs`: browser guests, places whose media is negotiated over HTTPS, not SIP.
 
 mod core;
+mod guests;
 mod incoming;
 mod leg;
 mod liveness;
@@ -30,6 +32,8 @@ mod status;
 mod test_net;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guests;
 #[cfg(test)]
 mod tests_liveness;
 #[cfg(test)]
@@ -158,6 +162,14 @@ pub enum Input {
     RoomMediaFailed {
         reason: String,
     },
+    /// A browser guest with the right PIN asks to join (`ticket` names its request until it
+    /// is answered with `StartGuest` or `RefuseGuest`). `offer` is its SDP, for the media.
+    GuestArrived {
+        ticket: u64,
+        name: String,
+        from: SocketAddr,
+        offer: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +200,20 @@ pub enum Output {
     /// Unlink this leg and free what media holds for it (sockets, its part of the graph).
     ReleaseMedia {
         leg: LegId,
+    },
+    /// Answer the guest's offer and link its media into the room as `leg`.
+    StartGuest {
+        leg: LegId,
+        ticket: u64,
+        name: String,
+        offer: String,
+        muted: bool,
+    },
+    /// The guest cannot join: `reason` is shown on its page; `full` when the meeting is.
+    RefuseGuest {
+        ticket: u64,
+        reason: String,
+        full: bool,
     },
     SetMute(bool),
     Led(LedPattern),
@@ -258,6 +284,8 @@ pub struct MeetingConfig {
     pub allow_media_elsewhere: bool,
     /// SDES keys travel only inside TLS: encrypted calls over UDP or TCP are refused.
     pub keys_only_over_tls: bool,
+    /// Browser guests at once in the meeting (0: guests are off).
+    pub max_guests: usize,
     pub timing: Timing,
     /// Seeds tags, branches and Call-IDs (the runtime passes entropy; tests a constant).
     pub seed: u64,

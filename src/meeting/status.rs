@@ -74,9 +74,14 @@ impl Meeting {
             .values()
             .map(|l| LegStatus {
                 id: l.id,
-                peer: l.peer.to_string(),
+                peer: l.place(),
                 name: l.name(),
-                direction: if l.outgoing { "outgoing" } else { "incoming" }.into(),
+                direction: match (&l.guest, l.outgoing) {
+                    (Some(_), _) => "guest",
+                    (None, true) => "outgoing",
+                    (None, false) => "incoming",
+                }
+                .into(),
                 state: l.state(),
                 call_id: l.call_id().map(str::to_owned),
                 negotiated: l.negotiated().cloned(),
@@ -103,6 +108,6 @@ impl Meeting {
     /// The leg's Call-ID and peer, for log fields.
     pub fn leg_fields(&self, leg: LegId) -> Option<(String, String)> {
         let l = self.legs.get(&leg)?;
-        Some((l.call_id().unwrap_or("-").to_owned(), l.peer.to_string()))
+        Some((l.call_id().unwrap_or("-").to_owned(), l.place()))
     }
 }

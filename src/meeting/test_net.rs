@@ -18,6 +18,8 @@ pub(super) struct Room {
     pub(super) released: Vec<LegId>,
     pub(super) logs: Vec<String>,
     pub(super) sent: Vec<SipMessage>,
+    /// Each guest's ticket and what became of it: its leg, or why it was turned away.
+    pub(super) guests: Vec<(u64, Result<LegId, String>)>,
 }
 
 pub(super) struct Net {
@@ -44,6 +46,7 @@ pub(super) fn config(name: &str, port: u16, peers: &[u16]) -> MeetingConfig {
         caps: Default::default(),
         allow_media_elsewhere: false,
         keys_only_over_tls: false,
+        max_guests: 0,
         timing: Timing::default(),
         seed: u64::from(port),
         tls_port: None,
@@ -63,6 +66,7 @@ impl Net {
                 released: vec![],
                 logs: vec![],
                 sent: vec![],
+                guests: vec![],
             })
             .collect();
         Self { now, rooms, down: vec![], drop_next: 0, prepare_answers: true, held: None }
@@ -125,6 +129,8 @@ impl Net {
                         }
                         Output::ReleaseMedia { leg: call } => self.rooms[i].released.push(call),
                         Output::Log { message, .. } => self.rooms[i].logs.push(message),
+                        Output::StartGuest { leg, ticket, .. } => self.rooms[i].guests.push((ticket, Ok(leg))),
+                        Output::RefuseGuest { ticket, reason, .. } => self.rooms[i].guests.push((ticket, Err(reason))),
                         Output::SetMute(_) | Output::Led(_) => {}
                     }
                 }

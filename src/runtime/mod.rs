@@ -5,6 +5,7 @@
 //! media work runs on a thread of its own (`media::MediaWorker`), watched in `media_watch.rs`;
 //! control requests are answered in `requests.rs`.
 
+mod guests;
 mod media_watch;
 mod requests;
 mod sip_setup;
@@ -36,6 +37,8 @@ pub enum RuntimeError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Control(#[from] control::ControlError),
+    #[error(transparent)]
+    Guests(crate::guests::GuestsError),
 }
 
 /// A room, up and listening: what `run` reports once it is ready.
@@ -56,12 +59,15 @@ struct Room {
     /// A reloaded config waiting for the call in progress to end.
     pending: Option<Reloaded>,
     channels: Channels,
+    /// The guest page, when `[guests]` is on.
+    guests: Option<guests::GuestDoor>,
 }
 
 /// Senders the adapters report through (kept to rebuild adapters on reload).
 struct Channels {
     control: mpsc::Sender<Pending>,
     gestures: mpsc::Sender<Gesture>,
+    guests: mpsc::Sender<crate::guests::GuestRequest>,
 }
 
 fn resolve_plan(config: &Config) -> Result<MediaPlan, RuntimeError> {
@@ -100,6 +106,7 @@ fn core_config(config: &Config, sip_port: u16, tls: Option<SocketAddr>) -> Meeti
         caps: Capabilities { srtp: config.srtp_policy(), ..Capabilities::default() },
         allow_media_elsewhere: config.call.allow_media_elsewhere,
         keys_only_over_tls: config.call.keys_only_over_tls,
+        max_guests: if config.guests.enabled { config.guests.max.0 as usize } else { 0 },
         timing: config.timing(),
         seed: entropy(),
     }
@@ -129,6 +136,8 @@ pub async fn run(
     let control_task = crate::control_server::serve(&config.control.socket, control_tx.clone()).await?;
     let (gesture_tx, mut gesture_rx) = mpsc::channel(8);
     let panel = open_panel(&config, gesture_tx.clone());
+    let (guest_tx, mut guest_rx) = mpsc::channel(16);
+    let door = guests::open(&config, guest_tx.clone()).await?;
     let mut room = Room {
         core: Meeting::new(core_config(&config, sip_addr.port(), tls_addr), Instant::now()),
         engine: MediaWorker::spawn(plan, media_tx)?,
@@ -139,7 +148,8 @@ pub async fn run(
         tls_addr,
         control_task,
         pending: None,
-        channels: Channels { control: control_tx, gestures: gesture_tx },
+        channels: Channels { control: control_tx, gestures: gesture_tx, guests: guest_tx },
+        guests: door,
     };
     tracing::info!(room = %room.config.room.name, sip = %sip_addr, control = %room.config.control.socket.display(), "room ready: press the button to join");
     on_ready(&Ready { sip: sip_addr });
@@ -179,6 +189,7 @@ pub async fn run(
                 MediaEvent::CameraLost { reason } => room.engine.camera_lost(&reason),
             },
             Some((request, reply)) = control_rx.recv() => room.on_control(request, reply),
+            Some(request) = guest_rx.recv() => room.on_guest(request),
             Some(gesture) = gesture_rx.recv() => {
                 tracing::info!(?gesture, "panel button");
                 room.core.handle_input(Instant::now(), Input::Button(gesture));
@@ -283,6 +294,13 @@ impl Room {
             std::mem::replace(&mut self.control_task, task).abort();
             let _ = std::fs::remove_file(&self.config.control.socket);
         }
+        if config.guests != self.config.guests || config.sip.tls_certificate != self.config.sip.tls_certificate {
+            self.guests = None; // the old page's port is free before the new one binds
+            self.guests = guests::open(&config, self.channels.guests.clone()).await?;
+            if guests::listening(&config).is_none() {
+                tracing::info!("guest page closed ([guests] enabled = false)");
+            }
+        }
         self.core.reconfigure(core_config(&config, self.sip_addr.port(), self.tls_addr));
         self.engine.replan(plan);
         if config.panel != self.config.panel {
@@ -308,7 +326,14 @@ impl Room {
                 Output::StartMedia { leg, name, negotiated, muted, .. } => {
                     self.engine.start(leg, &name, &negotiated, muted);
                 }
-                Output::ReleaseMedia { leg } => self.engine.release(leg),
+                Output::ReleaseMedia { leg } => {
+                    self.engine.release(leg);
+                    self.forget_guest(leg);
+                }
+                Output::StartGuest { leg, ticket, name, offer, muted } => {
+                    self.start_guest(leg, ticket, &name, offer, muted)
+                }
+                Output::RefuseGuest { ticket, reason, full } => self.refuse_guest(ticket, reason, full),
                 Output::SetMute(muted) => self.engine.set_mute(muted),
                 Output::Led(led) => self.panel.show(led),
                 Output::Log { level, leg, message } => {

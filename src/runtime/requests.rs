@@ -36,6 +36,16 @@ impl Room {
             Request::Unmute => Some(Input::Command(Command::Unmute)),
             Request::Status => None,
             Request::Snapshot => return self.snapshot(reply),
+            Request::GuestLink => {
+                let _ = reply.send(match self.guest_link() {
+                    Some(link) => Response { ok: true, guest_link: Some(link), ..Response::default() },
+                    None => Response::error(
+                        "guests are not enabled in this room: set [guests] enabled = true and a pin in roombox.toml, \
+                         then reload (systemctl reload roombox)",
+                    ),
+                });
+                return;
+            }
             Request::Latency => {
                 let (samples, status) = (self.engine.latency_samples(), self.status(now));
                 tokio::spawn(async move {

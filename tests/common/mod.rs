@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod capture;
 pub mod inject;
 pub mod nft;

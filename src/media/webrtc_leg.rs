@@ -1,0 +1,245 @@
+//! A browser guest's leg: the same bin shape as a SIP leg (`leg.rs`: `video_sink`, `mix_mic`,
+//! `mix_slot_N` in; `video_src`, `audio_src` out) around a `webrtcbin` instead of rtpbin and
+//! UDP sockets. webrtcbin brings ICE (libnice), DTLS-SRTP, BUNDLE and rtcp-mux; the chains
+//! around it are the SIP leg's own (`leg_chains.rs`). The answer to the browser's offer is
+//! made in `webrtc_negotiate.rs` while the bin is built, before it joins the room.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_webrtc as gst_webrtc;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::elements::{make, pad};
+use super::leg::{AUDIO, MediaLeg, VIDEO};
+use super::leg_stats::LegMeters;
+use super::measure::RenderClock;
+use super::mix_or_pass::MixOrPass;
+use super::plan::MediaPlan;
+use super::stats::{MediaStats, ReceiveStats, SendStats};
+use super::webrtc_negotiate::{Send, send_caps};
+use super::webrtc_offer::{GuestCodecs, OfferedStream, read_offer};
+use super::{MediaError, MediaEvent, probe_buffers};
+use crate::meeting::LegId;
+
+/// The receive jitter buffer of a guest's streams (a browser on Wi-Fi jitters more than a
+/// room box on a wire).
+const GUEST_JITTER_MS: u32 = 60;
+
+/// What a guest's leg is built from.
+pub struct GuestSpec<'a> {
+    pub id: LegId,
+    pub slot: usize,
+    pub slots: usize,
+    pub name: &'a str,
+    pub plan: &'a MediaPlan,
+    pub render: Arc<RenderClock>,
+    /// The browser's SDP offer.
+    pub offer: &'a str,
+    pub events: UnboundedSender<MediaEvent>,
+}
+
+pub struct WebRtcLeg {
+    id: LegId,
+    bin: gst::Bin,
+    webrtc: gst::Element,
+    meters: Arc<LegMeters>,
+    slot: usize,
+    name: String,
+    codecs: GuestCodecs,
+    send_audio: Option<MixOrPass>,
+}
+
+impl WebRtcLeg {
+    /// Builds the leg and answers the offer; returns the leg (not yet in the room) and the
+    /// answer with its ICE candidates.
+    pub fn build(spec: GuestSpec<'_>) -> Result<(Self, String), MediaError> {
+        let codecs = read_offer(spec.offer).map_err(|e| MediaError::Guest(e.to_string()))?;
+        let bin = gst::Bin::with_name(&spec.id.to_string());
+        let webrtc = make("webrtcbin", &[("bundle-policy", "max-bundle"), ("latency", &GUEST_JITTER_MS.to_string())])?;
+        bin.add(&webrtc).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let meters = Arc::new(LegMeters::default());
+        let (id, plan) = (spec.id, spec.plan);
+        let mut sends = Vec::new();
+        let mut send_audio = None;
+        if let Some(video) = codecs.video {
+            let pay = super::leg_chains::video_send(&bin, id, video.pt)?;
+            super::repair::count_keyframe_requests(&pay, meters.clone());
+            sends.push(fixed_send(&bin, &pay, video, VIDEO)?);
+            let depay = super::leg_chains::video_receive(&bin, id, plan, &meters, spec.render.clone())?;
+            count_received(&depay, &meters, VIDEO);
+        }
+        if let Some(audio) = codecs.audio {
+            let send = super::leg_chains::audio_send(&bin, id, audio.pt, spec.slot, spec.slots)?;
+            sends.push(fixed_send(&bin, &send.pay, audio, AUDIO)?);
+            send_audio = Some(send.pass);
+            let (depay, _) = super::leg_chains::audio_receive(&bin, id, &meters, spec.render.clone())?;
+            count_received(&depay, &meters, AUDIO);
+        }
+        for send in &sends {
+            let (meters, session) = (meters.clone(), send.session);
+            probe_buffers(&send.out, "src", move |_, b| meters.rtp(session, true).record(b.size() as u64));
+        }
+        route_received_streams(&bin, &webrtc, id);
+        watch_connection(&webrtc, id, spec.events.clone());
+        tracing::trace!(offer = spec.offer, "offer of a guest");
+        let answer = super::webrtc_negotiate::answer(&webrtc, spec.offer, &sends).inspect_err(|_| {
+            let _ = bin.set_state(gst::State::Null);
+            let _ = webrtc.set_state(gst::State::Null);
+        })?;
+        super::webrtc_negotiate::count_arrivals(&webrtc, &meters);
+        tracing::info!(leg = %id, guest = spec.name, candidates = %super::webrtc_negotiate::describe_candidates(spec.offer), "guest's offer answered");
+        let leg = Self { id, bin, webrtc, meters, slot: spec.slot, name: spec.name.to_owned(), codecs, send_audio };
+        Ok((leg, answer))
+    }
+
+    /// The ICE and DTLS state of the guest's connection, in webrtcbin's words.
+    fn connection(&self) -> String {
+        let state = self.webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        format!("{state:?}").to_lowercase()
+    }
+}
+
+/// The payloader's stream fixed to what its m-line negotiates: a random SSRC, and a
+/// capsfilter after it with the payload type and that SSRC.
+fn fixed_send(bin: &gst::Bin, pay: &gst::Element, stream: OfferedStream, session: u32) -> Result<Send, MediaError> {
+    let ssrc = getrandom::u32().map_err(|e| MediaError::Internal(format!("no random SSRC: {e}")))?;
+    pay.set_property("ssrc", ssrc);
+    let filter = gst::ElementFactory::make("capsfilter")
+        .property("caps", send_caps(&stream, session, ssrc))
+        .build()
+        .map_err(|e| MediaError::Internal(e.to_string()))?;
+    bin.add(&filter).map_err(|e| MediaError::Internal(e.to_string()))?;
+    pay.link(&filter).map_err(|e| MediaError::Internal(format!("payloader to its caps: {e}")))?;
+    Ok(Send { stream, out: filter, session, ssrc })
+}
+
+/// Counts the RTP the place sent (past DTLS-SRTP, as the depayloader takes it).
+fn count_received(depay: &gst::Element, meters: &Arc<LegMeters>, session: u32) {
+    let meters = meters.clone();
+    probe_buffers(depay, "sink", move |_, b| meters.rtp(session, false).record(b.size() as u64));
+}
+
+/// webrtcbin adds a src pad per received stream: link it to that kind's depayloader. A new
+/// stream of a kind (the browser restarted its sender) replaces the old one.
+fn route_received_streams(bin: &gst::Bin, webrtc: &gst::Element, id: LegId) {
+    let bin = bin.downgrade();
+    webrtc.connect_pad_added(move |_, pad| {
+        if pad.direction() != gst::PadDirection::Src {
+            return;
+        }
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let media = caps.structure(0).and_then(|s| s.get::<&str>("media").ok()).unwrap_or_default().to_owned();
+        let depay = match media.as_str() {
+            "video" => format!("{id}-video-depay"),
+            "audio" => format!("{id}-audio-depay"),
+            _ => return,
+        };
+        let Some(bin) = bin.upgrade() else { return };
+        let Some(sink) = bin.by_name(&depay).and_then(|d| d.static_pad("sink")) else {
+            // A stream the room did not answer for: it goes nowhere.
+            let sink = make("fakesink", &[("async", "false"), ("sync", "false")]);
+            if let Ok(sink) = sink
+                && bin.add(&sink).is_ok()
+                && sink.sync_state_with_parent().is_ok()
+                && let Ok(target) = pad_of(&sink)
+            {
+                let _ = pad.link(&target);
+            }
+            return;
+        };
+        if let Some(old) = sink.peer() {
+            let _ = old.unlink(&sink);
+        }
+        if let Err(e) = pad.link(&sink) {
+            tracing::warn!(leg = %id, media, error = ?e, "could not route the guest's stream");
+        }
+    });
+}
+
+fn pad_of(sink: &gst::Element) -> Result<gst::Pad, MediaError> {
+    pad(sink, "sink")
+}
+
+/// A connection that fails (ICE found no path, DTLS did not agree) ends the guest's leg.
+fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<MediaEvent>) {
+    webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
+        let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        tracing::info!(leg = %id, ?state, "guest connection");
+        if state == gst_webrtc::WebRTCPeerConnectionState::Failed {
+            let reason = "the guest's browser could not be reached (ICE or DTLS failed)".to_owned();
+            let _ = events.send(MediaEvent::Failed { leg: Some(id), reason });
+        }
+    });
+}
+
+impl MediaLeg for WebRtcLeg {
+    fn id(&self) -> LegId {
+        self.id
+    }
+    fn bin(&self) -> &gst::Bin {
+        &self.bin
+    }
+    fn slot(&self) -> usize {
+        self.slot
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn stats(&self) -> MediaStats {
+        let m = &self.meters;
+        let encryption = format!("DTLS-SRTP ({})", self.connection());
+        let receive = |codec: Option<&str>, decoded: &super::stats::SharedMeter, rx: &super::stats::SharedMeter| {
+            let (decoded_per_s, _, decoded_total) = decoded.read();
+            let (_, kbps, packets_received) = rx.read();
+            ReceiveStats {
+                codec: codec.unwrap_or_default().to_owned(),
+                decoded_per_s,
+                decoded_total,
+                kbps,
+                packets_received,
+                encryption: codec.map(|_| encryption.clone()).unwrap_or_default(),
+                ..Default::default()
+            }
+        };
+        let send = |codec: Option<&str>, tx: &super::stats::SharedMeter| {
+            let (_, kbps, packets_sent) = tx.read();
+            SendStats { codec: codec.unwrap_or_default().to_owned(), kbps, packets_sent, ..Default::default() }
+        };
+        let (video, audio) = (self.codecs.video.map(|_| "H264"), self.codecs.audio.map(|_| "OPUS"));
+        let mut audio_in = receive(audio, &m.audio_decoded, &m.audio_rx);
+        audio_in.level_db = self.level_db();
+        MediaStats {
+            video_in: receive(video, &m.video_decoded, &m.video_rx),
+            audio_in,
+            video_out: send(video, &m.video_tx),
+            audio_out: send(audio, &m.audio_tx),
+            ..Default::default()
+        }
+    }
+    fn level_db(&self) -> Option<f64> {
+        self.meters.level_db.lock().ok().and_then(|l| *l)
+    }
+    fn tick(&self, _bounds: super::jitter::JitterBounds) {}
+    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
+        (self.meters.video_latency.recent(), self.meters.audio_latency.recent())
+    }
+    fn idle(&self) -> Duration {
+        self.meters.idle()
+    }
+    fn refresh_latency(&self) {
+        if let Some(send) = &self.send_audio {
+            send.refresh_latency();
+        }
+    }
+    fn set_mixing(&self, mixing: bool) {
+        if let Some(send) = &self.send_audio {
+            send.set_mixing(mixing);
+        }
+    }
+    fn target_kbps(&self) -> Option<u32> {
+        None
+    }
+}

@@ -1,0 +1,162 @@
+//! Answering a browser's offer with webrtcbin, on the media thread (each step waits for
+//! webrtcbin's promise, bounded): the offer is set, each m-line the room takes gets its
+//! transceiver's codec and direction and the leg's payloader linked to it, the answer is made
+//! and set, and ICE gathering completes, so the answer carries every candidate (no trickle
+//! needed on a LAN).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_sdp as gst_sdp;
+use gstreamer_webrtc as gst_webrtc;
+
+use super::MediaError;
+use super::leg::VIDEO;
+use super::leg_stats::LegMeters;
+use super::webrtc_offer::OfferedStream;
+
+/// How long one negotiation step, and gathering the candidates, may take.
+const STEP: Duration = Duration::from_secs(5);
+
+fn failed(what: &str, why: impl std::fmt::Display) -> MediaError {
+    MediaError::Guest(format!("{what}: {why}"))
+}
+
+/// Emits `signal` with a promise and waits for its reply (bounded by [`STEP`]).
+fn call(webrtc: &gst::Element, signal: &str, arg: &dyn ToValue) -> Result<Option<gst::Structure>, MediaError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let _ = tx.send(reply.ok().flatten().map(|s| s.to_owned()));
+    });
+    webrtc.emit_by_name::<()>(signal, &[arg, &promise]);
+    let reply = rx.recv_timeout(STEP).map_err(|_| failed(signal, "webrtcbin did not answer"))?;
+    if let Some(error) = reply.as_ref().and_then(|r| r.get::<glib::Error>("error").ok()) {
+        return Err(failed(signal, error));
+    }
+    Ok(reply)
+}
+
+use gst::glib;
+
+/// The RTP the leg sends on one m-line: the payload type the offer gave the room's codec, and
+/// the SSRC the payloader sends with (the answer announces it, so the browser ties the stream
+/// to its track).
+pub(super) fn send_caps(stream: &OfferedStream, session: u32, ssrc: u32) -> gst::Caps {
+    let (media, name, rate) = if session == VIDEO { ("video", "H264", 90_000) } else { ("audio", "OPUS", 48_000) };
+    gst::Caps::builder("application/x-rtp")
+        .field("media", media)
+        .field("encoding-name", name)
+        .field("payload", i32::from(stream.pt))
+        .field("clock-rate", rate)
+        .field("ssrc", ssrc)
+        .build()
+}
+
+/// The codec a transceiver may use: webrtcbin 1.22 matches the offer's m-lines to the
+/// transceivers by intersecting with these when it answers (it keeps the offer's own fields,
+/// packetization-mode among them), and answers NACK/PLI/FIR for the picture. No
+/// profile-level-id: webrtcbin checks the payloader's caps against these, and the room's
+/// encoder names its own level.
+fn codec_preferences(stream: &OfferedStream, session: u32, ssrc: u32) -> gst::Caps {
+    let mut caps = send_caps(stream, session, ssrc);
+    if session == VIDEO
+        && let Some(s) = caps.make_mut().structure_mut(0)
+    {
+        s.set("rtcp-fb-nack", true);
+        s.set("rtcp-fb-nack-pli", true);
+        s.set("rtcp-fb-ccm-fir", true);
+    }
+    caps
+}
+
+/// One stream the leg sends: its m-line, the element its RTP leaves from, its session (video
+/// or audio) and SSRC.
+pub(super) struct Send {
+    pub stream: OfferedStream,
+    pub out: gst::Element,
+    pub session: u32,
+    pub ssrc: u32,
+}
+
+/// Sets the offer, links each payloader to its m-line, and returns the answer's SDP.
+pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Result<String, MediaError> {
+    webrtc.set_state(gst::State::Ready).map_err(|e| failed("webrtcbin did not start", e))?;
+    let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| failed("the offer", e))?;
+    let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+    call(webrtc, "set-remote-description", &offer)?;
+    // One sink pad per m-line the room takes, named after it; webrtcbin 1.22 makes its
+    // transceiver now and pairs it with the offer's m-line when it answers.
+    for Send { stream, out: pay, session, ssrc } in sends {
+        let mline = stream.mline;
+        let sink = webrtc
+            .request_pad_simple(&format!("sink_{mline}"))
+            .ok_or_else(|| failed("webrtcbin", format!("no sink pad for m-line {mline}")))?;
+        let transceiver = sink
+            .property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")
+            .ok_or_else(|| failed("webrtcbin", format!("no transceiver for m-line {mline}")))?;
+        transceiver.set_property("direction", gst_webrtc::WebRTCRTPTransceiverDirection::Sendrecv);
+        transceiver.set_property("codec-preferences", codec_preferences(stream, *session, *ssrc));
+        if *session == VIDEO {
+            transceiver.set_property("do-nack", true);
+        }
+        let src = pay.static_pad("src").ok_or_else(|| failed("payloader", "no src pad"))?;
+        src.link(&sink).map_err(|e| failed(&format!("linking m-line {mline}"), format!("{e:?}")))?;
+    }
+    let reply =
+        call(webrtc, "create-answer", &None::<gst::Structure>)?.ok_or_else(|| failed("create-answer", "no answer"))?;
+    let answer = reply.get::<gst_webrtc::WebRTCSessionDescription>("answer").map_err(|e| failed("create-answer", e))?;
+    call(webrtc, "set-local-description", &answer)?;
+    let until = Instant::now() + STEP;
+    while webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
+        != gst_webrtc::WebRTCICEGatheringState::Complete
+    {
+        if Instant::now() >= until {
+            return Err(failed("ICE", "gathering the box's candidates did not complete within 5 s"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let local = webrtc
+        .property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")
+        .ok_or_else(|| failed("set-local-description", "no local description"))?;
+    let text = local.sdp().as_text().map_err(|e| failed("the answer", e))?;
+    if !text.contains("a=candidate") {
+        return Err(failed("ICE", "the box has no network address to offer the guest (no candidate gathered)"));
+    }
+    tracing::trace!(answer = %text, "answer to a guest");
+    Ok(text)
+}
+
+/// Counts every packet from the guest (RTP, RTCP or DTLS, as ICE hands them over) as a sign
+/// of life: a guest that only watches still sends its receiver reports.
+pub(super) fn count_arrivals(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
+    let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else { return };
+    for element in bin.iterate_recurse().into_iter().flatten() {
+        if element.factory().is_some_and(|f| f.name() == "nicesrc") {
+            let meters = meters.clone();
+            super::probe_buffers(&element, "src", move |_, _| meters.arrived());
+        }
+    }
+}
+
+/// The offer's ICE candidates in words: how many name an address, and how many hide the
+/// browser's address behind an mDNS `.local` name. The box resolves no `.local` name: with no
+/// address in the offer, the browser's connectivity checks reach the box from its real
+/// address, which ICE takes as a peer-reflexive candidate (that is how such a guest connects).
+pub(super) fn describe_candidates(offer: &str) -> String {
+    let addresses: Vec<&str> =
+        offer.lines().filter(|l| l.starts_with("a=candidate")).filter_map(|c| c.split_whitespace().nth(4)).collect();
+    let mdns = addresses.iter().filter(|a| a.ends_with(".local")).count();
+    format!("{} addresses, {mdns} mDNS names", addresses.len() - mdns)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn candidates_are_described_with_their_mdns_names() {
+        let offer = "a=candidate:1 1 udp 2122260223 1f2e-aa.local 51000 typ host\r\n\
+                     a=candidate:2 1 udp 2122260223 203.0.113.2 51001 typ host\r\n";
+        assert_eq!(super::describe_candidates(offer), "1 addresses, 1 mDNS names");
+    }
+}

@@ -1,0 +1,72 @@
+// Drives browser guests for the room's tests and benchmarks: each guest is a headless
+// Chromium of its own (Debian's /usr/bin/chromium) on the guest page. Usage:
+//   node guest.mjs '{"url": "...", "guests": [{"name": "A", "pin": "1234", "camera": true, "tone": "a.wav"}]}'
+// Prints one JSON line per guest per second ({name, message, stats}); reads commands on
+// stdin: "close NAME" (closes the guest's tab), "shot NAME PATH" (a screenshot), "quit".
+import { chromium } from 'playwright-core';
+import { createInterface } from 'node:readline';
+
+const plan = JSON.parse(process.argv[2]);
+const started = Date.now();
+
+async function launch(guest) {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required', '--use-fake-device-for-media-stream'];
+  if (guest.camera) args.push('--use-fake-ui-for-media-stream');
+  if (guest.tone) args.push('--use-file-for-fake-audio-capture=' + guest.tone);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 540 } });
+  if (guest.camera) await context.grantPermissions(['camera', 'microphone']);
+  const page = await context.newPage();
+  page.on('console', (m) => console.error(`[${guest.name}] ${m.type()}: ${m.text()}`));
+  await page.goto(plan.url);
+  await page.fill('#name', guest.name);
+  await page.fill('#pin', guest.pin);
+  const clicked = Date.now();
+  await page.click('#join');
+  return { guest, browser, page, clicked, firstFrame: null, closed: false };
+}
+
+const guests = await Promise.all(plan.guests.map(launch));
+
+async function report(g) {
+  if (g.closed) return;
+  try {
+    const message = await g.page.$eval('#message', (m) => ({ kind: m.dataset.kind || '', text: m.textContent }));
+    const stats = await g.page.evaluate(() => window.roombox.stats());
+    if (!g.firstFrame && stats.video && stats.video.framesDecoded > 0) g.firstFrame = Date.now();
+    const joinMs = g.firstFrame ? g.firstFrame - g.clicked : null;
+    console.log(JSON.stringify({ name: g.guest.name, at: Date.now() - started, message, stats, joinMs }));
+  } catch (e) {
+    console.log(JSON.stringify({ name: g.guest.name, error: String(e) }));
+  }
+}
+
+// First frames are timed finely (the join benchmark); the rest once a second.
+const fine = setInterval(() => guests.filter((g) => !g.firstFrame && !g.closed).forEach(async (g) => {
+  try {
+    const s = await g.page.evaluate(() => window.roombox.stats());
+    if (!g.firstFrame && s.video && s.video.framesDecoded > 0) g.firstFrame = Date.now();
+  } catch (e) { /* the page is busy joining */ }
+}), 10);
+const ticker = setInterval(() => guests.forEach(report), 1000);
+
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const [command, name, path] = line.trim().split(/\s+/);
+  const g = guests.find((x) => x.guest.name === name);
+  if (command === 'close' && g) {
+    g.closed = true;
+    await g.page.close({ runBeforeUnload: true });
+    await g.browser.close();
+    console.log(JSON.stringify({ name, closed: true }));
+  } else if (command === 'shot' && g) {
+    await g.page.screenshot({ path });
+    console.log(JSON.stringify({ name, shot: path }));
+  } else if (command === 'quit') {
+    clearInterval(ticker);
+    clearInterval(fine);
+    await Promise.all(guests.filter((x) => !x.closed).map((x) => x.browser.close()));
+    process.exit(0);
+  }
+});
