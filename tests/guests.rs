@@ -61,12 +61,16 @@ fn a_guest_joins_a_room_and_each_sees_and_hears_the_other() {
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-page.png");
     browsers.command(&format!("shot Ingrid {}", shot.display()));
     browsers.wait("Ingrid", Duration::from_secs(10), "the screenshot", |r| r["shot"].is_string());
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(common::png_size(&png), Some((960, 540)));
+    let picture = common::Picture::decode(&std::fs::read(&shot).unwrap());
+    assert_eq!((picture.width, picture.height), (960, 540));
+    let (r, g, b) = picture.rgb_around(480, 200, 40);
+    assert!(b > 150 && r < 80 && g < 110, "the page shows the room's blue picture: {:?}", (r, g, b));
 
     // Leaving (the page's button) ends the guest's leg at once, and the room goes idle.
-    drop(browsers);
-    oslo.wait_state(RoomState::Idle, Duration::from_secs(40));
+    browsers.command("leave Ingrid");
+    browsers.wait("Ingrid", Duration::from_secs(10), "the page left", |r| r["message"]["kind"] == "left");
+    oslo.wait_state(RoomState::Idle, Duration::from_secs(3));
+    assert!(oslo.log().contains("call with guest \"Ingrid\" from 127.0.0.1 ended"));
 }
 
 #[test]
@@ -178,6 +182,19 @@ fn two_rooms_and_two_guests_meet_and_one_guest_leaves() {
     let far = tone_levels(&bergen_dir.path().join("heard.raw"), 2.0, &[440, 1000, 1400, 660]);
     assert!(far[..3].iter().all(|db| *db > -50.0), "bergen hears oslo, Ada and Bo: {far:?}");
 
+    // Bo's page shows the host's gallery: oslo (blue), bergen (orange) and Ada's green camera.
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-meeting.png");
+    browsers.command(&format!("shot Bo {}", shot.display()));
+    browsers.wait("Bo", Duration::from_secs(10), "the screenshot", |r| r["shot"].is_string());
+    let picture = common::Picture::decode(&std::fs::read(&shot).unwrap());
+    let all = |test: fn((u8, u8, u8)) -> bool| picture.count(0, 0, 960, 450, test);
+    let (blue, orange, green) = (
+        all(|(r, g, b)| b > 150 && r < 80 && g < 110),
+        all(|(r, g, b)| r > 150 && g < 110 && b < 80),
+        all(|(r, g, b)| g > 100 && r < 80 && b < 80),
+    );
+    assert!(blue > 5000 && orange > 5000 && green > 5000, "tiles of every other place: {blue} {orange} {green}");
+
     // Ada closes her tab: the others go on.
     browsers.command("close Ada");
     oslo.wait_for(Duration::from_secs(40), "Ada gone", |s| s.meeting.legs.len() == 2 && s.meeting.places == 3);
@@ -186,4 +203,24 @@ fn two_rooms_and_two_guests_meet_and_one_guest_leaves() {
         browsers.wait("Bo", Duration::from_secs(10), "Bo still decoding", |r| video(r).0 > video(&before).0 + 30);
     assert_eq!(after["stats"]["connection"], "connected");
     bergen.wait_for(Duration::from_secs(10), "bergen still in the meeting", |s| common::decoding(s, 10.0));
+}
+
+#[test]
+fn the_idle_screen_and_guest_link_show_the_join_link_as_a_qr_code() {
+    enter_private_network();
+    let (oslo, page, dir) = room("oslo", 440, 0xff20_40c0, &[], "");
+    let out = oslo.ctl(&["guest-link"]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(printed.starts_with(&url(page)), "{printed}");
+    assert!(printed.lines().count() > 10 && printed.contains('▀'), "and a QR code for the terminal:\n{printed}");
+    // The idle screen carries the link as a QR code a phone reads (zbar reads it here).
+    let shot = dir.path().join("idle.png");
+    assert!(oslo.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
+    let read = std::process::Command::new("gst-launch-1.0")
+        .args(["-m", "filesrc", &format!("location={}", shot.display()), "!", "pngdec", "!", "videoconvert"])
+        .args(["!", "zbar", "!", "fakesink"])
+        .output()
+        .unwrap();
+    let messages = String::from_utf8_lossy(&read.stdout);
+    assert!(messages.contains(&format!("symbol=(string){}", url(page))), "the QR code holds the link:\n{messages}");
 }

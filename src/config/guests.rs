@@ -47,6 +47,13 @@ impl Default for GuestsConfig {
 }
 
 impl GuestsConfig {
+    /// The join link the idle screen shows, when guests are on and `show_link` is set.
+    pub fn link_to_show(&self) -> Option<String> {
+        let fallback = std::net::IpAddr::from([127, 0, 0, 1]);
+        (self.enabled && self.show_link)
+            .then(|| crate::guests::link::join_url(self.link.as_deref(), self.listen, fallback))
+    }
+
     /// Guests need a PIN of 4 to 12 digits, and a certificate needs its key.
     pub(super) fn check(&self) -> Result<(), String> {
         if !self.enabled {

@@ -34,6 +34,24 @@ pub fn modules(text: &str) -> Option<Vec<Vec<bool>>> {
     Some(colors.chunks(width).map(|row| row.iter().map(|c| *c == Color::Dark).collect()).collect())
 }
 
+/// The QR code of `text` as an SVG picture of `size` pixels, dark on white with its quiet
+/// zone (the idle screen draws it with rsvgoverlay).
+pub fn svg_qr(text: &str, size: u32) -> Option<String> {
+    let rows = modules(text)?;
+    let n = rows.len() + 8;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" viewBox=\"0 0 {n} {n}\" \
+         shape-rendering=\"crispEdges\"><rect width=\"{n}\" height=\"{n}\" fill=\"#fff\"/><path fill=\"#000\" d=\""
+    );
+    for (y, row) in rows.iter().enumerate() {
+        for (x, _) in row.iter().enumerate().filter(|(_, dark)| **dark) {
+            svg += &format!("M{} {}h1v1h-1z", x + 4, y + 4);
+        }
+    }
+    svg += "\"/></svg>";
+    Some(svg)
+}
+
 /// The QR code of `text` for a terminal: two rows of modules per line of half blocks, with
 /// the quiet zone a phone's camera needs around it.
 pub fn terminal_qr(text: &str) -> Option<String> {

@@ -23,7 +23,7 @@ impl IdleDisplay {
         let pipeline = gst::Pipeline::with_name("idle-screen");
         let text = format!(
             "{} ! video/x-raw,width={},height={},framerate=5/1 ! videoconvert",
-            idle_source("is-live=true"),
+            idle_source("is-live=true", plan.guest_link.is_some()),
             plan.width,
             plan.height
         );
@@ -31,7 +31,7 @@ impl IdleDisplay {
         let sink = fragment(&plan.display.fragment, gst::PadDirection::Sink)?;
         pipeline.add_many([&source, &sink]).map_err(|e| MediaError::Internal(e.to_string()))?;
         source.link(&sink).map_err(|_| MediaError::Link { from: "idle screen".into(), to: "display".into() })?;
-        label_idle_screen(pipeline.upcast_ref(), &plan.room);
+        label_idle_screen(pipeline.upcast_ref(), &plan.room, plan.guest_link.as_deref(), plan.width, plan.height);
         // A display that fails later (a driver without vblank, a cable pulled) says so in the
         // log; the event loop never waits for it.
         if let Some(bus) = pipeline.bus() {

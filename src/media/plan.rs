@@ -58,6 +58,8 @@ pub struct MediaPlan {
     pub realtime_clock: bool,
     /// Places in a meeting, this room included (the room's media has a slot for each other).
     pub places: usize,
+    /// The guest page's join link, shown as a QR code on the idle screen (`[guests]`).
+    pub guest_link: Option<String>,
 }
 
 impl MediaPlan {
@@ -194,6 +196,7 @@ impl MediaPlan {
             render_deadline_ms: config.media.render_deadline_ms.0,
             realtime_clock: config.media.clock == PipelineClock::Realtime,
             places: config.max_places(),
+            guest_link: config.guests.link_to_show(),
             echo_cancel,
         })
     }

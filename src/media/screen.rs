@@ -7,33 +7,54 @@ use gstreamer as gst;
 use super::MediaError;
 
 /// The idle screen as a GStreamer source (also what a real display shows between calls);
-/// `source_options` are added to the videotestsrc (e.g. `num-buffers=1`). Its text is set with
-/// [`label_idle_screen`] (a launch string cannot carry a line break).
-pub fn idle_source(source_options: &str) -> String {
+/// `source_options` are added to the videotestsrc (e.g. `num-buffers=1`); `with_link` adds the
+/// guests' join link as a QR code. Its text and code are set with [`label_idle_screen`] (a
+/// launch string cannot carry a line break, nor an SVG).
+pub fn idle_source(source_options: &str, with_link: bool) -> String {
+    let qr = if with_link { " ! videoconvert ! rsvgoverlay name=idle-qr ! videoconvert" } else { "" };
     format!(
         "videotestsrc {source_options} pattern=solid-color foreground-color=0xff1b2631 ! textoverlay name=idle-text \
-         font-desc=\"Sans Bold 28\" valignment=center halignment=center line-alignment=center"
+         font-desc=\"Sans Bold 28\" valignment=center halignment=center line-alignment=center{qr}"
     )
 }
 
-/// Writes the room name and the call to action onto the idle screen in `bin`.
-pub fn label_idle_screen(bin: &gst::Bin, room: &str) {
+/// Writes the room name and the call to action onto the idle screen in `bin`, and the guests'
+/// join link as a QR code in its lower right corner (a phone's camera opens it).
+pub fn label_idle_screen(bin: &gst::Bin, room: &str, link: Option<&str>, width: u32, height: u32) {
     if let Some(overlay) = bin.by_name("idle-text") {
-        overlay.set_property("text", format!("{room}\n\npress the button to join"));
+        let text = match link {
+            Some(link) => format!("{room}\n\npress the button to join\n\nguests: {link}"),
+            None => format!("{room}\n\npress the button to join"),
+        };
+        overlay.set_property("text", text);
+        if link.is_some() {
+            // Text at the top, the code below it.
+            overlay.set_property_from_str("valignment", "top");
+            overlay.set_property("font-desc", format!("Sans Bold {}", (height / 24).clamp(8, 28)));
+        }
+    }
+    let size = width.min(height) / 2;
+    if let (Some(qr), Some(svg)) = (bin.by_name("idle-qr"), link.and_then(|l| crate::guests::link::svg_qr(l, size))) {
+        let margin = size / 10;
+        qr.set_property("data", svg);
+        qr.set_property("x", (width - size - margin) as i32);
+        qr.set_property("y", (height - size - margin) as i32);
+        qr.set_property("width", size as i32);
+        qr.set_property("height", size as i32);
     }
 }
 
 /// Renders the idle screen once, at the room's picture size.
-pub fn idle_screen_png(room: &str, width: u32, height: u32) -> Result<Vec<u8>, MediaError> {
+pub fn idle_screen_png(room: &str, link: Option<&str>, width: u32, height: u32) -> Result<Vec<u8>, MediaError> {
     let description = format!(
         "{} ! video/x-raw,width={width},height={height} ! videoconvert ! pngenc ! fakesink name=out enable-last-sample=true",
-        idle_source("num-buffers=1")
+        idle_source("num-buffers=1", link.is_some())
     );
     let pipeline = gst::parse::launch(&description)
         .map_err(|e| MediaError::Snapshot(format!("idle screen: {e}")))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| MediaError::Snapshot("idle screen is not a pipeline".into()))?;
-    label_idle_screen(pipeline.upcast_ref(), room);
+    label_idle_screen(pipeline.upcast_ref(), room, link, width, height);
     let result = run_to_end(&pipeline).and_then(|()| {
         let sink = pipeline.by_name("out").ok_or_else(|| MediaError::Snapshot("no sink".into()))?;
         let sample = sink

@@ -94,7 +94,7 @@ impl Room {
     fn snapshot(&self, reply: oneshot::Sender<Response>) {
         let frame = self.engine.snapshot_sample();
         let plan = self.engine.plan();
-        let (room, width, height) = (plan.room.clone(), plan.width, plan.height);
+        let (room, link, width, height) = (plan.room.clone(), plan.guest_link.clone(), plan.width, plan.height);
         tokio::spawn(async move {
             let Ok(Ok(frame)) = tokio::time::timeout(MEDIA_ANSWER, frame).await else {
                 let _ = reply.send(Response::error("the media thread did not answer: a device driver may hang"));
@@ -102,7 +102,7 @@ impl Room {
             };
             let png = tokio::task::spawn_blocking(move || match frame {
                 Some(sample) => media::screen::sample_to_png(&sample),
-                None => media::screen::idle_screen_png(&room, width, height),
+                None => media::screen::idle_screen_png(&room, link.as_deref(), width, height),
             });
             let png = png.await.unwrap_or_else(|e| Err(media::MediaError::Snapshot(e.to_string())));
             let _ = reply.send(png.map_or_else(|e| Response::error(e.to_string()), |png| Response::png(&png)));

@@ -2,7 +2,8 @@
 // Chromium of its own (Debian's /usr/bin/chromium) on the guest page. Usage:
 //   node guest.mjs '{"url": "...", "guests": [{"name": "A", "pin": "1234", "camera": true, "tone": "a.wav"}]}'
 // Prints one JSON line per guest per second ({name, message, stats}); reads commands on
-// stdin: "close NAME" (closes the guest's tab), "shot NAME PATH" (a screenshot), "quit".
+// stdin: "leave NAME" (the page's Leave button), "close NAME" (closes the guest's tab),
+// "shot NAME PATH" (a screenshot), "quit".
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
 
@@ -60,6 +61,9 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
     await g.page.close({ runBeforeUnload: true });
     await g.browser.close();
     console.log(JSON.stringify({ name, closed: true }));
+  } else if (command === 'leave' && g) {
+    await g.page.click('#leave');
+    console.log(JSON.stringify({ name, left: true }));
   } else if (command === 'shot' && g) {
     await g.page.screenshot({ path });
     console.log(JSON.stringify({ name, shot: path }));
