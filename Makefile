@@ -40,7 +40,7 @@ demo: build
 # Latency, join time, CPU, memory and start-up, roombox against a hand-written gst-launch
 # pipeline in the same run: writes bench/results.md and bench/latency.png (a few minutes).
 bench: build
-	scripts/install-deps bench
+	scripts/install-deps bench browser
 	$(CARGO) bench --locked --bench room
 
 # Calls over impaired networks (loss, jitter, caps, an outage) between two rooms in network

@@ -6,6 +6,8 @@
 
 #[path = "room/baseline.rs"]
 mod baseline;
+#[path = "room/guests.rs"]
+mod guests;
 #[path = "room/meeting.rs"]
 mod meeting;
 #[path = "room/procs.rs"]
@@ -90,6 +92,11 @@ fn main() {
         println!("{md}\n{targets:#?}");
         return;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("guests") {
+        let (md, targets) = guests::report(&guests::measure(seconds, WARMUP, &qr_source(1280, 720)));
+        println!("{md}\n{targets:#?}");
+        return;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {
         let (joins, peaks) = roombox_joins(10);
         println!("joins {joins:?}\npeak RSS MB {peaks:?}");
@@ -131,6 +138,9 @@ fn main() {
     let (srtp_md, srtp_targets) = srtp::report(&results.calls);
     results.meeting_md.push_str(&srtp_md);
     results.meeting_targets.extend(srtp_targets);
+    let (guests_md, guests_targets) = guests::report(&guests::measure(seconds, WARMUP, &qr_source(1280, 720)));
+    results.meeting_md.push_str(&guests_md);
+    results.meeting_targets.extend(guests_targets);
     report::write(&results, seconds);
 }
 

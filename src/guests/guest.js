@@ -3,7 +3,9 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { pc: null, local: null, session: null, lostSince: null };
+const state = { pc: null, local: null, session: null, lostSince: null, timings: {} };
+// When each step of the last join happened (ms since the click): the join benchmark reads them.
+const mark = (step) => { state.timings[step] = Math.round(performance.now() - state.timings.t0); };
 
 function say(kind, text) {
   const m = $('message');
@@ -22,12 +24,17 @@ async function camera() {
   }
 }
 
+// The offer goes out with the candidates gathered: when gathering completes, or once host
+// candidates have stopped coming for a moment (a LAN needs no more), at most 3 s.
 function gathered(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((done) => {
-    const t = setTimeout(done, 3000);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') { clearTimeout(t); done(); }
+    let quiet = null;
+    const finish = () => { clearTimeout(limit); clearTimeout(quiet); done(); };
+    const limit = setTimeout(finish, 3000);
+    pc.addEventListener('icecandidate', (e) => {
+      clearTimeout(quiet);
+      if (!e.candidate) finish(); else quiet = setTimeout(finish, 30);
     });
   });
 }
@@ -46,9 +53,12 @@ async function join(event) {
   const pin = $('pin').value.trim();
   const name = $('name').value.trim() || 'Guest';
   $('join').disabled = true;
+  state.timings = { t0: performance.now() };
   try {
-    const local = await camera();
+    // The camera starts while the call is set up: its tracks go into the senders when ready.
+    const asked = camera();
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    pc.onconnectionstatechange = () => watch(pc);
     pc.ontrack = (e) => {
       // The picture and the sound play in elements of their own: a browser whose sound
       // output fails still shows the meeting.
@@ -59,12 +69,13 @@ async function join(event) {
       });
     };
     $('meeting').onclick = () => ['meeting', 'sound'].forEach((id) => $(id).play().catch(() => {}));
-    const audio = local && local.getAudioTracks()[0];
-    const video = local && local.getVideoTracks()[0];
-    pc.addTransceiver(audio || 'audio', { direction: audio ? 'sendrecv' : 'recvonly', streams: local ? [local] : [] });
-    preferH264(pc.addTransceiver(video || 'video', { direction: video ? 'sendrecv' : 'recvonly', streams: local ? [local] : [] }));
+    const sendAudio = pc.addTransceiver('audio', { direction: 'sendrecv' });
+    const sendVideo = pc.addTransceiver('video', { direction: 'sendrecv' });
+    preferH264(sendVideo);
     await pc.setLocalDescription(await pc.createOffer());
+    mark('offer');
     await gathered(pc);
+    mark('gathered');
     const response = await fetch('/whip', {
       method: 'POST',
       headers: { 'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + pin, 'X-Guest-Name': encodeURIComponent(name) },
@@ -73,20 +84,26 @@ async function join(event) {
     const body = await response.text();
     if (response.status !== 201) {
       pc.close();
-      if (local) local.getTracks().forEach((t) => t.stop());
+      asked.then((local) => local && local.getTracks().forEach((t) => t.stop()));
       const kind = response.status === 403 || response.status === 429 || response.status === 401 ? 'wrong-pin' :
         response.status === 503 ? 'full' : 'error';
       const lead = kind === 'wrong-pin' ? 'Not admitted: ' : kind === 'full' ? 'Cannot join now: ' : 'Could not join: ';
       say(kind, lead + body);
       return;
     }
+    mark('answered');
     state.session = response.headers.get('Location');
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    const local = await asked;
+    mark('camera');
+    const audio = local && local.getAudioTracks()[0];
+    const video = local && local.getVideoTracks()[0];
+    if (audio) await sendAudio.sender.replaceTrack(audio);
+    if (video) await sendVideo.sender.replaceTrack(video);
     Object.assign(state, { pc, local });
     if (local) { $('self').srcObject = local; $('self').style.display = 'block'; }
     $('mute').disabled = !audio;
     $('camera').disabled = !video;
-    pc.onconnectionstatechange = () => watch(pc);
     document.body.classList.add('in-call');
     if (!local) say('camera-refused', $('message').textContent);
   } catch (e) {
@@ -99,6 +116,7 @@ async function join(event) {
 function watch(pc) {
   const s = pc.connectionState;
   if (s === 'connected') {
+    if (!state.timings.connected) mark('connected');
     state.lostSince = null;
     if ($('message').dataset.kind === 'gone') say('', '');
   } else if (s === 'disconnected' || s === 'failed') {
@@ -145,7 +163,7 @@ window.roombox = {
     const v = $('meeting');
     const shown = { paused: v.paused, width: v.videoWidth, height: v.videoHeight, time: v.currentTime, ready: v.readyState,
       tracks: pc.getReceivers().map((r) => r.track.kind + (r.track.muted ? ' muted' : ' live') + ' ' + r.track.readyState) };
-    const out = { connection: pc.connectionState, video: null, audio: null, sent: {}, shown };
+    const out = { connection: pc.connectionState, video: null, audio: null, sent: {}, shown, timings: state.timings };
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
         out.video = { framesDecoded: r.framesDecoded || 0, fps: r.framesPerSecond || 0, width: r.frameWidth, height: r.frameHeight, raw: r };

@@ -60,6 +60,8 @@ pub struct MediaPlan {
     pub places: usize,
     /// The guest page's join link, shown as a QR code on the idle screen (`[guests]`).
     pub guest_link: Option<String>,
+    /// Browser guests may join (their DTLS certificate is made before the first does).
+    pub guests: bool,
 }
 
 impl MediaPlan {
@@ -197,6 +199,7 @@ impl MediaPlan {
             realtime_clock: config.media.clock == PipelineClock::Realtime,
             places: config.max_places(),
             guest_link: config.guests.link_to_show(),
+            guests: config.guests.enabled,
             echo_cancel,
         })
     }

@@ -83,7 +83,8 @@ impl WebRtcLeg {
             probe_buffers(&send.out, "src", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         }
         route_received_streams(&bin, &webrtc, id);
-        watch_connection(&webrtc, id, spec.events.clone());
+        let pay = bin.by_name(&format!("{id}-video-pay"));
+        watch_connection(&webrtc, id, spec.events.clone(), pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
         let answer = super::webrtc_negotiate::answer(&webrtc, spec.offer, &sends).inspect_err(|_| {
             let _ = bin.set_state(gst::State::Null);
@@ -163,11 +164,20 @@ fn pad_of(sink: &gst::Element) -> Result<gst::Pad, MediaError> {
     pad(sink, "sink")
 }
 
-/// A connection that fails (ICE found no path, DTLS did not agree) ends the guest's leg.
-fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<MediaEvent>) {
+/// A connection that fails (ICE found no path, DTLS did not agree) ends the guest's leg; one
+/// that comes up asks the room's encoder for a keyframe (what was sent before could not be
+/// decrypted), so the guest's first picture does not wait for its own request.
+fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<MediaEvent>, pay: Option<gst::Element>) {
+    let pay = pay.map(|p| p.downgrade());
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
         let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         tracing::info!(leg = %id, ?state, "guest connection");
+        if state == gst_webrtc::WebRTCPeerConnectionState::Connected
+            && let Some(sink) = pay.as_ref().and_then(|p| p.upgrade()).and_then(|p| p.static_pad("sink"))
+        {
+            let event = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+            sink.send_event(event);
+        }
         if state == gst_webrtc::WebRTCPeerConnectionState::Failed {
             let reason = "the guest's browser could not be reached (ICE or DTLS failed)".to_owned();
             let _ = events.send(MediaEvent::Failed { leg: Some(id), reason });

@@ -19,6 +19,8 @@ use super::webrtc_offer::OfferedStream;
 
 /// How long one negotiation step, and gathering the candidates, may take.
 const STEP: Duration = Duration::from_secs(5);
+/// Candidates are all in once none came for this long.
+const QUIET: Duration = Duration::from_millis(20);
 
 fn failed(what: &str, why: impl std::fmt::Display) -> MediaError {
     MediaError::Guest(format!("{what}: {why}"))
@@ -82,10 +84,24 @@ pub(super) struct Send {
 
 /// Sets the offer, links each payloader to its m-line, and returns the answer's SDP.
 pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Result<String, MediaError> {
+    let started = Instant::now();
+    let step = |what: &str| tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest answer: {what}");
+    // Host candidates all arrive at once when gathering starts; webrtcbin then waits ≈ 0.2 s
+    // before it calls gathering complete. The answer goes out once they have stopped coming.
+    let gathered = Arc::new(std::sync::Mutex::new((0usize, Instant::now())));
+    let count = gathered.clone();
+    webrtc.connect("on-ice-candidate", false, move |_| {
+        if let Ok(mut c) = count.lock() {
+            *c = (c.0 + 1, Instant::now());
+        }
+        None
+    });
     webrtc.set_state(gst::State::Ready).map_err(|e| failed("webrtcbin did not start", e))?;
+    step("ready");
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| failed("the offer", e))?;
     let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
     call(webrtc, "set-remote-description", &offer)?;
+    step("offer set");
     // One sink pad per m-line the room takes, named after it; webrtcbin 1.22 makes its
     // transceiver now and pairs it with the offer's m-line when it answers.
     for Send { stream, out: pay, session, ssrc } in sends {
@@ -104,19 +120,25 @@ pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Resu
         let src = pay.static_pad("src").ok_or_else(|| failed("payloader", "no src pad"))?;
         src.link(&sink).map_err(|e| failed(&format!("linking m-line {mline}"), format!("{e:?}")))?;
     }
+    step("pads linked");
     let reply =
         call(webrtc, "create-answer", &None::<gst::Structure>)?.ok_or_else(|| failed("create-answer", "no answer"))?;
     let answer = reply.get::<gst_webrtc::WebRTCSessionDescription>("answer").map_err(|e| failed("create-answer", e))?;
+    step("answer made");
     call(webrtc, "set-local-description", &answer)?;
+    step("answer set");
     let until = Instant::now() + STEP;
-    while webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
-        != gst_webrtc::WebRTCICEGatheringState::Complete
+    let settled = || gathered.lock().is_ok_and(|c| c.0 > 0 && c.1.elapsed() >= QUIET);
+    while !settled()
+        && webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
+            != gst_webrtc::WebRTCICEGatheringState::Complete
     {
         if Instant::now() >= until {
             return Err(failed("ICE", "gathering the box's candidates did not complete within 5 s"));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    step("candidates gathered");
     let local = webrtc
         .property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")
         .ok_or_else(|| failed("set-local-description", "no local description"))?;
@@ -126,6 +148,19 @@ pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Resu
     }
     tracing::trace!(answer = %text, "answer to a guest");
     Ok(text)
+}
+
+/// Makes the process's DTLS certificate before the first guest needs it: GStreamer's DTLS
+/// elements generate one key pair on first use (≈ 0.6 s here) and share it after, which would
+/// otherwise delay the first guest's join by that much.
+pub(super) fn warm_up() {
+    let started = Instant::now();
+    match gst::ElementFactory::make("dtlssrtpdec").build() {
+        Ok(_) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "DTLS certificate ready for guests"),
+        Err(e) => {
+            tracing::warn!("no DTLS for browser guests: {e} (install gstreamer1.0-plugins-bad and gstreamer1.0-nice)")
+        }
+    }
 }
 
 /// Counts every packet from the guest (RTP, RTCP or DTLS, as ICE hands them over) as a sign

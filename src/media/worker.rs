@@ -70,8 +70,12 @@ impl MediaWorker {
             .name("roombox-media".into())
             .spawn(move || {
                 // The idle screen first; then the SRTP plugin loads before any call's start.
+                let guests = thread_plan.guests;
                 let mut engine = Engine::new(thread_plan, thread_events);
                 super::srtp::warm_up();
+                if guests {
+                    super::webrtc_negotiate::warm_up();
+                }
                 for job in queue {
                     if let Ok(mut busy) = thread_shared.busy.lock() {
                         *busy = Some(Busy { what: job.what, leg: job.leg, since: Instant::now() });

@@ -3,7 +3,8 @@
 //   node guest.mjs '{"url": "...", "guests": [{"name": "A", "pin": "1234", "camera": true, "tone": "a.wav"}]}'
 // Prints one JSON line per guest per second ({name, message, stats}); reads commands on
 // stdin: "leave NAME" (the page's Leave button), "close NAME" (closes the guest's tab),
-// "shot NAME PATH" (a screenshot), "quit".
+// "shot NAME PATH" (a screenshot), "g2g NAME SECONDS" (glass to glass: reads the room's QR
+// timestamps from the shown picture with jsQR, for make bench), "quit".
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
 
@@ -17,7 +18,8 @@ async function launch(guest) {
   if (guest.camera) args.push('--use-fake-ui-for-media-stream');
   if (guest.tone) args.push('--use-file-for-fake-audio-capture=' + guest.tone);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args });
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 540 } });
+  // The glass-to-glass reader is injected into the page: only then is its CSP bypassed.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 540 }, bypassCSP: !!plan.measure });
   if (guest.camera) await context.grantPermissions(['camera', 'microphone']);
   const page = await context.newPage();
   page.on('console', (m) => console.error(`[${guest.name}] ${m.type()}: ${m.text()}`));
@@ -30,6 +32,36 @@ async function launch(guest) {
 }
 
 const guests = await Promise.all(plan.guests.map(launch));
+
+// Runs in the page: for `seconds`, each frame the meeting's <video> presents is cropped to its
+// middle (where the room's QR code is), read with jsQR, and the code's capture time (Unix ns)
+// compared with the frame's expected display time. Returns the latencies in ms.
+function glassToGlass(seconds) {
+  const video = document.getElementById('meeting');
+  const side = 400;
+  const canvas = document.createElement('canvas');
+  canvas.width = side;
+  canvas.height = side;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const samples = [];
+  const end = performance.now() + seconds * 1000;
+  return new Promise((done) => {
+    const step = (now, frame) => {
+      const sx = Math.max(0, (video.videoWidth - side) / 2);
+      const sy = Math.max(0, (video.videoHeight - side) / 2);
+      ctx.drawImage(video, sx, sy, side, side, 0, 0, side, side);
+      const code = jsQR(ctx.getImageData(0, 0, side, side).data, side, side);
+      if (code) {
+        try {
+          const captured = JSON.parse(code.data).TIMESTAMP / 1e6;
+          samples.push(performance.timeOrigin + frame.expectedDisplayTime - captured);
+        } catch (e) { /* not a timestamp */ }
+      }
+      if (performance.now() < end) video.requestVideoFrameCallback(step); else done(samples);
+    };
+    video.requestVideoFrameCallback(step);
+  });
+}
 
 async function report(g) {
   if (g.closed) return;
@@ -64,6 +96,10 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
   } else if (command === 'leave' && g) {
     await g.page.click('#leave');
     console.log(JSON.stringify({ name, left: true }));
+  } else if (command === 'g2g' && g) {
+    await g.page.addScriptTag({ path: new URL('node_modules/jsqr/dist/jsQR.js', import.meta.url).pathname });
+    const samples = await g.page.evaluate(glassToGlass, Number(path));
+    console.log(JSON.stringify({ name, g2g: samples }));
   } else if (command === 'shot' && g) {
     await g.page.screenshot({ path });
     console.log(JSON.stringify({ name, shot: path }));

@@ -90,6 +90,11 @@ pub struct Browsers {
 
 impl Browsers {
     pub fn start(url: &str, guests: &[Guest<'_>]) -> Browsers {
+        Self::start_with(url, guests, false)
+    }
+
+    /// As [`Browsers::start`]; `measure` lets the driver inject its glass-to-glass reader.
+    pub fn start_with(url: &str, guests: &[Guest<'_>], measure: bool) -> Browsers {
         let guests: Vec<Value> = guests
             .iter()
             .map(|g| {
@@ -97,7 +102,7 @@ impl Browsers {
                     "tone": g.tone.map(|t| t.display().to_string())})
             })
             .collect();
-        let plan = serde_json::json!({"url": url, "guests": guests}).to_string();
+        let plan = serde_json::json!({"url": url, "guests": guests, "measure": measure}).to_string();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
         let mut child = Command::new("node")
             .arg("guest.mjs")
