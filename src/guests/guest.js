@@ -166,7 +166,7 @@ window.roombox = {
     const out = { connection: pc.connectionState, video: null, audio: null, sent: {}, shown, timings: state.timings };
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
-        out.video = { framesDecoded: r.framesDecoded || 0, fps: r.framesPerSecond || 0, width: r.frameWidth, height: r.frameHeight, raw: r };
+        out.video = { framesDecoded: r.framesDecoded || 0, fps: r.framesPerSecond || 0, width: r.frameWidth, height: r.frameHeight };
       }
       if (r.type === 'inbound-rtp' && r.kind === 'audio') {
         out.audio = { packets: r.packetsReceived || 0, samples: r.totalSamplesReceived || 0, energy: r.totalAudioEnergy || 0 };

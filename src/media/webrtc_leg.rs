@@ -90,7 +90,7 @@ impl WebRtcLeg {
             let _ = bin.set_state(gst::State::Null);
             let _ = webrtc.set_state(gst::State::Null);
         })?;
-        super::webrtc_negotiate::count_arrivals(&webrtc, &meters);
+        super::webrtc_negotiate::tune_transport(&webrtc, &meters);
         tracing::info!(leg = %id, guest = spec.name, candidates = %super::webrtc_negotiate::describe_candidates(spec.offer), "guest's offer answered");
         let leg = Self { id, bin, webrtc, meters, slot: spec.slot, name: spec.name.to_owned(), codecs, send_audio };
         Ok((leg, answer))

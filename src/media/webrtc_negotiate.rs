@@ -163,14 +163,27 @@ pub(super) fn warm_up() {
     }
 }
 
-/// Counts every packet from the guest (RTP, RTCP or DTLS, as ICE hands them over) as a sign
-/// of life: a guest that only watches still sends its receiver reports.
-pub(super) fn count_arrivals(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
+/// Sets up the transport webrtcbin made for the guest. Every packet from the guest (RTP, RTCP
+/// or DTLS, as ICE hands them over) counts as a sign of life: a guest that only watches still
+/// sends its receiver reports. And packets go out as soon as they are made: webrtcbin's
+/// `clocksync` and `nicesink` would hold each until its running time plus the room's latency
+/// (a frame of the camera, 33 ms), where a SIP leg's `udpsink` sends at once.
+pub(super) fn tune_transport(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
     let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else { return };
     for element in bin.iterate_recurse().into_iter().flatten() {
-        if element.factory().is_some_and(|f| f.name() == "nicesrc") {
-            let meters = meters.clone();
-            super::probe_buffers(&element, "src", move |_, _| meters.arrived());
+        match element.factory().map(|f| f.name()) {
+            Some(name) if name == "nicesrc" => {
+                let meters = meters.clone();
+                super::probe_buffers(&element, "src", move |_, _| meters.arrived());
+            }
+            Some(name) if name == "nicesink" || name == "clocksync" => {
+                for property in ["sync", "async"] {
+                    if element.find_property(property).is_some() {
+                        element.set_property(property, false);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -44,6 +44,8 @@ function glassToGlass(seconds) {
   canvas.height = side;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const samples = [];
+  const received = [];
+  window.roomboxReceived = received;
   const end = performance.now() + seconds * 1000;
   return new Promise((done) => {
     const step = (now, frame) => {
@@ -55,6 +57,7 @@ function glassToGlass(seconds) {
         try {
           const captured = JSON.parse(code.data).TIMESTAMP / 1e6;
           samples.push(performance.timeOrigin + frame.expectedDisplayTime - captured);
+          if (frame.receiveTime) received.push(performance.timeOrigin + frame.receiveTime - captured);
         } catch (e) { /* not a timestamp */ }
       }
       if (performance.now() < end) video.requestVideoFrameCallback(step); else done(samples);
@@ -99,7 +102,8 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
   } else if (command === 'g2g' && g) {
     await g.page.addScriptTag({ path: new URL('node_modules/jsqr/dist/jsQR.js', import.meta.url).pathname });
     const samples = await g.page.evaluate(glassToGlass, Number(path));
-    console.log(JSON.stringify({ name, g2g: samples }));
+    const received = await g.page.evaluate(() => window.roomboxReceived);
+    console.log(JSON.stringify({ name, g2g: samples, received }));
   } else if (command === 'shot' && g) {
     await g.page.screenshot({ path });
     console.log(JSON.stringify({ name, shot: path }));
