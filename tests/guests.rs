@@ -224,3 +224,20 @@ fn the_idle_screen_and_guest_link_show_the_join_link_as_a_qr_code() {
     let messages = String::from_utf8_lossy(&read.stdout);
     assert!(messages.contains(&format!("symbol=(string){}", url(page))), "the QR code holds the link:\n{messages}");
 }
+
+#[test]
+fn a_full_meeting_and_a_box_that_went_away_are_said_on_the_page() {
+    enter_private_network();
+    let (oslo, page, _dir) = room("oslo", 440, 0xff20_40c0, &[], "max_places = 2");
+    let first = Browsers::start(&url(page), &[Guest { name: "Ada", pin: PIN, camera: true, tone: None }]);
+    first.wait("Ada", Duration::from_secs(30), "the room's picture", |r| video(r).0 > 0);
+    let second = Browsers::start(&url(page), &[Guest { name: "Bo", pin: PIN, camera: true, tone: None }]);
+    let refused = second.wait("Bo", Duration::from_secs(30), "the refusal", |r| r["message"]["kind"] == "full");
+    assert!(refused["message"]["text"].as_str().unwrap().contains("the meeting is full (2 places)"), "{refused:#}");
+    let status = oslo.status().unwrap();
+    assert_eq!((status.meeting.legs.len(), status.meeting.legs[0].name.as_str()), (1, "Ada"));
+    // The box goes away: Ada's page says so.
+    drop(oslo);
+    let gone = first.wait("Ada", Duration::from_secs(40), "the page to notice", |r| r["message"]["kind"] == "gone");
+    assert!(gone["message"]["text"].as_str().unwrap().contains("connection to the room box was lost"), "{gone:#}");
+}
