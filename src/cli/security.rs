@@ -23,6 +23,7 @@ pub fn report(config: &Config) -> (Vec<String>, Vec<String>) {
                 .to_owned(),
         );
     }
+    guests(config, &mut lines, &mut warnings);
     if !config.wants_tls() {
         lines.push("tls:     off (no [sip] tls_listen, no sips: peer)".into());
         return (lines, warnings);
@@ -47,4 +48,31 @@ pub fn report(config: &Config) -> (Vec<String>, Vec<String>) {
         Err(e) => warnings.push(e.to_string()),
     }
     (lines, warnings)
+}
+
+/// The guest page: where it is served, and what it lacks.
+fn guests(config: &Config, lines: &mut Vec<String>, warnings: &mut Vec<String>) {
+    let g = &config.guests;
+    if !g.enabled {
+        lines.push("guests:  off ([guests] enabled = false: nothing listens for browsers)".into());
+        return;
+    }
+    let link = crate::guests::link::join_url(g.link.as_deref(), g.listen, config.sip.listen.ip());
+    lines.push(format!("guests:  {link} (listening on {}), up to {}, PIN of {} digits", g.listen, g.max, g.pin.len()));
+    if g.pin.len() < 6 {
+        warnings.push(format!(
+            "a {}-digit guest PIN falls to a patient guesser even slowed down: use 6 digits or more",
+            g.pin.len()
+        ));
+    }
+    let missing: Vec<&str> = ["webrtcbin", "nicesrc", "dtlssrtpenc"]
+        .into_iter()
+        .filter(|e| gstreamer::init().is_err() || gstreamer::ElementFactory::find(e).is_none())
+        .collect();
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "browser guests need GStreamer's {}: install gstreamer1.0-plugins-bad and gstreamer1.0-nice",
+            missing.join(", ")
+        ));
+    }
 }
