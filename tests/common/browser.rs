@@ -30,9 +30,9 @@ pub fn enter_private_network() {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago (outside the ephemeral range).
 pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    super::free_port()
 }
 
 /// `[guests]` for a room whose page listens on `port`, with its certificate in `dir`.

@@ -24,9 +24,22 @@ pub fn decoding(s: &Status, fps: f64) -> bool {
     s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= fps && m.audio_in.decoded_per_s >= 40.0)
 }
 
-/// A UDP port that was free a moment ago.
+/// A port free a moment ago for UDP and TCP alike, below Linux's ephemeral range (32768 on):
+/// a port the kernel handed out could be handed again to another test's media socket before
+/// this test's daemon binds it. Random, so tests running side by side do not pick the same.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::UNIX_EPOCH.elapsed().map_or(0, |d| u64::from(d.subsec_nanos()));
+    let seed = (u64::from(std::process::id()) << 32) ^ nanos;
+    loop {
+        let mut x = seed.wrapping_add(NEXT.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed));
+        x = (x ^ (x >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let port = 20_000 + (x % 12_000) as u16;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The simulated devices of a test room (GStreamer fragments or the built-in names).
