@@ -17,11 +17,12 @@ fn sipp_calls_a_room_with_its_own_payload_types_and_hangs_up() {
     let out = sipp(&room, port, "call.xml");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "sipp's call failed:\n{report}\nroom log:\n{}", room.log());
+    // sipp is gone once its BYE is answered; the room logs the end a moment later.
+    room.wait_state(RoomState::Idle, Duration::from_secs(5));
     let log = room.log();
     assert!(log.contains("in call with sip:sipp@127.0.0.1"), "{log}");
     assert!(log.contains("NOT encrypted: plain RTP"), "the log says the call is in the clear: {log}");
     assert!(log.contains("left the call"), "{log}");
-    room.wait_state(RoomState::Idle, Duration::from_secs(5));
 }
 
 #[test]
