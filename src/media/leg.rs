@@ -51,6 +51,12 @@ pub trait MediaLeg {
     fn set_mixing(&self, mixing: bool);
     /// The bitrate (kbit/s) the place's path carries, when the leg sends video.
     fn target_kbps(&self) -> Option<u32>;
+    /// Whether the room's encoder should make a keyframe as the leg joins (a leg that can only
+    /// decrypt once its own handshake is done asks for it then, not sooner: keyframes are
+    /// rationed, and one nobody can read would hold back the one that counts).
+    fn keyframe_on_link(&self) -> bool {
+        true
+    }
 }
 
 pub struct RtpLeg {

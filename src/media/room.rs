@@ -162,9 +162,12 @@ impl RoomMedia {
         };
         match attach(&self.graph) {
             Ok(feeds) => {
+                let keyframe = leg.keyframe_on_link();
                 self.legs.insert(id, Linked { leg, feeds });
                 self.arrange();
-                self.request_keyframe();
+                if keyframe {
+                    self.request_keyframe();
+                }
                 Ok(())
             }
             Err(e) => {

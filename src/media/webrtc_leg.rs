@@ -252,4 +252,7 @@ impl MediaLeg for WebRtcLeg {
     fn target_kbps(&self) -> Option<u32> {
         None
     }
+    fn keyframe_on_link(&self) -> bool {
+        false // asked for when DTLS is up (`watch_connection`)
+    }
 }

@@ -96,6 +96,13 @@ pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Resu
         }
         None
     });
+    // UDP only: a browser on the LAN reaches the box over UDP, and every TCP candidate is one
+    // more pair the browser checks before the call connects.
+    if let Some(ice) = webrtc.property::<Option<glib::Object>>("ice-agent")
+        && ice.find_property("ice-tcp").is_some()
+    {
+        ice.set_property("ice-tcp", false);
+    }
     webrtc.set_state(gst::State::Ready).map_err(|e| failed("webrtcbin did not start", e))?;
     step("ready");
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| failed("the offer", e))?;
