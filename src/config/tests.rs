@@ -166,3 +166,20 @@ fn encryption_and_its_suites_are_read_and_bad_values_explained() {
     let err = error_of("[call]\nsrtp_suites = [\"AEAD_AES_128_GCM\", \"AEAD_AES_128_GCM\"]\n");
     assert!(err.contains("twice"), "{err}");
 }
+
+#[test]
+fn guests_need_a_pin_of_digits_a_key_with_their_certificate_and_an_https_link() {
+    let parse = |extra: &str| Config::parse(&format!("[guests]\nenabled = true\n{extra}"), "x");
+    let err = parse("").unwrap_err().to_string();
+    assert!(err.contains("[guests] pin must be 4 to 12 digits (it is empty)"), "{err}");
+    assert!(parse("pin = \"12a4\"\n").unwrap_err().to_string().contains("4 characters"));
+    let err = parse("pin = \"482913\"\ntls_certificate = \"/x.crt\"\n").unwrap_err().to_string();
+    assert!(err.contains("tls_certificate and tls_key go together"), "{err}");
+    let err = parse("pin = \"482913\"\nlink = \"http://room/\"\n").unwrap_err().to_string();
+    assert!(err.contains("must start with https://"), "{err}");
+    let ok = parse("pin = \"482913\"\nmax = 3\n").unwrap();
+    assert_eq!(ok.guests.link_to_show().as_deref().map(|l| l.ends_with(":8443/")), Some(true));
+    assert!(parse("pin = \"482913\"\nmax = 4\n").is_err(), "at most 3 guests");
+    // Off, a PIN is not needed.
+    assert!(Config::parse("[guests]\nenabled = false\n", "x").is_ok());
+}
