@@ -241,3 +241,34 @@ fn a_full_meeting_and_a_box_that_went_away_are_said_on_the_page() {
     let gone = first.wait("Ada", Duration::from_secs(40), "the page to notice", |r| r["message"]["kind"] == "gone");
     assert!(gone["message"]["text"].as_str().unwrap().contains("connection to the room box was lost"), "{gone:#}");
 }
+
+#[test]
+fn a_reload_opens_and_closes_the_guest_page() {
+    enter_private_network();
+    let (page, dir) = (free_tcp_port(), tempfile::tempdir().unwrap());
+    let off = guests_section(page, PIN, dir.path()).replace("enabled = true", "enabled = false");
+    let oslo = Daemon::start_with("oslo", free_port(), &[], "", &Devices { extra: off, ..Devices::default() });
+    let serves = || std::net::TcpStream::connect(("127.0.0.1", page)).is_ok();
+    let reload = |from: &str, to: &str| {
+        let path = oslo.dir.path().join("roombox.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        // SAFETY: a signal to the daemon this test started.
+        assert_eq!(unsafe { libc::kill(oslo.pid() as i32, libc::SIGHUP) }, 0);
+    };
+    let wait = |want: bool, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while serves() != want {
+            assert!(std::time::Instant::now() < deadline, "{what}\n{}", oslo.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(!serves(), "guests off: nothing listens");
+    reload("enabled = false", "enabled = true");
+    wait(true, "the reload opens the guest page");
+    let page_text = std::process::Command::new("curl").args(["-sk", &url(page)]).output().unwrap();
+    assert!(String::from_utf8_lossy(&page_text.stdout).contains("Join the meeting"));
+    reload("enabled = true", "enabled = false");
+    wait(false, "the reload closes it again");
+    assert!(oslo.log().contains("guest page closed"));
+}
