@@ -28,27 +28,33 @@ pub(super) const AUDIO: u32 = 1;
 /// The raw audio every place's sound is carried in inside the room (10 ms buffers).
 pub(super) const ROOM_AUDIO: &str = "audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved";
 
+/// What every kind of leg holds alike. The [`MediaLeg`] methods that only read it come with
+/// the trait, so each transport implements only what differs.
+pub struct LegBase {
+    pub(super) id: LegId,
+    /// The bin linked into the room pipeline (its ghost pads are named in the module doc).
+    pub(super) bin: gst::Bin,
+    pub(super) meters: Arc<LegMeters>,
+    /// The room slot (0-based) whose tees this leg's decoded picture and sound feed.
+    pub(super) slot: usize,
+    pub(super) name: String,
+    /// What this leg sends: the mix-minus, or the microphone alone (once audio is negotiated).
+    pub(super) send_audio: Option<MixOrPass>,
+}
+
+impl LegBase {
+    pub(super) fn new(id: LegId, slot: usize, name: &str) -> Self {
+        let bin = gst::Bin::with_name(&id.to_string());
+        Self { id, bin, meters: Arc::new(LegMeters::default()), slot, name: name.to_owned(), send_audio: None }
+    }
+}
+
 /// What the room needs of a leg, whatever its transport.
 pub trait MediaLeg {
-    fn id(&self) -> LegId;
-    /// The bin linked into the room pipeline (its ghost pads are named in the module doc).
-    fn bin(&self) -> &gst::Bin;
-    /// The room slot (0-based) whose tees this leg's decoded picture and sound feed.
-    fn slot(&self) -> usize;
-    fn name(&self) -> &str;
+    fn base(&self) -> &LegBase;
     fn stats(&self) -> MediaStats;
-    /// The loudness of the place's decoded sound (dBFS), for the speaker highlight.
-    fn level_db(&self) -> Option<f64>;
     /// Periodic upkeep (jitter buffers follow the measured jitter).
     fn tick(&self, bounds: super::jitter::JitterBounds);
-    /// Recent live latency samples (ms): video, audio.
-    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>);
-    /// How long nothing (no RTP, no RTCP) has arrived from the place.
-    fn idle(&self) -> std::time::Duration;
-    /// Has the leg's mixer learn the latency of its inputs again (a jitter buffer changed).
-    fn refresh_latency(&self);
-    /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
-    fn set_mixing(&self, mixing: bool);
     /// The bitrate (kbit/s) the place's path carries, when the leg sends video.
     fn target_kbps(&self) -> Option<u32>;
     /// Whether the room's encoder should make a keyframe as the leg joins (a leg that can only
@@ -57,20 +63,52 @@ pub trait MediaLeg {
     fn keyframe_on_link(&self) -> bool {
         true
     }
+
+    fn id(&self) -> LegId {
+        self.base().id
+    }
+    fn bin(&self) -> &gst::Bin {
+        &self.base().bin
+    }
+    fn slot(&self) -> usize {
+        self.base().slot
+    }
+    fn name(&self) -> &str {
+        &self.base().name
+    }
+    /// The loudness of the place's decoded sound (dBFS), for the speaker highlight.
+    fn level_db(&self) -> Option<f64> {
+        self.base().meters.level_db.lock().ok().and_then(|l| *l)
+    }
+    /// Recent live latency samples (ms): video, audio.
+    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
+        let m = &self.base().meters;
+        (m.video_latency.recent(), m.audio_latency.recent())
+    }
+    /// How long nothing (no RTP, no RTCP) has arrived from the place.
+    fn idle(&self) -> std::time::Duration {
+        self.base().meters.idle()
+    }
+    /// Has the leg's mixer learn the latency of its inputs again (a jitter buffer changed).
+    fn refresh_latency(&self) {
+        if let Some(send) = &self.base().send_audio {
+            send.refresh_latency();
+        }
+    }
+    /// Sends the mix-minus of the other places (`true`) or only this room's microphone.
+    fn set_mixing(&self, mixing: bool) {
+        if let Some(send) = &self.base().send_audio {
+            send.set_mixing(mixing);
+        }
+    }
 }
 
 pub struct RtpLeg {
-    pub(super) id: LegId,
-    pub(super) bin: gst::Bin,
+    pub(super) base: LegBase,
     pub(super) rtpbin: gst::Element,
-    pub(super) meters: Arc<LegMeters>,
     pub(super) negotiated: Negotiated,
-    pub(super) slot: usize,
-    pub(super) name: String,
     /// The time between two frames of the room's picture rate (the place sends the same).
     pub(super) frame_interval_ms: f64,
-    /// What this leg sends: the mix-minus, or the microphone alone (once audio is negotiated).
-    send_audio: Option<MixOrPass>,
     /// FEC and concealment of the sound each way (once audio is negotiated).
     pub(super) opus: Option<OpusRepair>,
     pub(super) rate: LegRate,
@@ -91,7 +129,7 @@ pub struct LegSpec<'a> {
 
 impl RtpLeg {
     pub fn build(spec: LegSpec<'_>, sockets: CallSockets) -> Result<Self, MediaError> {
-        let bin = gst::Bin::with_name(&spec.id.to_string());
+        let base = LegBase::new(spec.id, spec.slot, spec.name);
         let rtpbin = make(
             "rtpbin",
             &[
@@ -100,20 +138,14 @@ impl RtpLeg {
                 ("rtcp-sync-send-time", "false"),
             ],
         )?;
-        bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
-        let meters = Arc::new(LegMeters::default());
-        super::repair::install(&rtpbin, spec.negotiated, &meters.rtx);
-        super::srtp::install(&rtpbin, spec.negotiated, &meters.srtp)?;
+        base.bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
+        super::repair::install(&rtpbin, spec.negotiated, &base.meters.rtx);
+        super::srtp::install(&rtpbin, spec.negotiated, &base.meters.srtp)?;
         let mut leg = Self {
-            id: spec.id,
-            bin,
+            base,
             rtpbin,
-            meters,
             negotiated: spec.negotiated.clone(),
-            slot: spec.slot,
-            name: spec.name.to_owned(),
             frame_interval_ms: 1000.0 / f64::from(spec.plan.fps.max(1)),
-            send_audio: None,
             opus: None,
             rate: LegRate::new(spec.plan.encoder.min_bitrate_kbps, spec.plan.encoder.bitrate_kbps),
             _sockets: sockets,
@@ -130,20 +162,27 @@ impl RtpLeg {
     }
 
     fn add_video(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        let pay = super::leg_chains::video_send(&self.bin, self.id, stream.pt)?;
-        super::repair::count_keyframe_requests(&pay, self.meters.clone());
+        let pay = super::leg_chains::video_send(&self.base.bin, self.base.id, stream.pt)?;
+        super::repair::count_keyframe_requests(&pay, self.base.meters.clone());
         link_to_request(&pay, &self.rtpbin, "send_rtp_sink_0")?;
-        let depay = super::leg_chains::video_receive(&self.bin, self.id, spec.plan, &self.meters, spec.render.clone())?;
+        let depay = super::leg_chains::video_receive(
+            &self.base.bin,
+            self.base.id,
+            spec.plan,
+            &self.base.meters,
+            spec.render.clone(),
+        )?;
         super::repair::configure_depayloader(&depay, stream);
         self.add_transport(VIDEO, stream)
     }
 
     fn add_audio(&mut self, spec: &LegSpec<'_>, stream: &NegotiatedStream) -> Result<(), MediaError> {
-        let send = super::leg_chains::audio_send(&self.bin, self.id, stream.pt, spec.slot, spec.slots)?;
+        let send = super::leg_chains::audio_send(&self.base.bin, self.base.id, stream.pt, spec.slot, spec.slots)?;
         link_to_request(&send.pay, &self.rtpbin, "send_rtp_sink_1")?;
-        let (_, decoder) = super::leg_chains::audio_receive(&self.bin, self.id, &self.meters, spec.render.clone())?;
+        let (_, decoder) =
+            super::leg_chains::audio_receive(&self.base.bin, self.base.id, &self.base.meters, spec.render.clone())?;
         self.opus = Some(OpusRepair::new(&send.encoder, &decoder));
-        self.send_audio = Some(send.pass);
+        self.base.send_audio = Some(send.pass);
         self.add_transport(AUDIO, stream)
     }
 
@@ -179,7 +218,10 @@ impl RtpLeg {
             rtcp_in.set_property("caps", gst::Caps::new_empty_simple("application/x-srtcp"));
         }
         let (rtp_out, rtcp_out) = (udpsink(rtp, stream.remote_rtp_port)?, udpsink(rtcp, stream.remote_rtcp_port)?);
-        self.bin.add_many([&rtp_in, &rtcp_in, &rtp_out, &rtcp_out]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        self.base
+            .bin
+            .add_many([&rtp_in, &rtcp_in, &rtp_out, &rtcp_out])
+            .map_err(|e| MediaError::Internal(e.to_string()))?;
         link_to_request(&rtp_in, &self.rtpbin, &format!("recv_rtp_sink_{session}"))?;
         link_to_request(&rtcp_in, &self.rtpbin, &format!("recv_rtcp_sink_{session}"))?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
@@ -188,30 +230,30 @@ impl RtpLeg {
             super::repair::pace_feedback(&self.rtpbin, stream, false);
         }
         // Only the place may send: each socket is gated to the address negotiated for it.
-        let decoder = self.meters.srtp.decoder(session);
+        let decoder = self.base.meters.srtp.decoder(session);
         let sockets =
             [(&rtp_in, &rtp_out, stream.remote_rtp_port, true), (&rtcp_in, &rtcp_out, stream.remote_rtcp_port, false)];
         for (socket_src, answer, remote_port, rtp) in sockets {
             let decrypted = decoder.as_ref().and_then(|d| d.static_pad(if rtp { "rtp_src" } else { "rtcp_src" }));
             let socket = Socket { socket_src, decrypted, answer, remote_port, rtp };
-            super::gate_probes::install(&self.meters.gates, session, stream, socket, &self.id.to_string());
+            super::gate_probes::install(&self.base.meters.gates, session, stream, socket, &self.base.id.to_string());
         }
         // What the place sent, as rtpbin reads it: past the gate, and after the SRTP decoder if
         // there is one, so that packets nobody could authenticate do not count as the place.
         let sink = |kind: &str| format!("recv_{kind}_sink_{session}");
         let (rtp_sink, rtcp_sink) = (sink("rtp"), sink("rtcp"));
         let rtp_tap = decoder.clone().map_or((self.rtpbin.clone(), rtp_sink.as_str()), |dec| (dec, "rtp_src"));
-        let meters = self.meters.clone();
+        let meters = self.base.meters.clone();
         probe_buffers(&rtp_tap.0, rtp_tap.1, move |_, b| {
             meters.rtp(session, false).record(b.size() as u64);
             meters.arrived();
         });
         // The place's reports on our video name it by the SSRC our payloader put in its caps.
-        let pay = self.bin.by_name(&format!("{}-video-pay", self.id)).filter(|_| session == VIDEO);
+        let pay = self.base.bin.by_name(&format!("{}-video-pay", self.base.id)).filter(|_| session == VIDEO);
         let our_video = pay.and_then(|p| p.static_pad("src")).map(|p| p.downgrade());
         // The place's RTCP as rtpbin reads it: after the SRTP decoder, if there is one.
         let rtcp_tap = decoder.map_or((self.rtpbin.clone(), rtcp_sink.as_str()), |dec| (dec, "rtcp_src"));
-        let meters = self.meters.clone();
+        let meters = self.base.meters.clone();
         probe_buffers(&rtcp_tap.0, rtcp_tap.1, move |_, b| {
             meters.arrived();
             let ssrc =
@@ -220,7 +262,7 @@ impl RtpLeg {
                 meters.rtcp_received(&map, ssrc);
             }
         });
-        let meters = self.meters.clone();
+        let meters = self.base.meters.clone();
         probe_buffers(&rtp_out, "sink", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         Ok(())
     }
@@ -229,7 +271,7 @@ impl RtpLeg {
     /// that session's depayloader. A second SSRC on a session (the peer restarted its sender)
     /// replaces the first.
     fn route_received_streams(&self) {
-        let (bin, id) = (self.bin.downgrade(), self.id);
+        let (bin, id) = (self.base.bin.downgrade(), self.base.id);
         self.rtpbin.connect_pad_added(move |_, pad| {
             let name = pad.name();
             let depay = match name.split('_').nth(3) {
@@ -251,44 +293,16 @@ impl RtpLeg {
 }
 
 impl MediaLeg for RtpLeg {
-    fn id(&self) -> LegId {
-        self.id
-    }
-    fn bin(&self) -> &gst::Bin {
-        &self.bin
-    }
-    fn slot(&self) -> usize {
-        self.slot
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &LegBase {
+        &self.base
     }
     fn stats(&self) -> MediaStats {
         self.leg_stats()
     }
-    fn level_db(&self) -> Option<f64> {
-        self.meters.level_db.lock().ok().and_then(|l| *l)
-    }
     fn tick(&self, bounds: super::jitter::JitterBounds) {
         self.adapt_jitter_buffers(bounds);
     }
-    fn idle(&self) -> std::time::Duration {
-        self.meters.idle()
-    }
-    fn set_mixing(&self, mixing: bool) {
-        if let Some(send) = &self.send_audio {
-            send.set_mixing(mixing);
-        }
-    }
-    fn refresh_latency(&self) {
-        if let Some(send) = &self.send_audio {
-            send.refresh_latency();
-        }
-    }
     fn target_kbps(&self) -> Option<u32> {
         self.negotiated.video.as_ref().and(self.rate.target()).map(|(kbps, _)| kbps)
-    }
-    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
-        (self.meters.video_latency.recent(), self.meters.audio_latency.recent())
     }
 }

@@ -144,7 +144,7 @@ impl LegMeters {
 
 impl RtpLeg {
     pub(super) fn track_jitter_buffers(&self) {
-        let (meters, negotiated) = (self.meters.clone(), self.negotiated.clone());
+        let (meters, negotiated) = (self.base.meters.clone(), self.negotiated.clone());
         self.rtpbin.connect("new-jitterbuffer", false, move |args| {
             if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>()) {
                 super::repair::configure_jitter_buffer(&jb, session, &negotiated);
@@ -166,27 +166,27 @@ impl RtpLeg {
     /// its session's measured jitter (see `jitter.rs`).
     pub(super) fn adapt_jitter_buffers(&self, bounds: JitterBounds) {
         let figures = [VIDEO, AUDIO].map(|s| read_session(&self.rtpbin, s, if s == VIDEO { 90000 } else { 48000 }));
-        if let Ok(mut kept) = self.meters.figures.lock() {
+        if let Ok(mut kept) = self.base.meters.figures.lock() {
             *kept = figures;
         }
         let [video, audio] = &figures;
-        let report = self.meters.video_report.lock().ok().and_then(|r| *r);
-        let sent = (self.meters.video_tx.read().1, self.meters.audio_tx.read().1);
+        let report = self.base.meters.video_report.lock().ok().and_then(|r| *r);
+        let sent = (self.base.meters.video_tx.read().1, self.base.meters.audio_tx.read().1);
         self.rate.on_report(report, video.rtt_ms, sent);
         if let Some(opus) = &self.opus {
-            opus.update(audio.loss_reported, self.meters.audio_loss.lost_lately(audio.lost));
+            opus.update(audio.loss_reported, self.base.meters.audio_loss.lost_lately(audio.lost));
         }
         // Video waits for retransmissions when the leg does them (see `jitter::with_repair`).
         let repaired = self.negotiated.video.as_ref().filter(|v| v.rtx_pt.is_some());
         let video_bounds = match (repaired, video.rtt_ms) {
             (Some(stream), Some(rtt_ms)) => {
-                let recent_loss = self.meters.video_loss.lost_lately(video.lost);
+                let recent_loss = self.base.meters.video_loss.lost_lately(video.lost);
                 super::repair::pace_feedback(&self.rtpbin, stream, recent_loss);
                 with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms: self.frame_interval_ms })
             }
             _ => bounds,
         };
-        let buffers: Vec<(u32, gst::Element, Lateness)> = match self.meters.jitter_buffers.lock() {
+        let buffers: Vec<(u32, gst::Element, Lateness)> = match self.base.meters.jitter_buffers.lock() {
             Ok(list) => list
                 .iter()
                 .filter_map(|w| {
@@ -213,13 +213,13 @@ impl RtpLeg {
         }
         if changed {
             // The room pipeline redistributes latency on the LATENCY message this posts.
-            let _ = self.bin.post_message(gst::message::Latency::builder().src(&self.bin).build());
+            let _ = self.base.bin.post_message(gst::message::Latency::builder().src(&self.base.bin).build());
         }
     }
 
     /// The current latency of the jitter buffer of `session` (ms).
     fn jitter_buffer_ms(&self, session: u32) -> Option<u32> {
-        let list = self.meters.jitter_buffers.lock().ok()?;
+        let list = self.base.meters.jitter_buffers.lock().ok()?;
         let jb = list.iter().rev().find(|w| w.session == session)?.jb.upgrade()?;
         Some(jb.property::<u32>("latency"))
     }
@@ -227,7 +227,7 @@ impl RtpLeg {
     /// The packets the jitter buffers of `session` gave up on (after any repair), as the last
     /// tick read them.
     fn jitter_buffer_lost(&self, session: u32) -> u64 {
-        let Ok(list) = self.meters.jitter_buffers.lock() else { return 0 };
+        let Ok(list) = self.base.meters.jitter_buffers.lock() else { return 0 };
         let buffers = list.iter().filter(|w| w.session == session && w.jb.upgrade().is_some());
         buffers.map(|w| w.lost.load(std::sync::atomic::Ordering::Relaxed)).sum()
     }
@@ -239,7 +239,7 @@ impl RtpLeg {
             None if s.is_some() => "none".to_owned(),
             None => String::new(),
         };
-        let m = &self.meters;
+        let m = &self.base.meters;
         let codec = |s: &Option<NegotiatedStream>| s.as_ref().map(|s| s.codec.clone()).unwrap_or_default();
         // As the last tick read them (statistics are read once per tick, not per question).
         let [video, audio] = m.figures.lock().map(|f| *f).unwrap_or_default();

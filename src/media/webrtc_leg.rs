@@ -5,18 +5,16 @@
 //! made in `webrtc_negotiate.rs` while the bin is built, before it joins the room.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::elements::{make, pad};
-use super::leg::{AUDIO, MediaLeg, VIDEO};
+use super::elements::make;
+use super::leg::{AUDIO, LegBase, MediaLeg, VIDEO};
 use super::leg_stats::LegMeters;
 use super::measure::RenderClock;
-use super::mix_or_pass::MixOrPass;
 use super::plan::MediaPlan;
 use super::stats::{MediaStats, ReceiveStats, SendStats};
 use super::webrtc_negotiate::{Send, send_caps};
@@ -42,14 +40,9 @@ pub struct GuestSpec<'a> {
 }
 
 pub struct WebRtcLeg {
-    id: LegId,
-    bin: gst::Bin,
+    base: LegBase,
     webrtc: gst::Element,
-    meters: Arc<LegMeters>,
-    slot: usize,
-    name: String,
     codecs: GuestCodecs,
-    send_audio: Option<MixOrPass>,
 }
 
 impl WebRtcLeg {
@@ -57,24 +50,24 @@ impl WebRtcLeg {
     /// answer with its ICE candidates.
     pub fn build(spec: GuestSpec<'_>) -> Result<(Self, String), MediaError> {
         let codecs = read_offer(spec.offer).map_err(|e| MediaError::Guest(e.to_string()))?;
-        let bin = gst::Bin::with_name(&spec.id.to_string());
+        let mut base = LegBase::new(spec.id, spec.slot, spec.name);
         let webrtc = make("webrtcbin", &[("bundle-policy", "max-bundle"), ("latency", &GUEST_JITTER_MS.to_string())])?;
+        let (bin, meters, id, plan) = (base.bin.clone(), base.meters.clone(), spec.id, spec.plan);
         bin.add(&webrtc).map_err(|e| MediaError::Internal(e.to_string()))?;
-        let meters = Arc::new(LegMeters::default());
-        let (id, plan) = (spec.id, spec.plan);
         let mut sends = Vec::new();
-        let mut send_audio = None;
+        let mut video_pay = None;
         if let Some(video) = codecs.video {
             let pay = super::leg_chains::video_send(&bin, id, video.pt)?;
             super::repair::count_keyframe_requests(&pay, meters.clone());
             sends.push(fixed_send(&bin, &pay, video, VIDEO)?);
+            video_pay = Some(pay);
             let depay = super::leg_chains::video_receive(&bin, id, plan, &meters, spec.render.clone())?;
             count_received(&depay, &meters, VIDEO);
         }
         if let Some(audio) = codecs.audio {
             let send = super::leg_chains::audio_send(&bin, id, audio.pt, spec.slot, spec.slots)?;
             sends.push(fixed_send(&bin, &send.pay, audio, AUDIO)?);
-            send_audio = Some(send.pass);
+            base.send_audio = Some(send.pass);
             let (depay, _) = super::leg_chains::audio_receive(&bin, id, &meters, spec.render.clone())?;
             count_received(&depay, &meters, AUDIO);
         }
@@ -83,8 +76,7 @@ impl WebRtcLeg {
             probe_buffers(&send.out, "src", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         }
         route_received_streams(&bin, &webrtc, id);
-        let pay = bin.by_name(&format!("{id}-video-pay"));
-        watch_connection(&webrtc, id, spec.events.clone(), pay);
+        watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
         let answer = super::webrtc_negotiate::answer(&webrtc, spec.offer, &sends).inspect_err(|_| {
             let _ = bin.set_state(gst::State::Null);
@@ -92,7 +84,7 @@ impl WebRtcLeg {
         })?;
         super::webrtc_negotiate::tune_transport(&webrtc, &meters);
         tracing::info!(leg = %id, guest = spec.name, candidates = %super::webrtc_negotiate::describe_candidates(spec.offer), "guest's offer answered");
-        let leg = Self { id, bin, webrtc, meters, slot: spec.slot, name: spec.name.to_owned(), codecs, send_audio };
+        let leg = Self { base, webrtc, codecs };
         Ok((leg, answer))
     }
 
@@ -145,7 +137,7 @@ fn route_received_streams(bin: &gst::Bin, webrtc: &gst::Element, id: LegId) {
             if let Ok(sink) = sink
                 && bin.add(&sink).is_ok()
                 && sink.sync_state_with_parent().is_ok()
-                && let Ok(target) = pad_of(&sink)
+                && let Some(target) = sink.static_pad("sink")
             {
                 let _ = pad.link(&target);
             }
@@ -158,10 +150,6 @@ fn route_received_streams(bin: &gst::Bin, webrtc: &gst::Element, id: LegId) {
             tracing::warn!(leg = %id, media, error = ?e, "could not route the guest's stream");
         }
     });
-}
-
-fn pad_of(sink: &gst::Element) -> Result<gst::Pad, MediaError> {
-    pad(sink, "sink")
 }
 
 /// A connection that fails (ICE found no path, DTLS did not agree) ends the guest's leg; one
@@ -186,20 +174,11 @@ fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<Me
 }
 
 impl MediaLeg for WebRtcLeg {
-    fn id(&self) -> LegId {
-        self.id
-    }
-    fn bin(&self) -> &gst::Bin {
-        &self.bin
-    }
-    fn slot(&self) -> usize {
-        self.slot
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &LegBase {
+        &self.base
     }
     fn stats(&self) -> MediaStats {
-        let m = &self.meters;
+        let m = &self.base.meters;
         let encryption = format!("DTLS-SRTP ({})", self.connection());
         let receive = |codec: Option<&str>, decoded: &super::stats::SharedMeter, rx: &super::stats::SharedMeter| {
             let (decoded_per_s, _, decoded_total) = decoded.read();
@@ -229,26 +208,7 @@ impl MediaLeg for WebRtcLeg {
             ..Default::default()
         }
     }
-    fn level_db(&self) -> Option<f64> {
-        self.meters.level_db.lock().ok().and_then(|l| *l)
-    }
     fn tick(&self, _bounds: super::jitter::JitterBounds) {}
-    fn recent_latency(&self) -> (Vec<f64>, Vec<f64>) {
-        (self.meters.video_latency.recent(), self.meters.audio_latency.recent())
-    }
-    fn idle(&self) -> Duration {
-        self.meters.idle()
-    }
-    fn refresh_latency(&self) {
-        if let Some(send) = &self.send_audio {
-            send.refresh_latency();
-        }
-    }
-    fn set_mixing(&self, mixing: bool) {
-        if let Some(send) = &self.send_audio {
-            send.set_mixing(mixing);
-        }
-    }
     fn target_kbps(&self) -> Option<u32> {
         None
     }
