@@ -15,6 +15,12 @@ use gstreamer as gst;
 /// again before the last arrived) get one.
 pub const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
 
+/// A request for a keyframe with its parameter sets, as a place's PLI or FIR becomes one: an
+/// upstream force-key-unit event, rationed at the encoder by [`EncoderControl`].
+pub(super) fn keyframe_request() -> gst::Event {
+    gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build()
+}
+
 /// Lets one request through per interval. Pure: instants are passed in.
 #[derive(Debug)]
 pub struct KeyframeGate {

@@ -235,7 +235,7 @@ pub(super) fn configure_depayloader(depay: &gst::Element, stream: &NegotiatedStr
             _ => false,
         };
         if gap {
-            let _ = pad.push_event(gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build());
+            let _ = pad.push_event(super::encoder_control::keyframe_request());
         }
         gst::PadProbeReturn::Ok
     });

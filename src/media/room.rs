@@ -223,9 +223,8 @@ impl RoomMedia {
 
     /// Asks the encoder for a keyframe (a new leg, or a switch of what is encoded).
     fn request_keyframe(&self) {
-        let event = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         if let Some(src) = self.graph.encoder.static_pad("src") {
-            src.send_event(event);
+            src.send_event(super::encoder_control::keyframe_request());
         }
     }
 

@@ -163,8 +163,9 @@ fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<Me
         if state == gst_webrtc::WebRTCPeerConnectionState::Connected
             && let Some(sink) = pay.as_ref().and_then(|p| p.upgrade()).and_then(|p| p.static_pad("sink"))
         {
-            let event = gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
-            sink.send_event(event);
+            // Pushed upstream from the payloader's input, the way a place's PLI goes (an upstream
+            // event *sent* to a sink pad is refused as going the wrong way).
+            let _ = sink.push_event(super::encoder_control::keyframe_request());
         }
         if state == gst_webrtc::WebRTCPeerConnectionState::Failed {
             let reason = "the guest's browser could not be reached (ICE or DTLS failed)".to_owned();
