@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 #[path = "../../tests/common/browser.rs"]
 #[allow(dead_code)]
 mod browser;
+#[path = "../../tests/common/process.rs"]
+mod process;
 
 use super::procs::{Room, RoomSpec, cpu_seconds, free_port};
 use super::report::median;

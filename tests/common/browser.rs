@@ -161,15 +161,7 @@ impl Browsers {
 impl Drop for Browsers {
     fn drop(&mut self) {
         let _ = writeln!(self.stdin, "quit");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::process::wait_or_kill(&mut self.child, Duration::from_secs(10));
     }
 }
 

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod capture;
 pub mod inject;
 pub mod nft;
+pub mod process;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -221,15 +222,7 @@ impl Drop for Daemon {
             }
         }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        process::wait_or_kill(&mut self.child, Duration::from_secs(5));
     }
 }
 
