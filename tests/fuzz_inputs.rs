@@ -279,7 +279,7 @@ fn mutated_guest_offers_and_requests_never_panic() {
     let mut taken = 0;
     each_mutation(&corpus, 0x9e57_2026, INPUTS / 10, |input| {
         let text = String::from_utf8_lossy(input);
-        if read_offer(&text).is_ok_and(|c| c.video.is_some() || c.audio.is_some()) {
+        if read_offer(&text).is_ok_and(|o| o.codecs.video.is_some() || o.codecs.audio.is_some()) {
             taken += 1;
         }
         let mut words = text.split(' ');

@@ -17,8 +17,8 @@ use super::leg_stats::LegMeters;
 use super::measure::RenderClock;
 use super::plan::MediaPlan;
 use super::stats::{MediaStats, ReceiveStats, SendStats};
-use super::webrtc_negotiate::{Send, send_caps};
-use super::webrtc_offer::{GuestCodecs, OfferedStream, read_offer};
+use super::webrtc_negotiate::{SendStream, send_caps};
+use super::webrtc_offer::{GuestCodecs, Offer, OfferedStream, read_offer};
 use super::{MediaError, MediaEvent, probe_buffers};
 use crate::meeting::LegId;
 
@@ -49,7 +49,7 @@ impl WebRtcLeg {
     /// Builds the leg and answers the offer; returns the leg (not yet in the room) and the
     /// answer with its ICE candidates.
     pub fn build(spec: GuestSpec<'_>) -> Result<(Self, String), MediaError> {
-        let codecs = read_offer(spec.offer).map_err(|e| MediaError::Guest(e.to_string()))?;
+        let Offer { sdp, codecs } = read_offer(spec.offer).map_err(|e| MediaError::Guest(e.to_string()))?;
         let mut base = LegBase::new(spec.id, spec.slot, spec.name);
         let webrtc = make("webrtcbin", &[("bundle-policy", "max-bundle"), ("latency", &GUEST_JITTER_MS.to_string())])?;
         let (bin, meters, id, plan) = (base.bin.clone(), base.meters.clone(), spec.id, spec.plan);
@@ -78,11 +78,11 @@ impl WebRtcLeg {
         route_received_streams(&bin, &webrtc, id);
         watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
-        let answer = super::webrtc_negotiate::answer(&webrtc, spec.offer, &sends).inspect_err(|_| {
+        let answer = super::webrtc_negotiate::answer(&webrtc, sdp, &sends).inspect_err(|_| {
             let _ = bin.set_state(gst::State::Null);
             let _ = webrtc.set_state(gst::State::Null);
         })?;
-        super::webrtc_negotiate::tune_transport(&webrtc, &meters);
+        super::webrtc_negotiate::count_arrivals(&webrtc, &meters);
         tracing::info!(leg = %id, guest = spec.name, candidates = %super::webrtc_negotiate::describe_candidates(spec.offer), "guest's offer answered");
         let leg = Self { base, webrtc, codecs };
         Ok((leg, answer))
@@ -97,7 +97,12 @@ impl WebRtcLeg {
 
 /// The payloader's stream fixed to what its m-line negotiates: a random SSRC, and a
 /// capsfilter after it with the payload type and that SSRC.
-fn fixed_send(bin: &gst::Bin, pay: &gst::Element, stream: OfferedStream, session: u32) -> Result<Send, MediaError> {
+fn fixed_send(
+    bin: &gst::Bin,
+    pay: &gst::Element,
+    stream: OfferedStream,
+    session: u32,
+) -> Result<SendStream, MediaError> {
     let ssrc = getrandom::u32().map_err(|e| MediaError::Internal(format!("no random SSRC: {e}")))?;
     pay.set_property("ssrc", ssrc);
     let filter = gst::ElementFactory::make("capsfilter")
@@ -106,7 +111,7 @@ fn fixed_send(bin: &gst::Bin, pay: &gst::Element, stream: OfferedStream, session
         .map_err(|e| MediaError::Internal(e.to_string()))?;
     bin.add(&filter).map_err(|e| MediaError::Internal(e.to_string()))?;
     pay.link(&filter).map_err(|e| MediaError::Internal(format!("payloader to its caps: {e}")))?;
-    Ok(Send { stream, out: filter, session, ssrc })
+    Ok(SendStream { stream, out: filter, session, ssrc })
 }
 
 /// Counts the RTP the place sent (past DTLS-SRTP, as the depayloader takes it).

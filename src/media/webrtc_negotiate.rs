@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gst::glib;
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_sdp as gst_sdp;
@@ -39,8 +40,6 @@ fn call(webrtc: &gst::Element, signal: &str, arg: &dyn ToValue) -> Result<Option
     }
     Ok(reply)
 }
-
-use gst::glib;
 
 /// The RTP the leg sends on one m-line: the payload type the offer gave the room's codec, and
 /// the SSRC the payloader sends with (the answer announces it, so the browser ties the stream
@@ -75,7 +74,7 @@ fn codec_preferences(stream: &OfferedStream, session: u32, ssrc: u32) -> gst::Ca
 
 /// One stream the leg sends: its m-line, the element its RTP leaves from, its session (video
 /// or audio) and SSRC.
-pub(super) struct Send {
+pub(super) struct SendStream {
     pub stream: OfferedStream,
     pub out: gst::Element,
     pub session: u32,
@@ -83,7 +82,11 @@ pub(super) struct Send {
 }
 
 /// Sets the offer, links each payloader to its m-line, and returns the answer's SDP.
-pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Result<String, MediaError> {
+pub(super) fn answer(
+    webrtc: &gst::Element,
+    offer: gst_sdp::SDPMessage,
+    sends: &[SendStream],
+) -> Result<String, MediaError> {
     let started = Instant::now();
     let step = |what: &str| tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest answer: {what}");
     // Host candidates all arrive at once when gathering starts; webrtcbin then waits ≈ 0.2 s
@@ -105,13 +108,12 @@ pub(super) fn answer(webrtc: &gst::Element, offer: &str, sends: &[Send]) -> Resu
     }
     webrtc.set_state(gst::State::Ready).map_err(|e| failed("webrtcbin did not start", e))?;
     step("ready");
-    let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| failed("the offer", e))?;
-    let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+    let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, offer);
     call(webrtc, "set-remote-description", &offer)?;
     step("offer set");
     // One sink pad per m-line the room takes, named after it; webrtcbin 1.22 makes its
     // transceiver now and pairs it with the offer's m-line when it answers.
-    for Send { stream, out: pay, session, ssrc } in sends {
+    for SendStream { stream, out: pay, session, ssrc } in sends {
         let mline = stream.mline;
         let sink = webrtc
             .request_pad_simple(&format!("sink_{mline}"))
@@ -170,27 +172,14 @@ pub(super) fn warm_up() {
     }
 }
 
-/// Sets up the transport webrtcbin made for the guest. Every packet from the guest (RTP, RTCP
-/// or DTLS, as ICE hands them over) counts as a sign of life: a guest that only watches still
-/// sends its receiver reports. And packets go out as soon as they are made: webrtcbin's
-/// `clocksync` and `nicesink` would hold each until its running time plus the room's latency
-/// (a frame of the camera, 33 ms), where a SIP leg's `udpsink` sends at once.
-pub(super) fn tune_transport(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
+/// Counts every packet from the guest (RTP, RTCP or DTLS, as ICE hands them over) as a sign
+/// of life: a guest that only watches still sends its receiver reports.
+pub(super) fn count_arrivals(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
     let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else { return };
     for element in bin.iterate_recurse().into_iter().flatten() {
-        match element.factory().map(|f| f.name()) {
-            Some(name) if name == "nicesrc" => {
-                let meters = meters.clone();
-                super::probe_buffers(&element, "src", move |_, _| meters.arrived());
-            }
-            Some(name) if name == "nicesink" || name == "clocksync" => {
-                for property in ["sync", "async"] {
-                    if element.find_property(property).is_some() {
-                        element.set_property(property, false);
-                    }
-                }
-            }
-            _ => {}
+        if element.factory().is_some_and(|f| f.name() == "nicesrc") {
+            let meters = meters.clone();
+            super::probe_buffers(&element, "src", move |_, _| meters.arrived());
         }
     }
 }

@@ -50,8 +50,15 @@ fn h264_rank(fmtp: &str) -> Option<u8> {
     }
 }
 
+/// A browser's offer, parsed once: the SDP webrtcbin answers, and what the room takes of it.
+#[derive(Debug)]
+pub struct Offer {
+    pub sdp: gst_sdp::SDPMessage,
+    pub codecs: GuestCodecs,
+}
+
 /// Reads `offer` for the streams the room can take part in.
-pub fn read_offer(offer: &str) -> Result<GuestCodecs, OfferError> {
+pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
     // The parser is GStreamer's: it must be initialised (once; later calls return at once).
     gstreamer::init().map_err(|e| OfferError::NotSdp(format!("GStreamer could not start: {e}")))?;
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| OfferError::NotSdp(e.to_string()))?;
@@ -101,7 +108,7 @@ pub fn read_offer(offer: &str) -> Result<GuestCodecs, OfferError> {
         offered.dedup();
         return Err(OfferError::NoCommonCodec(offered.join(", ")));
     }
-    Ok(codecs)
+    Ok(Offer { sdp, codecs })
 }
 
 #[cfg(test)]
@@ -119,7 +126,7 @@ mod tests {
 
     #[test]
     fn picks_constrained_baseline_mode_1_and_opus() {
-        let codecs = read_offer(CHROME).unwrap();
+        let codecs = read_offer(CHROME).unwrap().codecs;
         assert_eq!(codecs.audio, Some(OfferedStream { mline: 0, pt: 111 }));
         assert_eq!(codecs.video, Some(OfferedStream { mline: 1, pt: 106 }));
     }
@@ -129,13 +136,13 @@ mod tests {
         let vp8_only = CHROME.replace("H264", "H265").replace("opus", "PCMU");
         let err = read_offer(&vp8_only).unwrap_err();
         assert!(err.to_string().contains("offered: PCMU, RED, VP8, H265"), "{err}");
-        assert_eq!(read_offer(&CHROME.replace("a=group:BUNDLE 0 1\r\n", "")), Err(OfferError::NotBundled));
+        assert_eq!(read_offer(&CHROME.replace("a=group:BUNDLE 0 1\r\n", "")).unwrap_err(), OfferError::NotBundled);
         assert!(matches!(read_offer("hello"), Err(OfferError::NotSdp(_))));
     }
 
     #[test]
     fn a_rejected_line_is_skipped() {
         let rejected = CHROME.replace("m=video 9", "m=video 0");
-        assert_eq!(read_offer(&rejected).unwrap().video, None);
+        assert_eq!(read_offer(&rejected).unwrap().codecs.video, None);
     }
 }
