@@ -121,7 +121,8 @@ impl Meeting {
                 Due::TimedOut((leg, tx)) => self.on_tx_timeout(now, leg, tx),
             }
         }
-        let due: Vec<LegId> = self.legs.values().filter(|l| l.deadline() <= now).map(|l| l.id).collect();
+        let due: Vec<LegId> =
+            self.legs.values().filter(|l| l.deadline().is_some_and(|d| d <= now)).map(|l| l.id).collect();
         for leg in due {
             self.on_leg_deadline(now, leg);
         }
@@ -138,7 +139,7 @@ impl Meeting {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.tx.next_deadline(),
-            self.legs.values().map(Leg::deadline).min(),
+            self.legs.values().filter_map(Leg::deadline).min(),
             self.error.as_ref().map(|(_, until)| *until),
             self.ended.front().map(|(_, at)| *at + ENDED_MEMORY),
         ]

@@ -4,16 +4,13 @@
 //! layout, mix-minus, status), and ends it without SIP: its media simply goes.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::core::{Meeting, Phase};
 use super::leg::Guest;
 use super::{LegState, Level, Output, RoomState};
 use crate::sdp::Negotiated;
 use crate::sip::{SipAddr, SipUri, Transport};
-
-/// A guest's leg has no SIP keep-alive; its deadline is never due.
-const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 impl Meeting {
     pub(super) fn on_guest_arrived(
@@ -50,7 +47,7 @@ impl Meeting {
             port: None,
             params: String::new(),
         };
-        let phase = Phase::Live { negotiated: Negotiated::default(), keepalive_at: now + NEVER, interrupted: false };
+        let phase = Phase::Live { negotiated: Negotiated::default(), keepalive_at: None, interrupted: false };
         let id = self.new_leg(now, false, uri, SipAddr::new(from, Transport::Tls), phase);
         if let Some(leg) = self.legs.get_mut(&id) {
             leg.guest = Some(Guest { name: name.clone(), from });

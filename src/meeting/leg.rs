@@ -28,9 +28,10 @@ pub(super) enum Phase {
     Dialing { provisional: bool, until: Instant },
     /// The peer invites us. `answer` is ready once our ports are bound.
     Ringing { offer: SessionDescription, answer: Option<Negotiated>, answer_when_ready: bool, until: Instant },
-    /// Media flows; the peer is probed with OPTIONS at `keepalive_at`. `interrupted`: no media
+    /// Media flows; the peer is probed with OPTIONS at `keepalive_at` (never for a browser
+    /// guest: it has no SIP). `interrupted`: no media
     /// has arrived for a while (see `liveness.rs`).
-    Live { negotiated: Negotiated, keepalive_at: Instant, interrupted: bool },
+    Live { negotiated: Negotiated, keepalive_at: Option<Instant>, interrupted: bool },
     /// We hung up and wait until `until` for the peer to confirm. `cancel_pending`: our INVITE
     /// had no response yet, so the CANCEL goes out when one arrives.
     Ending { until: Instant, cancel_pending: bool },
@@ -100,10 +101,10 @@ impl Leg {
         }
     }
 
-    /// When this leg's own timer fires (dial, ring, keep-alive or hang-up wait).
-    pub fn deadline(&self) -> Instant {
+    /// When this leg's own timer fires (dial, ring, keep-alive or hang-up wait), if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Dialing { until, .. } | Phase::Ringing { until, .. } | Phase::Ending { until, .. } => *until,
+            Phase::Dialing { until, .. } | Phase::Ringing { until, .. } | Phase::Ending { until, .. } => Some(*until),
             Phase::Live { keepalive_at, .. } => *keepalive_at,
         }
     }

@@ -279,7 +279,10 @@ impl Meeting {
         let Some(local) = leg.local else { return };
         let moved =
             if self.cfg.allow_media_elsewhere { Vec::new() } else { negotiated.confine_to(leg.peer_addr.addr.ip()) };
-        leg.set_phase(now, Phase::Live { negotiated: negotiated.clone(), keepalive_at, interrupted: false });
+        leg.set_phase(
+            now,
+            Phase::Live { negotiated: negotiated.clone(), keepalive_at: Some(keepalive_at), interrupted: false },
+        );
         let (peer, name, transport) = (leg.peer.to_string(), leg.name(), leg.peer_addr.transport);
         let codecs: Vec<&str> =
             [&negotiated.video, &negotiated.audio].into_iter().flatten().map(|s| s.codec.as_str()).collect();
@@ -298,7 +301,7 @@ impl Meeting {
         let probing = self.tx.is_active(&(id, Tx::Options));
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let Phase::Live { keepalive_at, .. } = &mut leg.phase else { return };
-        *keepalive_at = now + interval;
+        *keepalive_at = Some(now + interval);
         if probing {
             return; // the previous probe is still waiting; its timeout decides
         }
