@@ -57,7 +57,7 @@ fn guests(config: &Config, lines: &mut Vec<String>, warnings: &mut Vec<String>) 
         lines.push("guests:  off ([guests] enabled = false: nothing listens for browsers)".into());
         return;
     }
-    let link = crate::guests::link::join_url(g.link.as_deref(), g.listen, config.sip.listen.ip());
+    let link = g.join_link();
     lines.push(format!("guests:  {link} (listening on {}), up to {}, PIN of {} digits", g.listen, g.max, g.pin.len()));
     if g.pin.len() < 6 {
         warnings.push(format!(

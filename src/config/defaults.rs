@@ -78,3 +78,18 @@ impl Default for Config {
         }
     }
 }
+
+impl Default for GuestsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            pin: String::new(),
+            max: Bounded(2),
+            tls_certificate: None,
+            tls_key: None,
+            link: None,
+            show_link: true,
+        }
+    }
+}

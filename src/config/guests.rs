@@ -31,27 +31,16 @@ pub struct GuestsConfig {
     pub show_link: bool,
 }
 
-impl Default for GuestsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
-            pin: String::new(),
-            max: Bounded(2),
-            tls_certificate: None,
-            tls_key: None,
-            link: None,
-            show_link: true,
-        }
-    }
-}
-
 impl GuestsConfig {
+    /// The link guests open: `link`, else the page's own address (the box's on its default
+    /// route when it listens on every address).
+    pub fn join_link(&self) -> String {
+        crate::guests::link::join_url(self.link.as_deref(), self.listen, std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
     /// The join link the idle screen shows, when guests are on and `show_link` is set.
     pub fn link_to_show(&self) -> Option<String> {
-        let fallback = std::net::IpAddr::from([127, 0, 0, 1]);
-        (self.enabled && self.show_link)
-            .then(|| crate::guests::link::join_url(self.link.as_deref(), self.listen, fallback))
+        (self.enabled && self.show_link).then(|| self.join_link())
     }
 
     /// Guests need a PIN of 4 to 12 digits, and a certificate needs its key.

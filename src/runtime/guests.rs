@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Room, RuntimeError};
 use crate::config::Config;
-use crate::guests::{GuestRequest, JoinReply, link, server};
+use crate::guests::{GuestRequest, JoinReply, server};
 use crate::meeting::{Command, Input, LegId};
 use crate::tls::Identity;
 
@@ -51,7 +51,7 @@ pub(super) async fn open(
     let identity = Identity::load_or_create(cert, key, &names)?;
     let acceptor = crate::tls::web_acceptor(identity)?;
     let (addr, task) = server::serve(g.listen, &g.pin, acceptor, requests).await.map_err(RuntimeError::Guests)?;
-    let link = link::join_url(g.link.as_deref(), addr, config.sip.listen.ip());
+    let link = g.join_link();
     tracing::info!(%addr, link, max = g.max.0, "guest page ready");
     Ok(Some(GuestDoor { task, link, pending: HashMap::new(), sessions: HashMap::new(), next_ticket: 1 }))
 }
