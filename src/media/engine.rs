@@ -46,12 +46,7 @@ impl Engine {
         sockets: BoundSockets,
     ) -> Result<(), MediaError> {
         let sockets = sockets.into_call()?;
-        let room = self.open_room(muted)?;
-        let added = room.add_leg(leg, name, negotiated, sockets);
-        if added.is_err() && room.is_empty() {
-            self.close_room();
-        }
-        added
+        self.with_room(muted, |room| room.add_leg(leg, name, negotiated, sockets))
     }
 
     /// Answers a browser guest's offer and links its leg into the room's media, opening the
@@ -64,22 +59,29 @@ impl Engine {
         muted: bool,
     ) -> Result<String, MediaError> {
         let events = self.events.clone();
-        let room = self.open_room(muted)?;
-        let added = room.add_guest(leg, name, offer, events);
+        self.with_room(muted, |room| room.add_guest(leg, name, offer, events))
+    }
+
+    /// Adds a leg with `add` to the meeting's media, which its first leg starts; a first leg
+    /// that fails closes it again.
+    fn with_room<T>(
+        &mut self,
+        muted: bool,
+        add: impl FnOnce(&mut RoomMedia) -> Result<T, MediaError>,
+    ) -> Result<T, MediaError> {
+        let room = match &mut self.room {
+            Some(room) => room,
+            None => {
+                self.idle = None; // the meeting takes the screen
+                self.mixer = levels::apply(&self.plan.mixer, muted);
+                self.room.insert(RoomMedia::start(&self.plan, muted, self.events.clone())?)
+            }
+        };
+        let added = add(room);
         if added.is_err() && room.is_empty() {
             self.close_room();
         }
         added
-    }
-
-    /// The meeting's media, started with its first leg.
-    fn open_room(&mut self, muted: bool) -> Result<&mut RoomMedia, MediaError> {
-        if self.room.is_none() {
-            self.idle = None; // the meeting takes the screen
-            self.mixer = levels::apply(&self.plan.mixer, muted);
-            self.room = Some(RoomMedia::start(&self.plan, muted, self.events.clone())?);
-        }
-        self.room.as_mut().ok_or_else(|| MediaError::Internal("no room media".into()))
     }
 
     /// Unlinks the leg and closes its sockets; the last leg closes the room's devices. Idempotent.

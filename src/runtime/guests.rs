@@ -4,7 +4,6 @@
 //! guest's session (the `Location` its page DELETEs) to its leg.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -117,9 +116,4 @@ impl Room {
     pub(super) fn guest_link(&self) -> Option<String> {
         self.guests.as_ref().map(|d| d.link.clone())
     }
-}
-
-/// Where the page listens, for the log (`None`: guests are off).
-pub(super) fn listening(config: &Config) -> Option<SocketAddr> {
-    config.guests.enabled.then_some(config.guests.listen)
 }

@@ -297,7 +297,7 @@ impl Room {
         if config.guests != self.config.guests || config.sip.tls_certificate != self.config.sip.tls_certificate {
             self.guests = None; // the old page's port is free before the new one binds
             self.guests = guests::open(&config, self.channels.guests.clone()).await?;
-            if guests::listening(&config).is_none() {
+            if !config.guests.enabled {
                 tracing::info!("guest page closed ([guests] enabled = false)");
             }
         }
