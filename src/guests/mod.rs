@@ -40,7 +40,7 @@ pub enum JoinReply {
     /// In the meeting: the SDP answer, and the session the page's DELETE names.
     Joined { session: String, answer: String },
     /// Turned away (the meeting is full, guests are off, the room is leaving).
-    Refused { reason: String, full: bool },
+    Refused(String),
     /// The media could not be set up (an offer the room cannot take, ICE found no address).
     Failed(String),
 }

@@ -169,7 +169,7 @@ async fn join(door: &Door, from: SocketAddr, path: &str, req: Request<Incoming>)
         Ok(body) => body.to_bytes(),
         Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "the offer is larger than 64 KiB, or did not arrive"),
     };
-    let Ok(offer) = String::from_utf8(body.to_vec()) else {
+    let Ok(offer) = String::from_utf8(Vec::from(body)) else {
         return text(StatusCode::BAD_REQUEST, "the offer is not text (UTF-8 SDP)");
     };
     let (reply, answered) = oneshot::channel();
@@ -181,7 +181,7 @@ async fn join(door: &Door, from: SocketAddr, path: &str, req: Request<Incoming>)
             let joined = with_header(text(StatusCode::CREATED, answer), header::CONTENT_TYPE, "application/sdp");
             with_header(joined, header::LOCATION, &format!("/whip/{session}"))
         }
-        Ok(Ok(JoinReply::Refused { reason, .. })) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
+        Ok(Ok(JoinReply::Refused(reason))) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
         Ok(Ok(JoinReply::Failed(reason))) => text(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Ok(Err(_)) => text(StatusCode::INTERNAL_SERVER_ERROR, "the room dropped the join"),
         Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "the room did not set up the media in time: try again"),

@@ -38,7 +38,7 @@ impl Meeting {
             if full {
                 self.notice = Some(format!("a guest was turned away: {reason}"));
             }
-            return self.push(Output::RefuseGuest { ticket, reason, full });
+            return self.push(Output::RefuseGuest { ticket, reason });
         }
         let uri = SipUri {
             secure: true,

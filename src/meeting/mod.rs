@@ -209,11 +209,10 @@ pub enum Output {
         offer: String,
         muted: bool,
     },
-    /// The guest cannot join: `reason` is shown on its page; `full` when the meeting is.
+    /// The guest cannot join: `reason` is shown on its page.
     RefuseGuest {
         ticket: u64,
         reason: String,
-        full: bool,
     },
     SetMute(bool),
     Led(LedPattern),

@@ -130,7 +130,7 @@ impl Net {
                         Output::ReleaseMedia { leg: call } => self.rooms[i].released.push(call),
                         Output::Log { message, .. } => self.rooms[i].logs.push(message),
                         Output::StartGuest { leg, ticket, .. } => self.rooms[i].guests.push((ticket, Ok(leg))),
-                        Output::RefuseGuest { ticket, reason, .. } => self.rooms[i].guests.push((ticket, Err(reason))),
+                        Output::RefuseGuest { ticket, reason } => self.rooms[i].guests.push((ticket, Err(reason))),
                         Output::SetMute(_) | Output::Led(_) => {}
                     }
                 }

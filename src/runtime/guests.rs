@@ -99,9 +99,9 @@ impl Room {
         });
     }
 
-    pub(super) fn refuse_guest(&mut self, ticket: u64, reason: String, full: bool) {
+    pub(super) fn refuse_guest(&mut self, ticket: u64, reason: String) {
         if let Some(reply) = self.guests.as_mut().and_then(|d| d.pending.remove(&ticket)) {
-            let _ = reply.send(JoinReply::Refused { reason, full });
+            let _ = reply.send(JoinReply::Refused(reason));
         }
     }
 

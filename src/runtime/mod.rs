@@ -333,7 +333,7 @@ impl Room {
                 Output::StartGuest { leg, ticket, name, offer, muted } => {
                     self.start_guest(leg, ticket, &name, offer, muted)
                 }
-                Output::RefuseGuest { ticket, reason, full } => self.refuse_guest(ticket, reason, full),
+                Output::RefuseGuest { ticket, reason } => self.refuse_guest(ticket, reason),
                 Output::SetMute(muted) => self.engine.set_mute(muted),
                 Output::Led(led) => self.panel.show(led),
                 Output::Log { level, leg, message } => {
