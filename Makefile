@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test lint demo bench bench-net fuzz deb install clean
+.PHONY: all build deps test test-image lint demo bench bench-net fuzz deb image install clean
 
 all: build
 
@@ -18,11 +18,27 @@ lint: deps
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --features rppal -- -D warnings
 
-# Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs), and
-# the packaging tools for tests/package.rs (builds both .debs, installs amd64 in a fresh root).
+# Also installs QEMU, Debian's kernel and busybox for the hardware tier (tests/hw_vm.rs), the
+# packaging tools for tests/package.rs (builds both .debs, installs amd64 in a fresh root) and
+# the image tools for tests/image.rs (builds both flashable images and checks their structure;
+# scripts/test runs it beside the other tests at idle priority).
 test: build lint
-	scripts/install-deps vm deb cross browser
-	$(CARGO) test --locked
+	scripts/install-deps vm deb cross image browser
+	CARGO=$(CARGO) scripts/test
+
+# Boots both flashable images under QEMU (arm64 on -M virt, amd64 under OVMF) with a key and
+# a broken roombox.toml on the card, and checks the first boot over SSH (tests/image_boot.rs;
+# about 10 minutes each under software emulation). IMAGE_REUSE=1 boots images already built.
+test-image: build
+	scripts/install-deps vm deb cross image
+	$(CARGO) test --locked --test image_boot -- --ignored --test-threads=1
+
+# Flashable images with roombox preinstalled, from Debian 12 packages and our .deb, in
+# target/image/: roombox-rpi4-arm64.img.xz (Raspberry Pi 4/400/CM4) and roombox-amd64.img.xz
+# (x86 mini-PCs, UEFI), each with its package manifest and checksum.
+image:
+	scripts/install-deps deb cross image
+	scripts/image/build rpi4-arm64 amd64
 
 # Debian packages for amd64 and arm64 (Raspberry Pi OS 64-bit) in target/deb/.
 deb:
@@ -61,4 +77,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
-	rm -rf demo-out target/deb target/sysroot-arm64
+	rm -rf demo-out target/deb target/sysroot-arm64 target/image

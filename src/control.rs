@@ -54,6 +54,9 @@ pub struct Status {
     /// The media thread is stuck in a job (a device driver does not answer), in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_busy: Option<String>,
+    /// Where the box can be reached (shown on the idle screen too).
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// The live media figures of one leg.

@@ -39,7 +39,7 @@ fn init_logging(level: &str) -> Option<FilterHandle> {
 }
 
 /// Runs the room daemon with the config at `path`; returns the process exit code.
-pub fn run(path: &Path) -> i32 {
+pub fn run(path: &Path, notice: Option<std::path::PathBuf>) -> i32 {
     let (config, builtin) = match cli::load_for_run(path) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -67,7 +67,7 @@ pub fn run(path: &Path) -> i32 {
             let status = format!("Idle, listening for SIP on {}", r.sip);
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
         };
-        let result = crate::runtime::run(config, stop_signal(), reloads, ready).await;
+        let result = crate::runtime::run(config, notice, stop_signal(), reloads, ready).await;
         reloader.abort();
         result
     });

@@ -21,7 +21,7 @@ fn main() {
     let code = match cli.command {
         Cmd::Check { config } => cli::check(&config),
         Cmd::Devices { json } => cli::devices(json),
-        Cmd::Run { config } => run(&config),
+        Cmd::Run { config, notice } => run(&config, notice),
         Cmd::Ctl { socket, config, action } => runtime().block_on(cli::ctl(socket, &config, action)),
     };
     std::process::exit(code);
@@ -47,7 +47,7 @@ fn use_one_malloc_arena() {
     }
 }
 
-fn run(path: &std::path::Path) -> i32 {
+fn run(path: &std::path::Path, notice: Option<std::path::PathBuf>) -> i32 {
     use_one_malloc_arena();
-    roombox::daemon::run(path)
+    roombox::daemon::run(path, notice)
 }

@@ -10,11 +10,13 @@ use roombox::devices::Devices;
 const BIN: &str = env!("CARGO_BIN_EXE_roombox");
 
 /// Shell helpers for every script: `oslo` writes room oslo's config (room, SIP, peer bergen and
-/// control socket) around the sections given on stdin; `start_rooms` starts oslo and bergen
-/// from `a.toml` and `b.toml` and waits until both answer.
+/// control socket) around the sections given on stdin (the media may take 60 s to start: the
+/// emulated CPUs open devices and start encoders many times slower than a board does);
+/// `start_rooms` starts oslo and bergen from `a.toml` and `b.toml` and waits until both
+/// answer; `wait_for` waits for a condition or fails the script saying what it waited for.
 const PRELUDE: &str = r#"
 oslo() {
-  { printf '[room]\nname = "oslo"\n[sip]\nlisten = "127.0.0.1:5061"\n[call]\npeers = ["sip:bergen@127.0.0.1:5062"]\n'
+  { printf '[room]\nname = "oslo"\n[sip]\nlisten = "127.0.0.1:5061"\n[call]\nmedia_start_timeout_s = 60.0\npeers = ["sip:bergen@127.0.0.1:5062"]\n'
     cat; printf '[control]\nsocket = "%s/a.sock"\n' "$TMPDIR"; } > $TMPDIR/a.toml
 }
 # bergen: oslo's config turned around (name, port, peer, socket), auto-answering; $1 adds sed edits.
@@ -23,21 +25,46 @@ bergen() {
 }
 start_rooms() {
   $B run --config $TMPDIR/a.toml 2> $TMPDIR/a.log & $B run --config $TMPDIR/b.toml 2> $TMPDIR/b.log &
-  for i in $(seq 150); do $B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1 && break; sleep 0.2; done
+  wait_for 120 "both rooms to answer on their control sockets" \
+    '$B ctl -s $TMPDIR/a.sock status >/dev/null 2>&1 && $B ctl -s $TMPDIR/b.sock status > /dev/null 2>&1'
+}
+# wait_for SECONDS WHAT CONDITION: until the shell condition holds. An emulated machine can be
+# many times slower than the host, so the limits are generous; past one, the script says what
+# it waited for, shows both rooms' logs and fails (the test prints all of it).
+wait_for() {
+  for i in $(seq $(($1 * 2))); do eval "$3" && return 0; sleep 0.5; done
+  echo "TIMEOUT: $2 (waited $1 s)"
+  for log in a b; do echo "---- $log.log"; tail -40 $TMPDIR/$log.log 2>/dev/null; done
+  exit 1
 }
 "#;
 
 /// One VM at a time: two emulated VMs on two cores take longer than one after the other.
 static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Writes the script that runs `body` in the VM and returns its path. The VM starts from the
+/// host's GStreamer registry (made here once, in a second): the VM sees the same plugin files
+/// over 9p, and scanning them all itself takes half a minute of emulated CPU per VM.
+fn vm_script(name: &str, body: &str) -> String {
+    static REGISTRY: std::sync::Once = std::sync::Once::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
+    std::fs::create_dir_all(dir).unwrap();
+    let registry = format!("{dir}/gst-registry.bin");
+    REGISTRY.call_once(|| {
+        let made = Command::new("gst-inspect-1.0").env("GST_REGISTRY", &registry).output().unwrap();
+        assert!(made.status.success(), "the GStreamer registry for the VM: {}", String::from_utf8_lossy(&made.stderr));
+    });
+    let script = format!("{dir}/{name}.sh");
+    let prepare = format!("B={BIN}\ncp {registry} $GST_REGISTRY\ngst-inspect-1.0 > /dev/null 2>&1\n");
+    std::fs::write(&script, format!("{prepare}{PRELUDE}{body}")).unwrap();
+    script
+}
+
 /// Runs `body` (shell) in the VM and returns what it printed between START and EXIT, or None
 /// when the VM cannot be had here.
 fn in_vm(name: &str, body: &str) -> Option<String> {
     let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
-    std::fs::create_dir_all(dir).unwrap();
-    let script = format!("{dir}/{name}.sh");
-    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{PRELUDE}{body}")).unwrap();
+    let script = vm_script(name, body);
     let out =
         Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run")).arg(&script).arg("400").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -96,11 +123,9 @@ bergen 's/^\[audio\]/[audio]\ncapture = "null"/; s/^\[video\]/[video]\nsource = 
 start_rooms
 $B ctl -s $TMPDIR/a.sock press > /dev/null
 # Until both rooms decode the other's picture (the emulated CPUs take their time), then a bit.
-for i in $(seq 60); do
-  $B ctl -s $TMPDIR/a.sock status --json | grep -q '"decoded_total": [1-9]' &&
-    $B ctl -s $TMPDIR/b.sock status --json | grep -q '"decoded_total": [1-9]' && break
-  sleep 0.5
-done
+wait_for 150 "both rooms to decode the other's picture" \
+  "$B ctl -s $TMPDIR/a.sock status --json | grep -q '\"decoded_total\": [1-9]' &&
+   $B ctl -s $TMPDIR/b.sock status --json | grep -q '\"decoded_total\": [1-9]'"
 sleep 4
 echo A-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-END
 echo B-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-END
@@ -167,7 +192,7 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
         "v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 & HOG=$!\nsleep 1\n{CALL}\n\
          echo A-BUSY-BEGIN; $B ctl -s $TMPDIR/a.sock status --json 2>&1; echo A-BUSY-END\n\
          kill $HOG\n\
-         for i in $(seq 80); do $B ctl -s $TMPDIR/a.sock status --json | grep -q '\"camera\": \"live\"' && break; sleep 0.5; done\n\
+         wait_for 120 'the camera to be live once free' \"$B ctl -s $TMPDIR/a.sock status --json | grep -q 'camera.: .live'\"\n\
          sleep 2\n\
          echo A-FREE-BEGIN; $B ctl -s $TMPDIR/a.sock status --json; echo A-FREE-END\n\
          echo B-FREE-BEGIN; $B ctl -s $TMPDIR/b.sock status --json; echo B-FREE-END\n\
@@ -179,14 +204,14 @@ fn a_busy_camera_shows_the_slate_until_it_is_free_then_the_call_uses_it() {
     let Some(out) = in_vm("busy", &script) else { return };
     let busy: Status =
         serde_json::from_str(between(&out, "A-BUSY-BEGIN", "A-BUSY-END")).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert_eq!(busy.meeting.state, roombox::meeting::RoomState::InCall, "a busy camera does not stop the call");
+    assert_eq!(busy.meeting.state, roombox::meeting::RoomState::InCall, "a busy camera does not stop the call\n{out}");
     let camera = busy.first_media().cloned().expect("media runs").camera;
     assert!(
         camera.starts_with("slate") || camera == "starting",
         "the slate stands in while the camera is busy: {camera}"
     );
     let free: Status = serde_json::from_str(between(&out, "A-FREE-BEGIN", "A-FREE-END")).unwrap();
-    assert_eq!(free.first_media().cloned().unwrap().camera, "live", "the camera is used once it is free");
+    assert_eq!(free.first_media().cloned().unwrap().camera, "live", "the camera is used once it is free\n{out}");
     let b: Status = serde_json::from_str(between(&out, "B-FREE-BEGIN", "B-FREE-END")).unwrap();
     // Both rooms and the camera hog share two emulated CPUs: each decodes only some of the
     // other's 15 fps here (oslo about 9, bergen 15; packets come in bursts, which repair must
@@ -233,6 +258,7 @@ name = "bergen"
 listen = "127.0.0.1:5062"
 [call]
 auto_answer = true
+media_start_timeout_s = 60.0
 peers = ["sip:oslo@127.0.0.1:5061"]
 [control]
 socket = "$TMPDIR/b.sock"
@@ -242,7 +268,7 @@ echo BAD-BEGIN; $B check -c $TMPDIR/bad.toml 2>&1; echo "BAD-EXIT $?"; echo BAD-
 amixer -c Dummy sset Master 0% > /dev/null; amixer -c Dummy sset Mic 100% > /dev/null
 start_rooms
 $B ctl -s $TMPDIR/a.sock press > /dev/null
-sleep 6
+wait_for 150 "oslo's media to run (bergen's picture decoded)" "$B ctl -s $TMPDIR/a.sock status --json | grep -q 'decoded_total.: [1-9]'"
 echo CTRL-BEGIN; v4l2-ctl -d /dev/video0 -C brightness,contrast; echo CTRL-END
 echo MIX-BEGIN; amixer -c Dummy sget Master; amixer -c Dummy sget Mic; echo MIX-END
 $B ctl -s $TMPDIR/a.sock mute > /dev/null
@@ -265,7 +291,7 @@ echo LOG-BEGIN; tail -20 $TMPDIR/a.log; echo LOG-END
     assert!(mix.contains("[70%]"), "speaker volume set to 70%: {mix}");
     assert!(mix.contains("[25%]"), "microphone gain set to 25%: {mix}");
     let muted = between(&out, "MUTED-BEGIN", "MUTED-END");
-    assert!(muted.contains("[off]") && !muted.contains("[on]"), "mute cuts the mic at the card: {muted}");
+    assert!(muted.contains("[off]") && !muted.contains("[on]"), "mute cuts the mic at the card: {muted}\n{out}");
     let unmuted = between(&out, "UNMUTED-BEGIN", "UNMUTED-END");
     assert!(unmuted.contains("[on]"), "unmute opens it again: {unmuted}");
     let a: Status = serde_json::from_str(between(&out, "A-BEGIN", "A-END")).unwrap();
@@ -321,19 +347,42 @@ impl Screen {
     }
 }
 
+/// The VM's screen, grabbed through the QEMU monitor into `ppm`.
+fn grab_screen(monitor: &str, ppm: &str) -> Screen {
+    use std::io::{Read, Write};
+    let _ = std::fs::remove_file(ppm);
+    let mut qemu = std::os::unix::net::UnixStream::connect(monitor).expect("the QEMU monitor");
+    writeln!(qemu, "screendump {ppm}").unwrap();
+    let mut size = 0;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = std::fs::metadata(ppm).map(|m| m.len()).unwrap_or(0);
+        if now > 0 && now == size {
+            break;
+        }
+        size = now;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(ppm).expect("the screen grab").read_to_end(&mut bytes).unwrap();
+    Screen::parse(&bytes)
+}
+
 /// Runs `body` in a VM with a standard VGA screen; each `shot NAME` in the script grabs the
-/// screen into the returned map (the script waits until the grab is done).
-fn in_vm_with_screen(name: &str, body: &str) -> Option<(String, std::collections::HashMap<String, Screen>)> {
-    use std::io::{BufRead, Read, Write};
+/// screen into the returned map once `shown(NAME, screen)` (the script waits until then).
+fn in_vm_with_screen(
+    name: &str,
+    body: &str,
+    shown: impl Fn(&str, &Screen) -> bool,
+) -> Option<(String, std::collections::HashMap<String, Screen>)> {
+    use std::io::BufRead;
     let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/vm");
     std::fs::create_dir_all(dir).unwrap();
     let monitor = format!("{dir}/{name}.monitor");
     let _ = std::fs::remove_file(&monitor);
-    let script = format!("{dir}/{name}.sh");
     let shot =
         format!("shot() {{ echo \"SCREENSHOT-NOW $1\"; while [ ! -e {dir}/{name}-$1.done ]; do sleep 0.2; done; }}\n");
-    std::fs::write(&script, format!("B={BIN}\ngst-inspect-1.0 > /dev/null 2>&1\n{PRELUDE}{shot}{body}")).unwrap();
+    let script = vm_script(name, &format!("{shot}{body}"));
     let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm/run"))
         .arg(&script)
         .arg("400")
@@ -350,21 +399,17 @@ fn in_vm_with_screen(name: &str, body: &str) -> Option<(String, std::collections
         text.push('\n');
         let Some(shot_name) = line.trim().strip_prefix("SCREENSHOT-NOW ") else { continue };
         let ppm = format!("{dir}/{name}-{shot_name}.ppm");
-        let _ = std::fs::remove_file(&ppm);
-        let mut qemu = std::os::unix::net::UnixStream::connect(&monitor).expect("the QEMU monitor");
-        writeln!(qemu, "screendump {ppm}").unwrap();
-        let mut size = 0;
-        for _ in 0..100 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let now = std::fs::metadata(&ppm).map(|m| m.len()).unwrap_or(0);
-            if now > 0 && now == size {
+        // A slow emulated machine may draw late: grab again (for up to 20 s) until the screen
+        // shows what this shot is for; the test then asserts on the last grab.
+        let mut screen = grab_screen(&monitor, &ppm);
+        for _ in 0..40 {
+            if shown(shot_name, &screen) {
                 break;
             }
-            size = now;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            screen = grab_screen(&monitor, &ppm);
         }
-        let mut bytes = Vec::new();
-        std::fs::File::open(&ppm).expect("the screen grab").read_to_end(&mut bytes).unwrap();
-        screens.insert(shot_name.to_owned(), Screen::parse(&bytes));
+        screens.insert(shot_name.to_owned(), screen);
         std::fs::write(format!("{dir}/{name}-{shot_name}.done"), "").unwrap();
     }
     let status = child.wait().unwrap();
@@ -407,7 +452,7 @@ start_rooms
 sleep 3
 shot idle
 $B ctl -s $TMPDIR/a.sock press > /dev/null
-for i in $(seq 100); do $B ctl -s $TMPDIR/a.sock status | grep -q "video in:  *[1-9]" && break; sleep 0.3; done
+wait_for 150 "oslo to decode bergen's picture" '$B ctl -s $TMPDIR/a.sock status | grep -q "video in:  *[1-9]"'
 sleep 2
 shot call
 $B ctl -s $TMPDIR/a.sock leave > /dev/null
@@ -415,11 +460,17 @@ sleep 4
 shot after
 echo LOG-BEGIN; grep -v "INFO" $TMPDIR/a.log | tail -10; echo LOG-END
 "#;
-    let Some((out, screens)) = in_vm_with_screen("screen", script) else { return };
-    assert!(between(&out, "CHECK-BEGIN", "CHECK-END").contains("HDMI via KMS"), "{out}");
     let idle_color =
         |(r, g, b): (u8, u8, u8)| (20..=34).contains(&r) && (31..=45).contains(&g) && (42..=56).contains(&b);
     let white = |(r, g, b): (u8, u8, u8)| r > 200 && g > 200 && b > 200;
+    let blue = |(r, g, b): (u8, u8, u8)| b > 180 && r < 60 && g < 60;
+    let red = |(r, g, b): (u8, u8, u8)| r > 180 && g < 60 && b < 60;
+    let shown = |name: &str, s: &Screen| match name {
+        "call" => s.find(blue).is_some() && s.find(red).is_some(),
+        _ => idle_color(s.pixel(s.width / 2, s.height / 10)),
+    };
+    let Some((out, screens)) = in_vm_with_screen("screen", script, shown) else { return };
+    assert!(between(&out, "CHECK-BEGIN", "CHECK-END").contains("HDMI via KMS"), "{out}");
     for name in ["idle", "after"] {
         let s = &screens[name];
         assert!(
@@ -431,10 +482,10 @@ echo LOG-BEGIN; grep -v "INFO" $TMPDIR/a.log | tail -10; echo LOG-END
         assert!(text > 500, "{name}: room name and call to action are drawn ({text} white pixels)");
     }
     let call = &screens["call"];
-    let blue = |(r, g, b): (u8, u8, u8)| b > 180 && r < 60 && g < 60;
-    let red = |(r, g, b): (u8, u8, u8)| r > 180 && g < 60 && b < 60;
-    let ((bx0, by0, bx1, by1), _) = call.find(blue).expect("the remote room (blue) is on the screen");
-    let ((rx0, ry0, rx1, ry1), _) = call.find(red).expect("the self-view (red) is on the screen");
+    let ((bx0, by0, bx1, by1), _) =
+        call.find(blue).unwrap_or_else(|| panic!("the remote room (blue) is on the screen\n{out}"));
+    let ((rx0, ry0, rx1, ry1), _) =
+        call.find(red).unwrap_or_else(|| panic!("the self-view (red) is on the screen\n{out}"));
     assert!(
         (by1 - by0 + 1) * 10 >= call.height * 9,
         "the remote room fills the screen's height: {by0}..{by1} of {}",

@@ -3,8 +3,12 @@
 //! edited config, and checked: files, the system user and groups, the unit (systemd-analyze
 //! verify), the config kept on upgrade, and the installed binary's `check`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
+
+use common::run;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -18,14 +22,6 @@ fn as_root(why: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
         return None;
     }
     Some(ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-/// Runs `cmd`, panics with its output if it fails, returns its standard output.
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{cmd:?} failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
 }
 
 /// Builds the package for `arch`; returns its path, or None (said loudly) where this machine
@@ -44,24 +40,6 @@ fn build(arch: &str) -> Option<PathBuf> {
     Some(deb)
 }
 
-/// The same package with a higher version: what an upgrade installs.
-fn repack_as_upgrade(deb: &Path, dir: &Path) -> PathBuf {
-    let tree = dir.join("upgrade");
-    run(Command::new("dpkg-deb").arg("-R").arg(deb).arg(&tree));
-    let control = tree.join("DEBIAN/control");
-    let text = std::fs::read_to_string(&control).unwrap();
-    let version = text.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap().to_owned();
-    std::fs::write(&control, text.replace(&format!("Version: {version}"), &format!("Version: {version}+upgrade1")))
-        .unwrap();
-    // The new release ships a changed default config: dpkg must still keep the admin's.
-    let conf = tree.join("etc/roombox/roombox.toml");
-    let shipped = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(&conf, format!("{shipped}\n# shipped by the upgrade\n")).unwrap();
-    let out = dir.join("roombox-upgrade.deb");
-    run(Command::new("dpkg-deb").args(["--root-owner-group", "--build"]).arg(&tree).arg(&out));
-    out
-}
-
 #[test]
 fn the_amd64_package_installs_upgrades_and_keeps_the_config() {
     let Some(_one) = as_root("installing a package into a Debian root") else { return };
@@ -71,12 +49,9 @@ fn the_amd64_package_installs_upgrades_and_keeps_the_config() {
     assert!(info.contains("Architecture: amd64") && info.contains("adduser"), "{info}");
 
     let work = tempfile::tempdir_in(format!("{ROOT}/target")).unwrap();
-    let upgrade = repack_as_upgrade(&deb, work.path());
+    let upgrade = common::deb::repack_as_upgrade(&deb, work.path(), &work.path().join("roombox-upgrade.deb"));
     let root = work.path().join("root");
-    let mirror = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned())))
-        .unwrap_or_else(|| "http://deb.debian.org/debian".into());
+    let mirror = run(&mut Command::new(format!("{ROOT}/scripts/debian-mirror"))).trim().to_owned();
     let hooks = [
         format!("copy-in {} {} /tmp", deb.display(), upgrade.display()),
         format!(

@@ -187,3 +187,36 @@ fn the_screen_shows_the_remote_room_full_size_with_a_small_self_view_in_the_corn
     assert!(is_red(corner), "self-view in the corner: {corner:?}");
     let _ = b;
 }
+
+#[test]
+fn a_standing_problem_is_on_the_idle_screen_in_status_and_on_the_led_until_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let notice = dir.path().join("notice");
+    std::fs::write(&notice, "card roombox.toml not used: line 3: unknown field `nmae`\n").unwrap();
+    let devices = Devices { run_args: vec!["--notice".into(), notice.display().to_string()], ..Devices::default() };
+    let room = Daemon::start_with("oslo", free_port(), &[], "", &devices);
+    let light = |(r, g, b): (u8, u8, u8)| r > 150 && g > 150 && b > 150;
+    // The lines under the call to action: below the middle of the 320x240 idle screen.
+    let under_the_call_to_action = |room: &Daemon, name: &str| {
+        let shot = room.dir.path().join(name);
+        assert!(room.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
+        let picture = Picture::decode(&read_png(&shot));
+        (picture.count(0, 0, 320, 120, light), picture.count(0, 150, 320, 90, light))
+    };
+
+    let problem = room.wait_for(SECS(15), "the notice to be read", |s| s.meeting.problem.is_some());
+    assert!(problem.meeting.problem.as_deref().unwrap().contains("unknown field `nmae`"), "{:?}", problem.meeting);
+    assert_eq!(problem.meeting.state, RoomState::Idle);
+    assert_eq!(problem.meeting.led, LedPattern::FastBlink, "an idle box with a problem blinks");
+    let (name_with, notes_with) = under_the_call_to_action(&room, "problem.png");
+
+    std::fs::write(&notice, "").unwrap();
+    let fixed = room.wait_for(SECS(15), "the notice to be gone", |s| s.meeting.problem.is_none());
+    assert_eq!(fixed.meeting.led, LedPattern::Off);
+    let (name_without, notes_without) = under_the_call_to_action(&room, "fixed.png");
+    assert!(name_with > 50 && name_without > 50, "the room's name is drawn: {name_with}, {name_without} px");
+    assert!(
+        notes_with > notes_without + 20,
+        "the problem's lines are under the call to action: {notes_with} light px with it, {notes_without} without"
+    );
+}

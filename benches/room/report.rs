@@ -259,7 +259,8 @@ pub fn write(r: &Results, seconds: u64) {
     for c in &r.calls {
         for (kind, values) in [("video", &c.g2g_ms), ("audio", &c.audio_ms)] {
             for v in values.iter() {
-                let _ = writeln!(csv, "{},{}x{},{kind},{v:.3}", c.setup, c.width, c.height);
+                // Quoted: a setup's name may hold a comma ("roombox, SRTP off").
+                let _ = writeln!(csv, "\"{}\",{}x{},{kind},{v:.3}", c.setup, c.width, c.height);
             }
         }
     }

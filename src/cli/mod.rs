@@ -28,6 +28,11 @@ pub enum Cmd {
         /// Config file; when the default is absent, built-in defaults for a machine with no devices are used.
         #[arg(long, short, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
+        /// A file whose text, while it is there and not blank, is a problem for the admin:
+        /// the idle screen shows it and the LED blinks fast between meetings (the flashed
+        /// image's card service reports a roombox.toml on the card it did not use this way).
+        #[arg(long, value_name = "FILE")]
+        notice: Option<PathBuf>,
     },
     /// Validate the config and report what the room would use; exit 0 if usable, 2 if not.
     Check {

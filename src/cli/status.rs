@@ -124,5 +124,8 @@ pub fn render_status(s: &Status) -> String {
         out += &format!("mixer:   {}\n", s.mixer);
     }
     out += &format!("panel:   {}\n", s.panel);
+    if !s.addresses.is_empty() {
+        out += &format!("address: {}\n", s.addresses.join("  "));
+    }
     out
 }

@@ -34,6 +34,7 @@ impl Default for Config {
                 ring_timeout_s: Seconds(Timing::default().ring_timeout.as_secs_f64()),
                 peer_timeout_s: Seconds(Timing::default().peer_timeout.as_secs_f64()),
                 media_timeout_s: Seconds(Timing::default().media_timeout.as_secs_f64()),
+                media_start_timeout_s: Seconds(Timing::default().media_start_timeout.as_secs_f64()),
                 encryption: EncryptionSetting::default(),
                 srtp_suites: SrtpSuite::ALL.into_iter().map(SuiteName).collect(),
                 allow_media_elsewhere: false,

@@ -11,7 +11,7 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// For "unknown field `fsp`, expected one of `width`, …": the closest known name.
 pub(super) fn hint_for(message: &str) -> String {
     if message.starts_with("invalid type") {
-        return " (systemd/roombox.toml shows every key with a value of the right form)".into();
+        return " (/usr/share/doc/roombox/roombox.toml.example shows every key with a value of the right form)".into();
     }
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return String::new();
@@ -26,7 +26,7 @@ pub(super) fn hint_for(message: &str) -> String {
     let best = known.iter().map(|k| (edit_distance(unknown, k), *k)).min();
     match best {
         Some((d, k)) if d <= 2.max(unknown.len() / 3) => format!(" (did you mean `{k}`?)"),
-        _ => " (remove it, or see systemd/roombox.toml for every key)".into(),
+        _ => " (remove it, or see /usr/share/doc/roombox/roombox.toml.example for every key)".into(),
     }
 }
 

@@ -111,6 +111,8 @@ pub struct CallConfig {
     pub peer_timeout_s: Seconds,
     /// A leg that receives no media this long is ended (it shows as interrupted after 3 s).
     pub media_timeout_s: Seconds,
+    /// A leg whose media (camera, sound card, encoder) has not started this long is ended.
+    pub media_start_timeout_s: Seconds,
     /// SRTP: "required" (default), "optional" or "off".
     pub encryption: EncryptionSetting,
     /// The SRTP suites offered and accepted, most preferred first.
@@ -339,6 +341,7 @@ impl Config {
             ring_timeout: self.call.ring_timeout_s.duration(),
             peer_timeout: self.call.peer_timeout_s.duration(),
             media_timeout: self.call.media_timeout_s.duration(),
+            media_start_timeout: self.call.media_start_timeout_s.duration(),
             ..Timing::default()
         }
     }

@@ -54,7 +54,7 @@ fn a_typo_in_a_key_points_at_it_and_suggests_the_right_one() {
 fn a_wrong_type_points_at_the_value() {
     let err = error_of("[video]\nwidth = \"wide\"\n");
     assert!(err.starts_with("room.toml:2:9:"), "{err}");
-    assert!(err.contains("systemd/roombox.toml"), "a hint where to look: {err}");
+    assert!(err.contains("/usr/share/doc/roombox/roombox.toml.example"), "a hint where to look: {err}");
 }
 
 #[test]

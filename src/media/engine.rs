@@ -36,6 +36,14 @@ impl Engine {
         self.show_idle();
     }
 
+    /// New lines under the idle screen's call to action, shown at once when it is up.
+    pub(super) fn set_idle_notes(&mut self, notes: Vec<String>) {
+        self.plan.idle_notes = notes;
+        if let Some(idle) = &self.idle {
+            idle.relabel(&self.plan);
+        }
+    }
+
     /// Links the leg into the room's media, opening the devices for the meeting's first leg.
     pub(super) fn start(
         &mut self,

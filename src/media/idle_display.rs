@@ -8,7 +8,7 @@ use gstreamer as gst;
 use super::MediaError;
 use super::elements::fragment;
 use super::plan::MediaPlan;
-use super::screen::{idle_source, label_idle_screen};
+use super::screen::{IdleText, idle_source, label_idle_screen};
 
 pub struct IdleDisplay {
     pipeline: gst::Pipeline,
@@ -31,7 +31,7 @@ impl IdleDisplay {
         let sink = fragment(&plan.display.fragment, gst::PadDirection::Sink)?;
         pipeline.add_many([&source, &sink]).map_err(|e| MediaError::Internal(e.to_string()))?;
         source.link(&sink).map_err(|_| MediaError::Link { from: "idle screen".into(), to: "display".into() })?;
-        label_idle_screen(pipeline.upcast_ref(), &plan.room, plan.guest_link.as_deref(), plan.width, plan.height);
+        label_idle_screen(pipeline.upcast_ref(), &IdleText::of(plan), plan.width, plan.height);
         // A display that fails later (a driver without vblank, a cable pulled) says so in the
         // log; the event loop never waits for it.
         if let Some(bus) = pipeline.bus() {
@@ -51,6 +51,11 @@ impl IdleDisplay {
             )));
         }
         Ok(Some(Self { pipeline }))
+    }
+
+    /// Writes the plan's text anew (its notes changed) on the screen showing now.
+    pub fn relabel(&self, plan: &MediaPlan) {
+        label_idle_screen(self.pipeline.upcast_ref(), &IdleText::of(plan), plan.width, plan.height);
     }
 }
 

@@ -60,6 +60,9 @@ pub struct MediaPlan {
     pub places: usize,
     /// The guest page's join link, shown as a QR code on the idle screen (`[guests]`).
     pub guest_link: Option<String>,
+    /// Lines the idle screen shows under the call to action (the box's address, a standing
+    /// problem): set by the event loop as they change, kept across reloads.
+    pub idle_notes: Vec<String>,
     /// Browser guests may join (their DTLS certificate is made before the first does).
     pub guests: bool,
 }
@@ -199,6 +202,7 @@ impl MediaPlan {
             realtime_clock: config.media.clock == PipelineClock::Realtime,
             places: config.max_places(),
             guest_link: config.guests.link_to_show(),
+            idle_notes: Vec::new(),
             guests: config.guests.enabled,
             echo_cancel,
         })

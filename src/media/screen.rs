@@ -18,15 +18,39 @@ pub fn idle_source(source_options: &str, with_link: bool) -> String {
     )
 }
 
-/// Writes the room name and the call to action onto the idle screen in `bin`, and the guests'
-/// join link as a QR code in its lower right corner (a phone's camera opens it).
-pub fn label_idle_screen(bin: &gst::Bin, room: &str, link: Option<&str>, width: u32, height: u32) {
+/// What the idle screen says: the room, its join link and the lines under the call to action.
+pub struct IdleText<'a> {
+    pub room: &'a str,
+    pub link: Option<&'a str>,
+    pub notes: &'a [String],
+}
+
+impl<'a> IdleText<'a> {
+    pub fn of(plan: &'a super::MediaPlan) -> Self {
+        Self { room: &plan.room, link: plan.guest_link.as_deref(), notes: &plan.idle_notes }
+    }
+
+    /// Pango markup: the room and the call to action at the overlay's size, the notes smaller
+    /// (a long note must not shrink the room's name); the room, link and notes are escaped.
+    fn markup(&self) -> String {
+        let escape = |text: &str| gst::glib::markup_escape_text(text).to_string();
+        let mut markup = format!("{}\n\npress the button to join", escape(self.room));
+        if let Some(link) = self.link {
+            markup += &format!("\n\nguests: {}", escape(link));
+        }
+        if !self.notes.is_empty() {
+            markup += &format!("\n\n<span size='60%'>{}</span>", escape(&self.notes.join("\n")));
+        }
+        markup
+    }
+}
+
+/// Writes the room name, the call to action and the notes onto the idle screen in `bin`, and
+/// the guests' join link as a QR code in its lower right corner (a phone's camera opens it).
+pub fn label_idle_screen(bin: &gst::Bin, idle: &IdleText, width: u32, height: u32) {
+    let link = idle.link;
     if let Some(overlay) = bin.by_name("idle-text") {
-        let text = match link {
-            Some(link) => format!("{room}\n\npress the button to join\n\nguests: {link}"),
-            None => format!("{room}\n\npress the button to join"),
-        };
-        overlay.set_property("text", text);
+        overlay.set_property("text", idle.markup());
         if link.is_some() {
             // Text at the top, the code below it.
             overlay.set_property_from_str("valignment", "top");
@@ -45,16 +69,16 @@ pub fn label_idle_screen(bin: &gst::Bin, room: &str, link: Option<&str>, width: 
 }
 
 /// Renders the idle screen once, at the room's picture size.
-pub fn idle_screen_png(room: &str, link: Option<&str>, width: u32, height: u32) -> Result<Vec<u8>, MediaError> {
+pub fn idle_screen_png(idle: &IdleText, width: u32, height: u32) -> Result<Vec<u8>, MediaError> {
     let description = format!(
         "{} ! video/x-raw,width={width},height={height} ! videoconvert ! pngenc ! fakesink name=out enable-last-sample=true",
-        idle_source("num-buffers=1", link.is_some())
+        idle_source("num-buffers=1", idle.link.is_some())
     );
     let pipeline = gst::parse::launch(&description)
         .map_err(|e| MediaError::Snapshot(format!("idle screen: {e}")))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| MediaError::Snapshot("idle screen is not a pipeline".into()))?;
-    label_idle_screen(pipeline.upcast_ref(), room, link, width, height);
+    label_idle_screen(pipeline.upcast_ref(), idle, width, height);
     let result = run_to_end(&pipeline).and_then(|()| {
         let sink = pipeline.by_name("out").ok_or_else(|| MediaError::Snapshot("no sink".into()))?;
         let sample = sink

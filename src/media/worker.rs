@@ -104,10 +104,17 @@ impl MediaWorker {
         &self.plan
     }
 
-    /// Takes a reloaded plan between meetings.
-    pub fn replan(&mut self, plan: MediaPlan) {
+    /// Takes a reloaded plan between meetings (the idle screen's notes carry over).
+    pub fn replan(&mut self, mut plan: MediaPlan) {
+        plan.idle_notes = self.plan.idle_notes.clone();
         self.plan = plan.clone();
         self.send("replan", None, move |engine| engine.replan(plan));
+    }
+
+    /// New lines under the idle screen's call to action (the box's address, a problem).
+    pub fn set_idle_notes(&mut self, notes: Vec<String>) {
+        self.plan.idle_notes = notes.clone();
+        self.send("idle notes", None, move |engine| engine.set_idle_notes(notes));
     }
 
     /// Binds the leg's ports towards `peer` (on the loop: a bind never waits on a driver).

@@ -18,6 +18,7 @@
 //! - `guests.rs`: browser guests, places whose media is negotiated over HTTPS, not SIP.
 
 mod core;
+mod ending;
 mod guests;
 mod incoming;
 mod leg;
@@ -170,6 +171,10 @@ pub enum Input {
         from: SocketAddr,
         offer: String,
     },
+    /// A standing problem from outside the daemon that an admin must fix (the flashed image's
+    /// card service: a `roombox.toml` on the card that was not used), or `None` once it is
+    /// gone. It stays in `status`, and the LED blinks fast while the room is idle.
+    StandingProblem(Option<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

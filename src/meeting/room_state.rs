@@ -1,6 +1,6 @@
 //! The room's one state and its LED, derived from its legs after every change: in a call
 //! while any leg is live, else ringing, dialing or ending by the legs there are; the LED shows
-//! an error first, then mute, a caller waiting, an interrupted place, and the state.
+//! an error first (or, while idle, a standing problem), then mute, a caller waiting, an interrupted place, and the state.
 
 use std::time::Instant;
 
@@ -29,7 +29,7 @@ impl Meeting {
         if self.error.as_ref().is_some_and(|(_, until)| *until <= now) {
             self.error = None;
         }
-        let led = if self.error.is_some() {
+        let led = if self.error.is_some() || (state == RoomState::Idle && self.standing_problem.is_some()) {
             LedPattern::FastBlink
         } else if self.muted {
             LedPattern::Muted

@@ -51,6 +51,9 @@ pub struct MeetingStatus {
     pub unreached: Vec<Unreached>,
     #[serde(default)]
     pub notice: Option<String>,
+    /// A problem outside the meeting that an admin must fix (see `Input::StandingProblem`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     pub last_error: Option<String>,
     pub state_for_ms: u64,
 }
@@ -100,6 +103,7 @@ impl Meeting {
             legs,
             unreached: self.unreached.clone(),
             notice: self.notice.clone(),
+            problem: self.standing_problem.clone(),
             last_error: self.last_error.clone(),
             state_for_ms: since(self.state_since),
         }

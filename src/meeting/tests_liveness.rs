@@ -75,3 +75,26 @@ fn media_reports_for_a_leg_that_is_not_live_change_nothing() {
     net.input(HOST, Input::MediaIdle { leg: legs[0], idle: SECS(60) });
     assert_eq!(net.state(HOST), RoomState::Idle, "a leg already ending just ends");
 }
+
+#[test]
+fn a_standing_problem_blinks_the_led_while_idle_and_stays_in_status_until_it_is_gone() {
+    let mut net = Net::two_rooms();
+    let problem = "card roombox.toml not used: line 3: unknown key".to_string();
+    net.input(0, Input::StandingProblem(Some(problem.clone())));
+    assert_eq!(net.led(0), LedPattern::FastBlink, "idle: the LED shows the problem");
+    assert_eq!(net.rooms[0].core.status(net.now).problem.as_deref(), Some(problem.as_str()));
+
+    // A call still works and its LED shows the call; the problem comes back when it ends.
+    net.press(0);
+    net.press(1);
+    assert_eq!(net.state(0), RoomState::InCall);
+    assert_eq!(net.led(0), LedPattern::Solid);
+    net.input(0, Input::Command(Command::Leave));
+    net.advance(SECS(5));
+    assert_eq!(net.state(0), RoomState::Idle);
+    assert_eq!(net.led(0), LedPattern::FastBlink);
+
+    net.input(0, Input::StandingProblem(None));
+    assert_eq!(net.led(0), LedPattern::Off);
+    assert_eq!(net.rooms[0].core.status(net.now).problem, None);
+}

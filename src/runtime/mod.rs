@@ -6,6 +6,7 @@
 //! control requests are answered in `requests.rs`.
 
 mod guests;
+pub mod idle_notes;
 mod media_watch;
 mod requests;
 mod sip_setup;
@@ -61,6 +62,8 @@ struct Room {
     channels: Channels,
     /// The guest page, when `[guests]` is on.
     guests: Option<guests::GuestDoor>,
+    /// The idle screen's address and standing-problem lines, as last read.
+    notes: idle_notes::NotesWatch,
 }
 
 /// Senders the adapters report through (kept to rebuild adapters on reload).
@@ -121,9 +124,10 @@ fn open_panel(config: &Config, gestures: mpsc::Sender<Gesture>) -> Box<dyn Panel
 
 /// Runs one room until `shutdown` completes. `on_ready` is called once sockets are up; each
 /// config received on `reloads` replaces the running one (at once when idle, else when the
-/// call ends).
+/// call ends). A non-empty file at `notice` is a standing problem the idle screen and LED show.
 pub async fn run(
     config: Config,
+    notice: Option<std::path::PathBuf>,
     shutdown: impl Future<Output = ()>,
     mut reloads: mpsc::Receiver<Reloaded>,
     on_ready: impl FnOnce(&Ready),
@@ -150,6 +154,7 @@ pub async fn run(
         pending: None,
         channels: Channels { control: control_tx, gestures: gesture_tx, guests: guest_tx },
         guests: door,
+        notes: idle_notes::NotesWatch::new(notice),
     };
     tracing::info!(room = %room.config.room.name, sip = %sip_addr, control = %room.config.control.socket.display(), "room ready: press the button to join");
     on_ready(&Ready { sip: sip_addr });
@@ -161,6 +166,7 @@ pub async fn run(
     let mut buf = vec![0u8; 65536];
     let mut adapt = tokio::time::interval(std::time::Duration::from_millis(250));
     adapt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut notes_tick = tokio::time::interval(idle_notes::EVERY);
     loop {
         room.drain().await;
         if room.core.state() != last_state {
@@ -203,6 +209,7 @@ pub async fn run(
                 room.check_media_thread();
             }
             Some(reloaded) = reloads.recv() => room.reload(reloaded).await,
+            _ = notes_tick.tick() => room.refresh_notes().await,
             _ = watchdog_tick.tick(), if watchdog.is_some() => room.pet_watchdog(),
         }
     }

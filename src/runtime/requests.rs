@@ -84,6 +84,7 @@ impl Room {
                     b.what
                 )
             }),
+            addresses: self.notes.addresses().iter().map(ToString::to_string).collect(),
             // The media thread's figures may still hold a leg the core has just ended.
             media: stats.into_iter().map(|(leg, stats)| LegMedia { leg, stats }).collect(),
         }
@@ -94,7 +95,7 @@ impl Room {
     fn snapshot(&self, reply: oneshot::Sender<Response>) {
         let frame = self.engine.snapshot_sample();
         let plan = self.engine.plan();
-        let (room, link, width, height) = (plan.room.clone(), plan.guest_link.clone(), plan.width, plan.height);
+        let idle_plan = plan.clone();
         tokio::spawn(async move {
             let Ok(Ok(frame)) = tokio::time::timeout(MEDIA_ANSWER, frame).await else {
                 let _ = reply.send(Response::error("the media thread did not answer: a device driver may hang"));
@@ -102,7 +103,11 @@ impl Room {
             };
             let png = tokio::task::spawn_blocking(move || match frame {
                 Some(sample) => media::screen::sample_to_png(&sample),
-                None => media::screen::idle_screen_png(&room, link.as_deref(), width, height),
+                None => media::screen::idle_screen_png(
+                    &media::screen::IdleText::of(&idle_plan),
+                    idle_plan.width,
+                    idle_plan.height,
+                ),
             });
             let png = png.await.unwrap_or_else(|e| Err(media::MediaError::Snapshot(e.to_string())));
             let _ = reply.send(png.map_or_else(|e| Response::error(e.to_string()), |png| Response::png(&png)));

@@ -5,6 +5,8 @@
 
 pub mod browser;
 pub mod capture;
+pub mod deb;
+pub mod image;
 pub mod inject;
 pub mod nft;
 pub mod process;
@@ -19,6 +21,14 @@ use roombox::media::stats::{s16le_samples, tone_level_db};
 use roombox::meeting::RoomState;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roombox");
+
+/// Runs `cmd`, panics with its output if it fails, returns its standard output.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{cmd:?} failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
 
 /// Whether the first place's picture decodes at `fps` or more and its sound at 40 buffers/s.
 pub fn decoding(s: &Status, fps: f64) -> bool {
@@ -61,6 +71,8 @@ pub struct Devices {
     pub sip_extra: String,
     /// Appended to every peer's URI (such as `;transport=tls`).
     pub peer_params: String,
+    /// More arguments for `roombox run` (such as `--notice FILE`).
+    pub run_args: Vec<String>,
 }
 
 impl Default for Devices {
@@ -75,6 +87,7 @@ impl Default for Devices {
             audio_extra: String::new(),
             sip_extra: String::new(),
             peer_params: String::new(),
+            run_args: vec![],
         }
     }
 }
@@ -144,6 +157,7 @@ impl Daemon {
         let child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(&config_path)
+            .args(&devices.run_args)
             .env("RUST_LOG", "roombox=debug")
             .envs(devices.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
