@@ -30,12 +30,18 @@ start_rooms() {
 }
 # wait_for SECONDS WHAT CONDITION: until the shell condition holds. An emulated machine can be
 # many times slower than the host, so the limits are generous; past one, the script says what
-# it waited for, shows both rooms' logs and fails (the test prints all of it).
+# it waited for, shows both rooms' logs and fails (the test prints all of it). It looks every
+# 2 s: each `ctl` a condition runs takes 1-3 s of the emulated CPUs the rooms need.
 wait_for() {
-  for i in $(seq $(($1 * 2))); do eval "$3" && return 0; sleep 0.5; done
-  echo "TIMEOUT: $2 (waited $1 s)"
-  for log in a b; do echo "---- $log.log"; tail -40 $TMPDIR/$log.log 2>/dev/null; done
-  exit 1
+  end=$(( $(date +%s) + $1 ))
+  until eval "$3"; do
+    if [ "$(date +%s)" -ge $end ]; then
+      echo "TIMEOUT: $2 (waited $1 s)"
+      for log in a b; do echo "---- $log.log"; tail -40 $TMPDIR/$log.log 2>/dev/null; done
+      exit 1
+    fi
+    sleep 2
+  done
 }
 "#;
 
