@@ -1,4 +1,4 @@
-# roombox: `make demo` shows a meeting of three rooms; `make test` installs what it needs and runs
+# roombox: `make demo` shows a meeting of three rooms and a browser guest; `make test` installs what it needs and runs
 # every test. See README.md.
 
 CARGO ?= cargo
@@ -51,6 +51,7 @@ install:
 	apt-get install -y "./$$(scripts/deb/build $$(dpkg --print-architecture) | tail -1)"
 
 demo: build
+	scripts/install-deps browser
 	scripts/demo
 
 # Latency, join time, CPU, memory and start-up, roombox against a hand-written gst-launch
