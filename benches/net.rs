@@ -193,6 +193,11 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
             break;
         }
     }
+    if std::env::var_os("BENCH_DEBUG").is_some()
+        && let Some(s) = bergen.status()
+    {
+        eprintln!("bergen at the end:\n{}", roombox::cli::render_status(&s));
+    }
     let samples = bergen.latency_samples().unwrap_or_default();
     let sender = oslo.status().map(|s| media(&s)).unwrap_or_default();
     oslo.request(Request::Leave { peer: None });

@@ -132,6 +132,14 @@ fn a_wrong_pin_is_refused_on_the_page_and_the_room_does_not_change() {
     assert!(codes.contains(&"429".to_owned()), "repeated wrong PINs are slowed down: {codes:?}");
     assert_eq!(curl(&[&format!("{}control.sock", url(page))]), "404");
     assert_eq!(curl(&["-X", "POST", &whip]), "401");
+    // Trickled candidates are not taken (they travel in offer and answer), and the answer says
+    // what the session resource does take.
+    let patch = std::process::Command::new("curl")
+        .args(["-sk", "-D", "-", "-o", "/dev/null", "-X", "PATCH", &format!("{whip}/00ff")])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&patch.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 405") && head.contains("allow: delete"), "{head}");
     assert_eq!(oslo.status().unwrap().meeting.state, RoomState::Idle);
 }
 

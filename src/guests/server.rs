@@ -124,9 +124,15 @@ async fn handle(door: &Door, from: SocketAddr, req: Request<Incoming>) -> Respon
                 _ => text(StatusCode::NOT_FOUND, "no such guest session (it has ended)"),
             }
         }
-        Route::Trickle => text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "candidates travel in the offer and the answer: gather them before POSTing the offer",
+        // WHIP (RFC 9725) lets a server without trickle answer PATCH with 405; `Allow` names
+        // what the session resource does take.
+        Route::Trickle => with_header(
+            text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "candidates travel in the offer and the answer: gather them before POSTing the offer",
+            ),
+            header::ALLOW,
+            "DELETE",
         ),
         Route::Options => with_header(
             text(StatusCode::NO_CONTENT, ""),

@@ -166,6 +166,12 @@ fn show(p: &gst::Pad, r: Rect, zorder: u32) {
 /// buffer, so their own stamps lie that buffer's latency in the past: the compositor would
 /// either wait that long for every gallery frame or drop them all as late.
 pub(super) fn shown_as_latest(pad: &gst::Pad) {
+    answers_no_latency(pad);
+    stamped_on_arrival(pad);
+}
+
+/// Latency queries through `pad` are answered with none (a live source's, without delay).
+pub(super) fn answers_no_latency(pad: &gst::Pad) {
     pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM, |_, info| {
         if let Some(gst::PadProbeData::Query(query)) = &mut info.data
             && let gst::QueryViewMut::Latency(latency) = query.view_mut()
@@ -175,6 +181,10 @@ pub(super) fn shown_as_latest(pad: &gst::Pad) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+/// Each frame through `pad` is stamped with the running time at which it passes.
+pub(super) fn stamped_on_arrival(pad: &gst::Pad) {
     pad.add_probe(gst::PadProbeType::BUFFER, |pad, info| {
         let now = pad.parent_element().and_then(|e| e.current_running_time());
         let segment = pad.sticky_event::<gst::event::Segment>(0);

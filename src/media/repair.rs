@@ -179,6 +179,9 @@ pub(super) fn configure_jitter_buffer(jb: &gst::Element, session: u32, negotiate
         // on a bursty path or a busy receiver, guessing when the next one is due asks for
         // packets on their way, and declaring them lost breaks the picture they belong to.
         jb.set_property("rtx-next-seqnum", false);
+        // Nor when a few later packets overtook it: on a path with jitter that is reordering,
+        // not loss. The wait is `rtx-delay` (see `pace_retries`).
+        jb.set_property("rtx-delay-reorder", 0i32);
     }
     jb.set_property("do-lost", true);
 }

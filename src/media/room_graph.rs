@@ -187,7 +187,11 @@ pub(super) fn build(
         link_pads(&pad(&to_screen, "src")?, &screen_pad)?;
         // A place's frames are shown as they arrive: a frame that waited in the jitter buffer
         // for a retransmission is late, the others are not held back by that buffer's latency.
-        super::gallery::shown_as_latest(&screen_pad);
+        // Stamped as they enter the screen's queue, not as they leave it: the screen waits the
+        // room's latency for each frame, and frames stamped only when it is free would be
+        // shown one per latency (a 60 ms latency under jitter showed 16 fps of 30).
+        super::gallery::answers_no_latency(&screen_pad);
+        super::gallery::stamped_on_arrival(&pad(&to_screen, "sink")?);
         let audio = tee()?;
         let to_speaker = audio_queue()?;
         pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
