@@ -139,6 +139,7 @@ pub struct Poll {
 }
 
 fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u64) -> Figures {
+    let debug = std::env::var_os("BENCH_DEBUG").is_some();
     let heard = tempfile::NamedTempFile::new().unwrap();
     let (oslo, bergen) = rooms(net, heard.path());
     oslo.request(Request::Press);
@@ -165,7 +166,7 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     };
     while started.elapsed() < impaired_for {
         poll(&mut polls);
-        if std::env::var_os("BENCH_DEBUG").is_some() && polls.len() % 30 == 0 {
+        if debug && polls.len() % 30 == 0 {
             let (b, o) = (bergen.status().map(|s| media(&s)), oslo.status().map(|s| media(&s)));
             let line = |m: &roombox::media::stats::ReceiveStats| {
                 format!("{:.0}/s jitter {:.1} ms jb {:?} ms", m.decoded_per_s, m.jitter_ms, m.jitter_buffer_ms)
@@ -193,9 +194,7 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
             break;
         }
     }
-    if std::env::var_os("BENCH_DEBUG").is_some()
-        && let Some(s) = bergen.status()
-    {
+    if debug && let Some(s) = bergen.status() {
         eprintln!("bergen at the end:\n{}", roombox::cli::render_status(&s));
     }
     let samples = bergen.latency_samples().unwrap_or_default();
