@@ -5,7 +5,7 @@
 //! bench/network.png; targets are printed PASS/FAIL, they are not tests.
 //!
 //! `BENCH_SECONDS` (default 20) sets how long each condition lasts; `BENCH_ONLY` picks the
-//! conditions whose name contains it; `BENCH_DEBUG` prints both rooms' video figures every 3 s;
+//! conditions whose name contains it; `BENCH_DEBUG` prints both rooms' figures every second;
 //! `BENCH_LOGS=dir` keeps the rooms' logs there.
 
 #[path = "net/delay.rs"]
@@ -166,17 +166,25 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     };
     while started.elapsed() < impaired_for {
         poll(&mut polls);
-        if debug && polls.len() % 30 == 0 {
+        if debug && polls.len() % 10 == 0 {
             let (b, o) = (bergen.status().map(|s| media(&s)), oslo.status().map(|s| media(&s)));
             let line = |m: &roombox::media::stats::ReceiveStats| {
                 format!("{:.0}/s jitter {:.1} ms jb {:?} ms", m.decoded_per_s, m.jitter_ms, m.jitter_buffer_ms)
             };
             if let (Some(b), Some(o)) = (b, o) {
                 eprintln!(
-                    "bergen video {} audio {}; oslo sends {:.0} kbit/s, target {:?} ({})",
+                    "{:.1} s: bergen video {} lost {} given up {} keyframes asked {}, audio {}; \
+                     oslo sends {:.0} kbit/s, resent {}, keyframes made {}, round trip {:.0} ms, target {:?} ({})",
+                    started.elapsed().as_secs_f64(),
                     line(&b.video_in),
+                    b.video_in.packets_lost,
+                    b.video_in.unrepaired,
+                    b.video_in.keyframes_asked,
                     line(&b.audio_in),
                     o.video_out.kbps,
+                    o.video_out.resent,
+                    o.keyframes_on_request,
+                    o.video_out.rtt_ms.unwrap_or(f64::NAN),
                     o.video_out.target_kbps,
                     o.video_out.target_reason
                 );

@@ -4,15 +4,18 @@
 //! Opus FEC, keyframes asked for and made), the call
 //! stays up with sound and picture, and the picture runs at full rate once the loss stops.
 //! Then a second without one room's picture: the other asks for a keyframe and gets one.
+//! A rate too low for the room's picture size sends a smaller picture, and the full size comes
+//! back when the path clears.
 
 mod common;
 
 use std::time::Duration;
 
 use common::nft::{Impairment, far_media_ports};
-use common::{Daemon, decoding, free_port};
+use common::{Daemon, Devices, decoding, free_port};
 use roombox::control::Status;
 use roombox::media::MediaStats;
+use roombox::media::stats::PictureSize;
 use roombox::meeting::RoomState;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -100,4 +103,36 @@ fn heavy_loss_lowers_the_bitrate_and_it_returns_when_the_path_clears() {
     let text = String::from_utf8_lossy(&bergen.ctl(&["status"]).stdout).to_string();
     assert!(text.contains("configured rate"), "{text}");
     oslo.wait_for(SECS(10), "the picture at full rate", |s| decoding(s, 28.0));
+}
+
+#[test]
+fn a_rate_too_low_for_the_picture_sends_a_smaller_one_until_the_path_clears() {
+    let (pa, pb) = (free_port(), free_port());
+    // 640x360 at 30 fps needs about 125 kbit/s; the floor lets the rate go below that.
+    let devices = Devices {
+        video: "width = 640\nheight = 360\nfps = 30\nbitrate_kbps = 500\nmin_bitrate_kbps = 50".into(),
+        ..Devices::default()
+    };
+    let oslo = Daemon::start_with("oslo", pa, &[("bergen", pb)], "", &devices);
+    let bergen = Daemon::start_with("bergen", pb, &[("oslo", pa)], "auto_answer = true", &devices);
+    oslo.press();
+    let full = Some(PictureSize { width: 640, height: 360 });
+    let arrived = |s: &Status| media(s).video_in.picture;
+    oslo.wait_for(SECS(20), "bergen's picture at its full size", |s| decoding(s, 25.0) && arrived(s) == full);
+    let to_oslo = far_media_ports(&bergen.wait_for(SECS(10), "oslo's picture", |s| decoding(s, 25.0)));
+    assert_eq!(media(&bergen.status().unwrap()).encoder_size, full, "bergen encodes the room's size");
+
+    let loss = Impairment::loss(&to_oslo, 40);
+    let lowered = bergen.wait_for(SECS(15), "a smaller picture for a low rate", |s| media(s).encoder_size_lowered);
+    drop(loss);
+    let out = media(&lowered);
+    assert_eq!(out.encoder_size, Some(PictureSize { width: 320, height: 180 }), "{out:?}");
+    assert!(out.encoder_kbps < 125, "the rate was too low for 640x360: {out:?}");
+    let text = String::from_utf8_lossy(&bergen.ctl(&["status"]).stdout).to_string();
+    assert!(text.contains("320x180 (smaller: the full size needs more)"), "{text}");
+    oslo.wait_for(SECS(10), "bergen's smaller picture decoded", |s| {
+        arrived(s) == Some(PictureSize { width: 320, height: 180 }) && decoding(s, 20.0)
+    });
+    bergen.wait_for(SECS(30), "the full size again", |s| !media(s).encoder_size_lowered);
+    oslo.wait_for(SECS(10), "bergen's picture at full size and rate", |s| arrived(s) == full && decoding(s, 28.0));
 }

@@ -40,11 +40,12 @@ fn place(out: &mut String, leg: &LegStatus, media: Option<&MediaStats>) {
         "  security:  {protection}; dropped {dropped} packets failing SRTP authentication, {foreign} from strangers\n"
     );
     *out += &format!(
-        "  video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms\n",
+        "  video in:  {:5.1} fps  {:7.0} kbit/s  lost {}  jitter {:.1} ms{}\n",
         v.decoded_per_s,
         v.kbps,
         v.packets_lost.max(0),
-        v.jitter_ms
+        v.jitter_ms,
+        v.picture.map(|p| format!("  {p}")).unwrap_or_default()
     );
     *out += &format!(
         "  audio in:  {:5.1} buf/s {:7.0} kbit/s  lost {}  jitter {:.1} ms  level {:.0} dBFS\n",
@@ -82,8 +83,13 @@ fn repair(m: &MediaStats) -> String {
     }
     line += "\n";
     if let Some(target) = o.target_kbps {
+        let size = match m.encoder_size {
+            Some(size) if m.encoder_size_lowered => format!(", {size} (smaller: the full size needs more)"),
+            Some(size) => format!(", {size}"),
+            None => String::new(),
+        };
         line += &format!(
-            "  rate:      this path carries {target} kbit/s ({}); the room encodes at {} kbit/s\n",
+            "  rate:      this path carries {target} kbit/s ({}); the room encodes at {} kbit/s{size}\n",
             o.target_reason, m.encoder_kbps
         );
     }

@@ -2,7 +2,8 @@
 //! from any leg arrives as an upstream force-key-unit event), no more often than
 //! [`MIN_KEYFRAME_INTERVAL`], and the target bitrate, each in the encoder's own terms. Debian's
 //! 1.22.0 `v4l2h264enc` ignores force-key-unit events: it gets the V4L2 `force_key_frame`
-//! control instead, and its bitrate through the `video_bitrate` control.
+//! control instead, and its bitrate through the `video_bitrate` control. The size of the
+//! picture it gets follows the bitrate too (`send_size.rs`), through the caps before it.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gstreamer as gst;
+
+use super::send_size::SendSize;
 
 /// Keyframes cost several times a normal frame: several places asking at once (or one asking
 /// again before the last arrived) get one.
@@ -51,11 +54,21 @@ pub struct EncoderControl {
     requested: AtomicU64,
     forced: AtomicU64,
     bitrate_kbps: AtomicU32,
+    /// The capsfilter before the encoder, and the size it lets through.
+    size_caps: gst::glib::WeakRef<gst::Element>,
+    size: Mutex<SendSize>,
 }
 
 impl EncoderControl {
-    /// Watches `encoder` (made from factory `element`) for keyframe requests.
-    pub fn attach(encoder: &gst::Element, element: &str, bitrate_kbps: u32) -> Arc<Self> {
+    /// Watches `encoder` (made from factory `element`) for keyframe requests; `size_caps` is
+    /// the capsfilter before it, already at `size`'s size.
+    pub fn attach(
+        encoder: &gst::Element,
+        element: &str,
+        bitrate_kbps: u32,
+        size_caps: &gst::Element,
+        size: SendSize,
+    ) -> Arc<Self> {
         let control = Arc::new(Self {
             encoder: encoder.downgrade(),
             element: element.to_owned(),
@@ -63,6 +76,8 @@ impl EncoderControl {
             requested: AtomicU64::new(0),
             forced: AtomicU64::new(0),
             bitrate_kbps: AtomicU32::new(bitrate_kbps),
+            size_caps: size_caps.downgrade(),
+            size: Mutex::new(size),
         });
         if let Some(src) = encoder.static_pad("src") {
             let weak = Arc::downgrade(&control);
@@ -113,12 +128,30 @@ impl EncoderControl {
         (self.requested.load(Ordering::Relaxed), self.forced.load(Ordering::Relaxed))
     }
 
+    /// A new size for the picture at `kbps`, if it needs one (the encoder starts again at it,
+    /// with a keyframe).
+    fn resize(&self, kbps: u32) {
+        let Some(size) = self.size.lock().ok().and_then(|mut s| s.on_target(Instant::now(), kbps)) else { return };
+        tracing::info!(kbps, width = size.0, height = size.1, "the picture sent changes size");
+        if let Some(caps_filter) = self.size_caps.upgrade()
+            && let Err(e) = super::elements::set(&caps_filter, "caps", &super::room_graph::send_size_caps(size))
+        {
+            tracing::warn!(error = %e, "the picture's new size was refused");
+        }
+    }
+
     pub fn bitrate_kbps(&self) -> u32 {
         self.bitrate_kbps.load(Ordering::Relaxed)
     }
 
-    /// Asks the running encoder for a new target bitrate.
+    /// The size of the picture encoded now, and whether it is below the room's own.
+    pub fn size(&self) -> Option<((u32, u32), bool)> {
+        self.size.lock().ok().map(|s| (s.size(), s.lowered()))
+    }
+
+    /// Asks the running encoder for a new target bitrate, and a picture size that it carries.
     pub fn set_bitrate(&self, kbps: u32) {
+        self.resize(kbps);
         if self.bitrate_kbps.swap(kbps, Ordering::Relaxed) == kbps {
             return;
         }

@@ -227,7 +227,8 @@ impl RtpLeg {
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
         if session == VIDEO {
-            super::repair::pace_feedback(&self.rtpbin, stream, false);
+            let carried = self.rate.target().map_or(0, |(kbps, _)| kbps);
+            super::repair::pace_feedback(&self.rtpbin, stream, false, carried);
         }
         // Only the place may send: each socket is gated to the address negotiated for it.
         let decoder = self.base.meters.srtp.decoder(session);
@@ -247,6 +248,11 @@ impl RtpLeg {
         probe_buffers(&rtp_tap.0, rtp_tap.1, move |_, b| {
             meters.rtp(session, false).record(b.size() as u64);
             meters.arrived();
+            if session == VIDEO
+                && let Ok(map) = b.map_readable()
+            {
+                meters.video_arrived(&map);
+            }
         });
         // The place's reports on our video name it by the SSRC our payloader put in its caps.
         let pay = self.base.bin.by_name(&format!("{}-video-pay", self.base.id)).filter(|_| session == VIDEO);

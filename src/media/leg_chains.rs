@@ -16,7 +16,7 @@ use super::measure::{RenderClock, probe_reference_latency, probe_reference_laten
 use super::mix_or_pass::MixOrPass;
 use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
-use super::stats::rms_dbfs_s16le;
+use super::stats::{PictureSize, rms_dbfs_s16le};
 use super::{MediaError, probe_buffers};
 use crate::meeting::LegId;
 
@@ -66,7 +66,23 @@ pub(super) fn video_receive(
     let decoded = meters.clone();
     probe_buffers(&decoder, "src", move |_, _| decoded.video_decoded.record(0));
     probe_reference_latency_on_arrival(&decoder, "src", render, meters.video_latency.clone());
+    watch_picture_size(&decoder, meters.clone());
     Ok(depay)
+}
+
+/// Keeps the size of the decoder's pictures (the place may send smaller ones on a thin path).
+fn watch_picture_size(decoder: &gst::Element, meters: Arc<LegMeters>) {
+    let Some(src) = decoder.static_pad("src") else { return };
+    src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view())
+            && let Some(s) = caps.caps().structure(0)
+            && let (Ok(width), Ok(height)) = (s.get::<i32>("width"), s.get::<i32>("height"))
+            && let Ok(mut size) = meters.video_size.lock()
+        {
+            *size = Some(PictureSize { width: width.max(0) as u32, height: height.max(0) as u32 });
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// What [`audio_send`] built: the payloader to link to the transport, the encoder (for FEC),

@@ -10,13 +10,26 @@ use super::rtcp_blocks::ReportBlock;
 
 pub(super) struct LegRate(Mutex<State>);
 
-/// The fewest packets the loss fed to the controller is measured over.
+/// The fewest packets the loss fed to the controller is measured over, or [`SHORT_SPAN`]
+/// once [`SPAN_TIME`] has passed (a thin link carries 100 packets only every few seconds, and
+/// the rate would climb back that slowly). Under the controller's climbing step (1 s), so that
+/// it can climb every second.
 const SPAN: u32 = 100;
+const SHORT_SPAN: u32 = 20;
+const SPAN_TIME: std::time::Duration = std::time::Duration::from_millis(450);
 
 struct State {
     controller: RateController,
-    /// The last report used: packets lost in all, highest sequence number.
-    last: Option<(i64, u32)>,
+    /// The last report used: packets lost in all, highest sequence number, and when.
+    last: Option<(i64, u32, Instant)>,
+}
+
+/// Whether a report at `now` covering `highest` spans enough since the last one used.
+fn spans(last: Option<(i64, u32, Instant)>, highest: u32, now: Instant) -> bool {
+    last.is_none_or(|(_, before, at)| {
+        let packets = highest.saturating_sub(before);
+        packets >= SPAN || (packets >= SHORT_SPAN && now.saturating_duration_since(at) >= SPAN_TIME)
+    })
 }
 
 /// The share lost between two reports: newly lost over newly expected (0 when nothing new).
@@ -28,26 +41,49 @@ pub fn loss_between(before: (i64, u32), now: (i64, u32)) -> Option<f64> {
     Some(((now.0 - before.0) as f64 / expected as f64).clamp(0.0, 1.0))
 }
 
+/// What the place received between two reports `seconds` apart (kbit/s), for packets of
+/// `packet_bits` on average: newly expected less newly lost.
+pub fn delivered_kbps(before: (i64, u32), now: (i64, u32), seconds: f64, packet_bits: f64) -> Option<f64> {
+    let expected = now.1.checked_sub(before.1).filter(|e| *e > 0 && *e < 1 << 20)?;
+    let received = (i64::from(expected) - (now.0 - before.0)).max(0) as f64;
+    (seconds > 0.0 && packet_bits.is_finite() && packet_bits > 0.0).then(|| received * packet_bits / seconds / 1000.0)
+}
+
 impl LegRate {
     pub(super) fn new(floor_kbps: u32, ceiling_kbps: u32) -> Self {
         Self(Mutex::new(State { controller: RateController::new(floor_kbps, ceiling_kbps), last: None }))
     }
 
-    /// Feeds the place's latest report on our video (a new one changes the target).
-    pub(super) fn on_report(&self, block: Option<ReportBlock>, rtt_ms: Option<f64>, sent_kbps: (f64, f64)) {
-        let Some(block) = block else { return };
+    /// Feeds the place's latest report on our video with its arrival (a new one changes the
+    /// target), what we send (video and the rest, kbit/s) and the average size of our video
+    /// packets (bits), and the queue on the place's way to us (ms, `transit.rs`).
+    pub(super) fn on_report(
+        &self,
+        block: Option<(ReportBlock, Instant)>,
+        rtt_ms: Option<f64>,
+        sent_kbps: (f64, f64),
+        video_packet_bits: Option<f64>,
+        incoming_queue_ms: Option<f64>,
+    ) {
+        // Timed by its arrival, not by this tick: the delivered rate is measured between two.
+        let Some((block, now)) = block else { return };
         let report = (i64::from(block.cumulative_lost), block.highest_seq);
         let Ok(mut state) = self.0.lock() else { return };
         state.controller.set_sent_kbps(sent_kbps.0, sent_kbps.1);
+        state.controller.set_incoming_queue_ms(incoming_queue_ms);
         // Over at least [`SPAN`] packets: a report every 10 ms covers a handful, and packets
         // still on their way (reordered by jitter) would count as lost.
-        let spanned = state.last.is_none_or(|(_, highest)| report.1 >= highest.saturating_add(SPAN));
-        let loss = state.last.filter(|_| spanned).and_then(|before| loss_between(before, report));
+        let spanned = spans(state.last, report.1, now);
+        let loss = state.last.filter(|_| spanned).and_then(|(lost, highest, _)| loss_between((lost, highest), report));
         if spanned {
-            state.last = Some(report);
+            let delivered = state.last.zip(video_packet_bits).and_then(|((lost, highest, at), bits)| {
+                delivered_kbps((lost, highest), report, now.saturating_duration_since(at).as_secs_f64(), bits)
+            });
+            state.controller.set_delivered_kbps(delivered);
+            state.last = Some((report.0, report.1, now));
         }
         if let Some(loss) = loss {
-            let target = state.controller.on_report(Instant::now(), loss, rtt_ms);
+            let target = state.controller.on_report(now, loss, rtt_ms);
             tracing::trace!(loss, rtt_ms, target, "receiver report");
         }
     }
@@ -61,6 +97,7 @@ impl LegRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_loss_between_two_reports_is_what_was_lost_of_what_was_expected() {
@@ -68,5 +105,25 @@ mod tests {
         assert_eq!(loss_between((10, 1000), (10, 1000)), None, "no new report");
         assert_eq!(loss_between((10, 1000), (5, 1100)), Some(0.0), "duplicates counted against loss");
         assert_eq!(loss_between((10, 1000), (10, 900)), None, "an older report");
+    }
+
+    #[test]
+    fn what_was_delivered_is_what_was_expected_less_what_was_lost() {
+        let kbps = delivered_kbps((10, 1000), (30, 1100), 0.5, 8000.0).unwrap();
+        assert!((kbps - 1280.0).abs() < 1e-9, "80 packets of 1000 bytes in half a second: {kbps}");
+        assert_eq!(delivered_kbps((10, 1000), (10, 1000), 1.0, 8000.0), None, "no new report");
+        assert_eq!(delivered_kbps((10, 1000), (10, 1100), 0.0, 8000.0), None);
+        assert_eq!(delivered_kbps((10, 1000), (10, 1100), 1.0, f64::NAN), None);
+    }
+
+    #[test]
+    fn loss_is_measured_over_a_hundred_packets_or_twenty_and_most_of_a_second() {
+        let t0 = Instant::now();
+        let last = Some((0, 1000, t0));
+        assert!(spans(None, 5, t0), "the first report");
+        assert!(!spans(last, 1050, t0 + Duration::from_millis(300)));
+        assert!(spans(last, 1100, t0 + Duration::from_millis(300)), "a hundred packets");
+        assert!(spans(last, 1025, t0 + SPAN_TIME), "a thin link: twenty packets after 0.45 s");
+        assert!(!spans(last, 1010, t0 + Duration::from_secs(5)), "too few packets to tell loss from reordering");
     }
 }

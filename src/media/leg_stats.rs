@@ -38,8 +38,12 @@ pub(super) struct LegMeters {
     audio_loss: CountWatch,
     /// Both sessions' figures (video, audio) as the last tick read them.
     pub(super) figures: Mutex<[SessionFigures; 2]>,
-    /// The place's last report on our video.
-    pub(super) video_report: Mutex<Option<ReportBlock>>,
+    /// How long the place's video takes to reach us: the queue on the way in (`transit.rs`).
+    pub(super) video_transit: Mutex<Option<super::transit::Transit>>,
+    /// The place's last report on our video, and when it arrived.
+    pub(super) video_report: Mutex<Option<(ReportBlock, Instant)>>,
+    /// The size of the place's picture as the decoder gives it out.
+    pub(super) video_size: Mutex<Option<super::stats::PictureSize>>,
     /// Keyframe requests the place sent us (PLI/FIR).
     pub(super) keyframe_requests: std::sync::atomic::AtomicU64,
     /// Each session's SRTP decoder and the packets it dropped.
@@ -116,7 +120,17 @@ impl LegMeters {
     pub(super) fn rtcp_received(&self, packet: &[u8], ssrc: u32) {
         let ours = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc);
         if let (Some(block), Ok(mut report)) = (ours, self.video_report.lock()) {
-            *report = Some(block);
+            *report = Some((block, Instant::now()));
+        }
+    }
+
+    /// A video RTP packet from the place (RTX too: it keeps the original's timestamp).
+    pub(super) fn video_arrived(&self, packet: &[u8]) {
+        let Some(ts) = packet.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) else { return };
+        if let Ok(mut transit) = self.video_transit.lock() {
+            transit
+                .get_or_insert_with(|| super::transit::Transit::new(90000))
+                .record(Instant::now(), u32::from_be_bytes(ts));
         }
     }
 
@@ -171,8 +185,16 @@ impl RtpLeg {
         }
         let [video, audio] = &figures;
         let report = self.base.meters.video_report.lock().ok().and_then(|r| *r);
-        let sent = (self.base.meters.video_tx.read().1, self.base.meters.audio_tx.read().1);
-        self.rate.on_report(report, video.rtt_ms, sent);
+        let (video_pps, video_kbps, _) = self.base.meters.video_tx.read();
+        let packet_bits = (video_pps > 0.0).then(|| video_kbps * 1000.0 / video_pps);
+        let incoming = self.base.meters.video_transit.lock().ok().and_then(|t| t.as_ref()?.queue_ms(Instant::now()));
+        self.rate.on_report(
+            report,
+            video.rtt_ms,
+            (video_kbps, self.base.meters.audio_tx.read().1),
+            packet_bits,
+            incoming,
+        );
         if let Some(opus) = &self.opus {
             opus.update(audio.loss_reported, self.base.meters.audio_loss.lost_lately(audio.lost));
         }
@@ -181,7 +203,8 @@ impl RtpLeg {
         let video_bounds = match (repaired, video.rtt_ms) {
             (Some(stream), Some(rtt_ms)) => {
                 let recent_loss = self.base.meters.video_loss.lost_lately(video.lost);
-                super::repair::pace_feedback(&self.rtpbin, stream, recent_loss);
+                let carried = self.rate.target().map_or(0, |(kbps, _)| kbps);
+                super::repair::pace_feedback(&self.rtpbin, stream, recent_loss, carried);
                 with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms: self.frame_interval_ms })
             }
             _ => bounds,
@@ -284,9 +307,10 @@ impl RtpLeg {
         audio_in.fec_decoding = self.opus.as_ref().is_some_and(|o| o.fec_decoding());
         let mut video_in = receive(VIDEO, &video, &m.video_decoded, &m.video_rx);
         video_in.latency = m.video_latency.summary();
+        video_in.picture = m.video_size.lock().ok().and_then(|s| *s);
         video_in.recovered = rtx.recovered;
         let mut video_out = send(&video, &m.video_tx, &self.negotiated.video);
-        if let Some(report) = m.video_report.lock().ok().and_then(|r| *r) {
+        if let Some((report, _)) = m.video_report.lock().ok().and_then(|r| *r) {
             video_out.loss_reported_pct = Some(f64::from(report.fraction_lost) * 100.0 / 256.0);
         }
         video_out.resent = rtx.resent;

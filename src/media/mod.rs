@@ -21,7 +21,9 @@
 //!   thread of its own so a hanging driver never stops the event loop.
 //! - Repair and rate (issue 10): `repair.rs` (NACK/RTX, keyframe requests), `opus_repair.rs`
 //!   (FEC, concealment), `encoder_control.rs` (keyframes and bitrate of the running encoder),
-//!   `rate.rs` (the pure controller), `leg_rate.rs`, `rtcp_blocks.rs`, `session_figures.rs`.
+//!   `rate.rs` (the pure controller), `send_size.rs` (the picture size a rate carries, pure),
+//!   `transit.rs` (the queue on the way to us, pure),
+//!   `leg_rate.rs`, `rtcp_blocks.rs`, `session_figures.rs`.
 //! - Browser guests (issue 12): `webrtc_leg.rs` (a leg around webrtcbin), `webrtc_offer.rs`
 //!   (what the browser's offer asks for, pure), `webrtc_negotiate.rs` (the answer);
 //!   `leg_chains.rs` holds what both kinds of leg build alike.
@@ -55,12 +57,14 @@ mod room_meters;
 mod rtcp_blocks;
 pub mod screen;
 mod self_view;
+pub mod send_size;
 mod session_figures;
 mod sockets;
 mod source;
 mod source_gate;
 mod srtp;
 pub mod stats;
+pub mod transit;
 mod webrtc_leg;
 mod webrtc_negotiate;
 pub mod webrtc_offer;

@@ -1,12 +1,17 @@
 //! Rate adaptation: the bitrate a leg's path carries, from the receiver reports of the place
 //! (RFC 3550 loss between two reports, and the round trip). A thin link shows as a queue: the
-//! round trip (its lowest over the last 1.5 s, so that jitter alone does not count) grows well
+//! round trip (its lowest over the last 0.5 s, so that jitter alone does not count) grows well
 //! past its minimum of the last 30 s, and the rate comes down by 15 %. Loss alone lowers it
 //! only past 25 % (in proportion, like the loss half of Google Congestion Control, whose 10 %
 //! threshold assumes no repair: retransmission and FEC carry a call through random loss
 //! below that, and a lower rate would only blur the picture). Under 2 % lost and no queue,
-//! the rate climbs back by 15 % a second. Between the configured floor and the configured
-//! rate. Pure: instants are passed in.
+//! the rate climbs back by 15 % a second. The round trip counts the queue on the place's way to
+//! us too, which our rate cannot drain: it is taken off (`transit.rs`). What the place received since its last report (the
+//! delivered rate) is what a thin link carries: a queue or heavy loss lowers the rate to just
+//! under it at once, as Google Congestion Control does, and the climb slows to 8 % a second
+//! near it, so that it probes the link instead of flooding its queue (a 15 % step over a
+//! 1 Mbit/s cap filled the queue within a second, and the picture froze for three). Between the
+//! configured floor and the configured rate. Pure: instants are passed in.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -44,14 +49,22 @@ const LOW_LOSS: f64 = 0.02;
 const QUEUE_MS: f64 = 40.0;
 const DELAY_BACKOFF: f64 = 0.85;
 const CLIMB: f64 = 1.15;
+/// The climb near the rate the path last carried: from [`NEAR`] of it up to [`PAST`] of it
+/// (what got through is measured low: resent packets and the sound are not in it).
+const CAREFUL_CLIMB: f64 = 1.08;
+const NEAR: f64 = 0.85;
+const PAST: f64 = 1.3;
+/// A lowering goes to this share of what was delivered.
+const UNDER_DELIVERED: f64 = 0.9;
 const CLIMB_EVERY: Duration = Duration::from_secs(1);
 /// A lowering needs a report that reflects it: no two within this time.
 const LOWER_EVERY: Duration = Duration::from_millis(500);
 /// The round trip's baseline is its minimum over this long...
 const BASELINE_WINDOW: Duration = Duration::from_secs(30);
 /// ...and the current round trip the minimum over this long (jitter comes and goes; a queue
-/// stays).
-const CURRENT_WINDOW: Duration = Duration::from_millis(1500);
+/// stays). Reports come every 16–160 ms (`repair.rs`), so this is several of them; over 1.5 s
+/// a queue at a 1 Mbit/s cap overflowed before it counted.
+const CURRENT_WINDOW: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct RateController {
@@ -64,6 +77,12 @@ pub struct RateController {
     rtts: VecDeque<(Instant, f64)>,
     /// What we send now (kbit/s): video (retransmissions included) and the rest on the path.
     sent_kbps: Option<(f64, f64)>,
+    /// The video the place received between its last two reports (kbit/s).
+    delivered_kbps: Option<f64>,
+    /// What the path delivered when it last could not carry more: the climb slows near it.
+    carried: Option<f64>,
+    /// The queue on the place's way to us (ms): the round trip counts it, our rate does not.
+    incoming_queue_ms: f64,
 }
 
 impl RateController {
@@ -79,6 +98,9 @@ impl RateController {
             last_climbed: None,
             rtts: VecDeque::new(),
             sent_kbps: None,
+            delivered_kbps: None,
+            carried: None,
+            incoming_queue_ms: 0.0,
         }
     }
 
@@ -96,36 +118,78 @@ impl RateController {
         self.sent_kbps = Some((video, other));
     }
 
+    /// The video the place received between its last two reports (kbit/s), if known.
+    pub fn set_delivered_kbps(&mut self, kbps: Option<f64>) {
+        self.delivered_kbps = kbps.filter(|k| k.is_finite() && *k >= 0.0);
+    }
+
+    /// The queue on the place's way to us (ms, `transit.rs`), if known.
+    pub fn set_incoming_queue_ms(&mut self, ms: Option<f64>) {
+        self.incoming_queue_ms = ms.filter(|m| m.is_finite() && *m >= 0.0).unwrap_or(0.0);
+    }
+
     /// A new receiver report: the share of our packets lost since the last one (0–1) and the
     /// round trip (ms), if known. Returns the new target (kbit/s).
     pub fn on_report(&mut self, now: Instant, loss: f64, rtt_ms: Option<f64>) -> u32 {
         let loss = if loss.is_finite() { loss.clamp(0.0, 1.0) } else { 0.0 };
-        let baseline = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0).and_then(|rtt| self.baseline(now, rtt));
+        let rtt_ms = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0);
+        // Our way out only: the queue on the way in is taken off the round trip.
+        let incoming = self.incoming_queue_ms;
+        let baseline = rtt_ms
+            .and_then(|rtt| self.baseline(now, rtt))
+            .map(|(current, base)| ((current - incoming).max(base), base));
+        let latest = rtt_ms.map(|rtt| rtt - incoming);
         let may_lower = self.last_lowered.is_none_or(|t| now.saturating_duration_since(t) >= LOWER_EVERY);
         if loss > HIGH_LOSS {
             if may_lower {
                 self.lower(now, 1.0 - 0.5 * loss, RateReason::Loss { percent: loss * 100.0 });
                 // What got through is what the path carries: straight there, not step by step,
                 // leaving room for the sound that shares the path.
-                if let Some((video, other)) = self.sent_kbps.filter(|(v, o)| v.is_finite() && o.is_finite() && *v > 0.0)
-                {
-                    let delivered = ((video + other) * (1.0 - loss) * 0.95 - other).max(0.0) as u32;
-                    self.target = self.target.min(delivered).clamp(self.floor, self.ceiling);
-                }
+                let got_through = self.delivered_kbps.or_else(|| {
+                    let (video, other) = self.sent_kbps.filter(|(v, o)| v.is_finite() && o.is_finite() && *v > 0.0)?;
+                    Some(((video + other) * (1.0 - loss) - other).max(0.0))
+                });
+                self.under(got_through, baseline);
             }
         } else if let Some((rtt_ms, baseline_ms)) = baseline.filter(|(rtt, base)| *rtt > base + QUEUE_MS) {
             if may_lower {
                 self.lower(now, DELAY_BACKOFF, RateReason::Delay { rtt_ms, baseline_ms });
+                self.under(self.delivered_kbps, baseline);
             }
-        } else if loss < LOW_LOSS && self.target < self.ceiling {
+        } else if loss < LOW_LOSS && self.target < self.ceiling && !self.queue_growing(baseline, latest) {
             let since = self.last_climbed.or(self.last_lowered);
             if since.is_none_or(|t| now.saturating_duration_since(t) >= CLIMB_EVERY) {
-                self.target = ((f64::from(self.target) * CLIMB).ceil() as u32).min(self.ceiling);
+                let target = f64::from(self.target);
+                let near = self.carried.is_some_and(|c| target >= NEAR * c);
+                let climbed = target * if near { CAREFUL_CLIMB } else { CLIMB };
+                if self.carried.is_some_and(|c| climbed > PAST * c) {
+                    // Well past it without trouble: the path got better.
+                    self.carried = None;
+                }
+                self.target = (climbed.ceil() as u32).min(self.ceiling);
                 self.last_climbed = Some(now);
                 self.reason = if self.target == self.ceiling { RateReason::Configured } else { RateReason::Recovering };
             }
         }
         self.target
+    }
+
+    /// The latest round trip already well above the baseline: a queue is forming, not yet long
+    /// enough to lower the rate, but climbing would only fill it.
+    fn queue_growing(&self, baseline: Option<(f64, f64)>, latest: Option<f64>) -> bool {
+        matches!((baseline, latest), (Some((_, base)), Some(rtt)) if rtt > base + QUEUE_MS / 2.0)
+    }
+
+    /// After a lowering: no more than just under what got through, which the path is known to
+    /// carry, and far enough under it that the queue the round trip shows drains within about
+    /// a second (a 350 ms queue at 90 % of the link took seven).
+    fn under(&mut self, got_through: Option<f64>, round_trip: Option<(f64, f64)>) {
+        if let Some(delivered) = got_through {
+            self.carried = Some(delivered);
+            let queue_s = round_trip.map_or(0.0, |(rtt, base)| (rtt - base).max(0.0) / 1000.0);
+            let under = (delivered * (1.0 - queue_s).clamp(0.5, UNDER_DELIVERED)) as u32;
+            self.target = self.target.min(under).clamp(self.floor, self.ceiling);
+        }
     }
 
     fn lower(&mut self, now: Instant, factor: f64, reason: RateReason) {

@@ -81,7 +81,79 @@ fn heavy_loss_goes_straight_to_what_got_through() {
     c.set_sent_kbps(2000.0, 100.0);
     assert_eq!(
         c.on_report(Instant::now(), 0.5, Some(1.0)),
-        897,
-        "half of 2100 lost: 1000 got through, 100 of it sound"
+        855,
+        "half of 2100 lost: 1050 got through, 100 of it sound; just under the 950 of video"
     );
+}
+
+#[test]
+fn a_queue_lowers_the_rate_to_just_under_what_the_place_received() {
+    let mut c = RateController::new(200, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    c.set_delivered_kbps(Some(850.0));
+    let t = run(&mut c, t, 1.0, 0.0, 60.0);
+    assert_eq!(c.target_kbps(), 765, "a 1 Mbit/s link delivered 850 kbit/s of video");
+    assert!(matches!(c.reason(), RateReason::Delay { .. }), "{:?}", c.reason());
+    let mut deep = RateController::new(200, 2000);
+    let t = run(&mut deep, t, 2.0, 0.0, 1.0);
+    deep.set_delivered_kbps(Some(850.0));
+    run(&mut deep, t, 1.0, 0.0, 301.0);
+    assert_eq!(deep.target_kbps(), 595, "a 300 ms queue: far enough under it to drain within a second");
+}
+
+#[test]
+fn the_climb_slows_near_what_the_path_carried_and_speeds_up_past_it() {
+    let mut c = RateController::new(200, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    c.set_delivered_kbps(Some(500.0));
+    let t = run(&mut c, t, 1.0, 0.0, 300.0);
+    c.set_delivered_kbps(None);
+    let low = c.target_kbps();
+    assert_eq!(low, 350);
+    // Past the round trip's window: the queue has drained.
+    let mut t = run(&mut c, t, 2.0, 0.0, 1.0);
+    let mut steps = vec![c.target_kbps()];
+    while c.target_kbps() < 2000 && steps.len() < 40 {
+        t = run(&mut c, t, 1.0, 0.0, 1.0);
+        steps.push(c.target_kbps());
+    }
+    let growth: Vec<f64> = steps.windows(2).map(|w| f64::from(w[1]) / f64::from(w[0])).collect();
+    let mut near = steps.iter().zip(&growth).filter(|(kbps, _)| (425..550).contains(*kbps));
+    assert!(near.clone().count() >= 1 && near.all(|(_, g)| *g < 1.09), "near 500 it probes: {steps:?}");
+    let mut far = steps.iter().zip(&growth).filter(|(kbps, _)| **kbps >= 800 && **kbps < 1700);
+    assert!(far.clone().count() >= 3 && far.all(|(_, g)| *g > 1.14), "past it, 15 % a second: {steps:?}");
+    assert_eq!(c.reason(), &RateReason::Configured);
+}
+
+#[test]
+fn no_climb_while_the_round_trip_grows() {
+    let mut c = RateController::new(200, 2000);
+    let t = run(&mut c, Instant::now(), 1.0, 0.0, 1.0);
+    let t = run(&mut c, t, 2.5, 0.0, 300.0);
+    let t = run(&mut c, t, 2.0, 0.0, 1.0);
+    let low = c.target_kbps();
+    assert!(low < 2000);
+    // One report 30 ms above the baseline: a queue may be forming.
+    c.on_report(t + MS(1100), 0.0, Some(31.0));
+    assert_eq!(c.target_kbps(), low);
+    c.on_report(t + MS(2200), 0.0, Some(2.0));
+    assert!(
+        c.target_kbps() > low,
+        "the round trip fell back: the climb goes on ({low} -> {}, {:?})",
+        c.target_kbps(),
+        c.reason()
+    );
+}
+
+#[test]
+fn a_queue_on_the_way_in_is_not_ours_to_drain() {
+    let mut c = RateController::new(200, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    // The round trip grows by 200 ms, all of it on the place's way to us.
+    c.set_incoming_queue_ms(Some(199.0));
+    let t = run(&mut c, t, 2.0, 0.0, 201.0);
+    assert_eq!(c.target_kbps(), 2000, "{:?}", c.reason());
+    c.set_incoming_queue_ms(Some(50.0));
+    run(&mut c, t, 1.0, 0.0, 201.0);
+    assert!(matches!(c.reason(), RateReason::Delay { .. }), "150 ms of it on our way out: {:?}", c.reason());
 }

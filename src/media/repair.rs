@@ -5,6 +5,7 @@
 //! for Opus, lost-packet events from the audio jitter buffer so the decoder conceals them.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
@@ -148,18 +149,34 @@ fn rtx_element(
 
 /// How often a video session with feedback sends regular RTCP. AVPF allows one early packet
 /// between two regular ones: with the default 5 s a second loss would wait seconds for its
-/// NACK. While the path loses packets, RTCP goes often (a NACK waits at most that long);
-/// otherwise a report a second keeps the figures fresh at little cost.
-const LOSSY_RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
-const CLEAN_RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1000);
+/// NACK. While the path loses packets, RTCP goes often (a NACK waits at most that long), but
+/// within [`RTCP_SHARE`] of what the path carries: every 10 ms on a thin link was 100 kbit/s
+/// of reports, and at a 500 kbit/s cap that filled its queue. On a clean path at most ten a
+/// second: the round trip in them is how rate adaptation sees a queue forming, and once a
+/// second it saw it too late.
+const LOSSY_RTCP_INTERVAL: Duration = Duration::from_millis(10);
+const CLEAN_RTCP_INTERVAL: Duration = Duration::from_millis(100);
+const LONGEST_RTCP_INTERVAL: Duration = Duration::from_millis(1000);
+/// The share of the path's rate regular reports may take, and a report's size with its
+/// feedback as SRTCP (measured ≈ 170 bytes, plus IP and UDP headers).
+const RTCP_SHARE: f64 = 0.05;
+const REPORT_BITS: f64 = 1600.0;
 
-/// Sets how often the video session reports, from whether the path loses packets now.
-pub(super) fn pace_feedback(rtpbin: &gst::Element, stream: &NegotiatedStream, lossy: bool) {
+/// The regular RTCP interval for a path carrying `target_kbps`, and losing packets or not.
+pub(super) fn rtcp_interval(target_kbps: u32, lossy: bool) -> Duration {
+    let seconds = REPORT_BITS / (RTCP_SHARE * f64::from(target_kbps.max(1)) * 1000.0);
+    let shortest = if lossy { LOSSY_RTCP_INTERVAL } else { CLEAN_RTCP_INTERVAL };
+    Duration::from_secs_f64(seconds).clamp(shortest, LONGEST_RTCP_INTERVAL)
+}
+
+/// Sets how often the video session reports, from whether the path loses packets now and
+/// what it carries (kbit/s).
+pub(super) fn pace_feedback(rtpbin: &gst::Element, stream: &NegotiatedStream, lossy: bool, target_kbps: u32) {
     let fb = stream.feedback;
     if !(fb.nack || fb.pli || fb.fir) {
         return;
     }
-    let interval = if lossy { LOSSY_RTCP_INTERVAL } else { CLEAN_RTCP_INTERVAL };
+    let interval = rtcp_interval(target_kbps, lossy);
     if let Some(internal) = rtpbin.emit_by_name::<Option<glib::Object>>("get-internal-session", &[&VIDEO]) {
         let nanos = interval.as_nanos() as u64;
         if internal.property::<u64>("rtcp-min-interval") != nanos {
@@ -257,6 +274,16 @@ fn breaks_sequence(previous: Option<u16>, seq: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_take_a_twentieth_of_what_the_path_carries() {
+        assert_eq!(rtcp_interval(2000, true), Duration::from_millis(16));
+        assert_eq!(rtcp_interval(200, true), Duration::from_millis(160), "a thin link: about 6 a second");
+        assert_eq!(rtcp_interval(20000, true), LOSSY_RTCP_INTERVAL, "never more often than every 10 ms");
+        assert_eq!(rtcp_interval(0, true), LONGEST_RTCP_INTERVAL, "and at least one a second");
+        assert_eq!(rtcp_interval(2000, false), CLEAN_RTCP_INTERVAL, "a clean path: ten a second at most");
+        assert_eq!(rtcp_interval(200, false), Duration::from_millis(160));
+    }
 
     #[test]
     fn a_skipped_sequence_number_is_a_gap_and_the_wrap_is_not() {

@@ -22,7 +22,7 @@ use super::room_graph::{self, RoomGraph};
 use super::room_meters::RoomMeters;
 use super::sockets::CallSockets;
 use super::source::SourceState;
-use super::stats::MediaStats;
+use super::stats::{MediaStats, PictureSize};
 use super::webrtc_leg::{GuestSpec, WebRtcLeg};
 use super::{MediaError, MediaEvent};
 use crate::meeting::LegId;
@@ -301,6 +301,9 @@ impl RoomMedia {
                 stats.video_in.glass_to_glass = glass.clone();
                 (stats.keyframe_requests_at_encoder, stats.keyframes_on_request) = (requests, made);
                 stats.encoder_kbps = self.graph.encoder_control.bitrate_kbps();
+                if let Some(((width, height), lowered)) = self.graph.encoder_control.size() {
+                    (stats.encoder_size, stats.encoder_size_lowered) = (Some(PictureSize { width, height }), lowered);
+                }
                 (*id, stats)
             })
             .collect()

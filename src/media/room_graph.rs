@@ -19,6 +19,7 @@ use super::measure::watch_qr_reader;
 use super::plan::MediaPlan;
 use super::room_meters::RoomMeters;
 use super::self_view;
+use super::send_size::SendSize;
 use super::source::{SourceState, VIDEO_SOURCE};
 use super::stats::rms_dbfs_s16le;
 use super::{MediaError, probe_buffers};
@@ -99,11 +100,17 @@ pub(super) fn build(
     // x264 would pick High profile; the SDP promised Constrained Baseline (42e01f).
     let h264 =
         if plan.encoder.element == "x264enc" { "video/x-h264,profile=constrained-baseline" } else { "video/x-h264" };
-    let encoder_control = EncoderControl::attach(&encoder, &plan.encoder.element, plan.encoder.bitrate_kbps);
     let video_out = tee()?;
+    // The size sent: the room's own, or smaller on a thin path (`send_size.rs`).
+    let sizing = SendSize::new(w, h, fps, plan.encoder.bitrate_kbps);
+    let send_size = capsfilter(&send_size_caps(sizing.size()))?;
+    let encoder_control =
+        EncoderControl::attach(&encoder, &plan.encoder.element, plan.encoder.bitrate_kbps, &send_size, sizing);
     let chain = [
         &encoder_input,
         &make("videoconvert", &[])?,
+        &make("videoscale", &[])?,
+        &send_size,
         &encoder,
         &capsfilter(h264)?,
         &make("h264parse", &[("config-interval", "-1")])?,
@@ -216,4 +223,9 @@ pub(super) fn build(
         direct_pad,
         self_view_on,
     })
+}
+
+/// Caps for a picture of `(width, height)` on its way to the encoder.
+pub fn send_size_caps((width, height): (u32, u32)) -> String {
+    format!("video/x-raw,width={width},height={height},pixel-aspect-ratio=1/1")
 }

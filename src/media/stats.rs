@@ -86,6 +86,9 @@ pub struct ReceiveStats {
     pub packets_received: u64,
     pub packets_lost: i64,
     pub jitter_ms: f64,
+    /// The size of the place's picture as it arrives (video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureSize>,
     /// The receive jitter buffer's current (adaptive) latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_buffer_ms: Option<u32>,
@@ -169,6 +172,25 @@ pub struct MediaStats {
     /// The bitrate the room's encoder runs at now: the lowest target of the meeting's places.
     #[serde(default)]
     pub encoder_kbps: u32,
+    /// The size of the picture it encodes, and whether that is below the room's own (a bitrate
+    /// too low for the full size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_size: Option<PictureSize>,
+    #[serde(default)]
+    pub encoder_size_lowered: bool,
+}
+
+/// A picture's width and height (pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PictureSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::fmt::Display for PictureSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
 }
 
 /// RMS level in dBFS of interleaved 32-bit float samples.

@@ -206,8 +206,10 @@ impl MediaLeg for WebRtcLeg {
         let (video, audio) = (self.codecs.video.map(|_| "H264"), self.codecs.audio.map(|_| "OPUS"));
         let mut audio_in = receive(audio, &m.audio_decoded, &m.audio_rx);
         audio_in.level_db = self.level_db();
+        let mut video_in = receive(video, &m.video_decoded, &m.video_rx);
+        video_in.picture = m.video_size.lock().ok().and_then(|s| *s);
         MediaStats {
-            video_in: receive(video, &m.video_decoded, &m.video_rx),
+            video_in,
             audio_in,
             video_out: send(video, &m.video_tx),
             audio_out: send(audio, &m.audio_tx),

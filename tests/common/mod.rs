@@ -57,6 +57,8 @@ pub fn free_port() -> u16 {
 #[derive(Clone)]
 pub struct Devices {
     pub video_source: String,
+    /// `[video]` size, rate and bitrate lines (320x240 at 30 fps and 500 kbit/s by default).
+    pub video: String,
     pub display: String,
     /// Whole TOML sections appended to the config.
     pub extra: String,
@@ -79,6 +81,7 @@ impl Default for Devices {
     fn default() -> Self {
         Self {
             video_source: "test".into(),
+            video: "width = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500".into(),
             display: "none".into(),
             extra: String::new(),
             env: vec![],
@@ -138,12 +141,13 @@ impl Daemon {
             peers.iter().map(|(n, p)| format!("\"sip:{n}@127.0.0.1:{p}{}\"", devices.peer_params)).collect();
         let config = format!(
             "[room]\nname = \"{name}\"\n[sip]\nlisten = \"127.0.0.1:{port}\"\n{}[call]\npeers = [{}]\n{call_extra}\n\
-             [video]\nsource = '{}'\nwidth = 320\nheight = 240\nfps = 30\nbitrate_kbps = 500\n\
+             [video]\nsource = '{}'\n{}\n\
              [audio]\ncapture = '{}'\nplayback = '{}'\n{}\n[display]\noutput = '{}'\n\
              [control]\nsocket = \"{}\"\n{}\n",
             if devices.sip_extra.is_empty() { String::new() } else { format!("{}\n", devices.sip_extra) },
             peers.join(", "),
             devices.video_source,
+            devices.video,
             devices.capture,
             devices.playback,
             devices.audio_extra,
