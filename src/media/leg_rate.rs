@@ -22,6 +22,10 @@ struct State {
     controller: RateController,
     /// The last report used: packets lost in all, highest sequence number, and when.
     last: Option<(i64, u32, Instant)>,
+    /// When the last report seen arrived (each tick sees the latest again).
+    last_seen: Option<Instant>,
+    /// The report that began the current span of [`SPAN`] packets (lost, highest).
+    long: Option<(i64, u32)>,
 }
 
 /// Whether a report at `now` covering `highest` spans enough since the last one used.
@@ -51,12 +55,18 @@ pub fn delivered_kbps(before: (i64, u32), now: (i64, u32), seconds: f64, packet_
 
 impl LegRate {
     pub(super) fn new(floor_kbps: u32, ceiling_kbps: u32) -> Self {
-        Self(Mutex::new(State { controller: RateController::new(floor_kbps, ceiling_kbps), last: None }))
+        Self(Mutex::new(State {
+            controller: RateController::new(floor_kbps, ceiling_kbps),
+            last: None,
+            last_seen: None,
+            long: None,
+        }))
     }
 
     /// Feeds the place's latest report on our video with its arrival (a new one changes the
     /// target), what we send (video and the rest, kbit/s) and the average size of our video
-    /// packets (bits), and the queue on the place's way to us (ms, `transit.rs`).
+    /// packets (bits), the queue on the place's way to us (ms, `transit.rs`) and the jitter of
+    /// its packets (ms).
     pub(super) fn on_report(
         &self,
         block: Option<(ReportBlock, Instant)>,
@@ -64,6 +74,7 @@ impl LegRate {
         sent_kbps: (f64, f64),
         video_packet_bits: Option<f64>,
         incoming_queue_ms: Option<f64>,
+        jitter_ms: Option<f64>,
     ) {
         // Timed by its arrival, not by this tick: the delivered rate is measured between two.
         let Some((block, now)) = block else { return };
@@ -71,9 +82,23 @@ impl LegRate {
         let Ok(mut state) = self.0.lock() else { return };
         state.controller.set_sent_kbps(sent_kbps.0, sent_kbps.1);
         state.controller.set_incoming_queue_ms(incoming_queue_ms);
+        state.controller.set_jitter_ms(jitter_ms);
         // Over at least [`SPAN`] packets: a report every 10 ms covers a handful, and packets
         // still on their way (reordered by jitter) would count as lost.
         let spanned = spans(state.last, report.1, now);
+        // Heavy loss is judged over [`SPAN`] packets: fewer tell little loss from some, but not
+        // heavy loss from an unlucky run of random loss.
+        let long_loss = match state.long {
+            Some(begun) if report.1 >= begun.1.saturating_add(SPAN) => {
+                state.long = Some(report);
+                loss_between(begun, report)
+            }
+            Some(_) => None,
+            None => {
+                state.long = Some(report);
+                None
+            }
+        };
         let loss = state.last.filter(|_| spanned).and_then(|(lost, highest, _)| loss_between((lost, highest), report));
         if spanned {
             let delivered = state.last.zip(video_packet_bits).and_then(|((lost, highest, at), bits)| {
@@ -82,10 +107,17 @@ impl LegRate {
             state.controller.set_delivered_kbps(delivered);
             state.last = Some((report.0, report.1, now));
         }
-        if let Some(loss) = loss {
-            let target = state.controller.on_report(now, loss, rtt_ms);
-            tracing::trace!(loss, rtt_ms, target, "receiver report");
+        let judged = long_loss.or(loss.map(|l| l.min(super::rate::HIGH_LOSS)));
+        match (judged, rtt_ms) {
+            (Some(loss), _) => {
+                let target = state.controller.on_report(now, loss, rtt_ms);
+                tracing::trace!(loss, rtt_ms, target, "receiver report");
+            }
+            // A new report on too few packets still says how long the round trip is.
+            (None, Some(rtt)) if state.last_seen != Some(now) => state.controller.observe_rtt(now, rtt),
+            _ => {}
         }
+        state.last_seen = Some(now);
     }
 
     pub(super) fn target(&self) -> Option<(u32, RateReason)> {
@@ -105,6 +137,28 @@ mod tests {
         assert_eq!(loss_between((10, 1000), (10, 1000)), None, "no new report");
         assert_eq!(loss_between((10, 1000), (5, 1100)), Some(0.0), "duplicates counted against loss");
         assert_eq!(loss_between((10, 1000), (10, 900)), None, "an older report");
+    }
+
+    #[test]
+    fn heavy_loss_lowers_the_rate_only_over_a_hundred_packets() {
+        let rate = LegRate::new(200, 2000);
+        let t0 = Instant::now();
+        // 40 packets every half second, 16 of them lost (40 %).
+        let report = |n: u32| {
+            let block =
+                ReportBlock { ssrc: 1, fraction_lost: 102, cumulative_lost: 16 * n as i32, highest_seq: 1000 + 40 * n };
+            rate.on_report(
+                Some((block, t0 + Duration::from_millis(500 * u64::from(n)))),
+                Some(1.0),
+                (2000.0, 100.0),
+                None,
+                None,
+                None,
+            );
+            rate.target().unwrap().0
+        };
+        assert_eq!((report(0), report(1), report(2)), (2000, 2000, 2000), "80 packets: maybe an unlucky run");
+        assert!(report(3) < 2000, "120 packets, 40 % of them lost");
     }
 
     #[test]

@@ -194,6 +194,7 @@ impl RtpLeg {
             (video_kbps, self.base.meters.audio_tx.read().1),
             packet_bits,
             incoming,
+            Some(video.jitter_ms),
         );
         if let Some(opus) = &self.opus {
             opus.update(audio.loss_reported, self.base.meters.audio_loss.lost_lately(audio.lost));

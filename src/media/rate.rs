@@ -43,10 +43,12 @@ impl std::fmt::Display for RateReason {
     }
 }
 
-const HIGH_LOSS: f64 = 0.25;
+/// Loss past this lowers the rate.
+pub const HIGH_LOSS: f64 = 0.25;
 const LOW_LOSS: f64 = 0.02;
 /// A round trip this much above its recent minimum means a queue is building.
 const QUEUE_MS: f64 = 40.0;
+const JITTER_MARGIN: f64 = 3.0;
 const DELAY_BACKOFF: f64 = 0.85;
 const CLIMB: f64 = 1.15;
 /// The climb near the rate the path last carried: from [`NEAR`] of it up to [`PAST`] of it
@@ -83,6 +85,9 @@ pub struct RateController {
     carried: Option<f64>,
     /// The queue on the place's way to us (ms): the round trip counts it, our rate does not.
     incoming_queue_ms: f64,
+    /// The path's jitter (ms, RFC 3550, as we measure the place's packets): a round trip this
+    /// jittery crosses [`QUEUE_MS`] by chance, so the threshold grows by [`JITTER_MARGIN`] of it.
+    jitter_ms: f64,
 }
 
 impl RateController {
@@ -101,6 +106,7 @@ impl RateController {
             delivered_kbps: None,
             carried: None,
             incoming_queue_ms: 0.0,
+            jitter_ms: 0.0,
         }
     }
 
@@ -128,6 +134,22 @@ impl RateController {
         self.incoming_queue_ms = ms.filter(|m| m.is_finite() && *m >= 0.0).unwrap_or(0.0);
     }
 
+    /// The path's jitter (ms) as measured on the place's packets, if known.
+    pub fn set_jitter_ms(&mut self, ms: Option<f64>) {
+        self.jitter_ms = ms.filter(|m| m.is_finite() && *m >= 0.0).unwrap_or(0.0);
+    }
+
+    /// A round trip (ms) from a report that [`Self::on_report`] is not given (its loss spans
+    /// too few packets): the queue is judged on every report, the loss on enough of them.
+    pub fn observe_rtt(&mut self, now: Instant, rtt_ms: f64) {
+        if rtt_ms.is_finite() && rtt_ms >= 0.0 {
+            self.rtts.push_back((now, rtt_ms));
+        }
+        while self.rtts.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > BASELINE_WINDOW) {
+            self.rtts.pop_front();
+        }
+    }
+
     /// A new receiver report: the share of our packets lost since the last one (0–1) and the
     /// round trip (ms), if known. Returns the new target (kbit/s).
     pub fn on_report(&mut self, now: Instant, loss: f64, rtt_ms: Option<f64>) -> u32 {
@@ -135,9 +157,10 @@ impl RateController {
         let rtt_ms = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0);
         // Our way out only: the queue on the way in is taken off the round trip.
         let incoming = self.incoming_queue_ms;
-        let baseline = rtt_ms
-            .and_then(|rtt| self.baseline(now, rtt))
-            .map(|(current, base)| ((current - incoming).max(base), base));
+        if let Some(rtt) = rtt_ms {
+            self.observe_rtt(now, rtt);
+        }
+        let baseline = self.baseline(now).map(|(current, base)| ((current - incoming).max(base), base));
         let latest = rtt_ms.map(|rtt| rtt - incoming);
         let may_lower = self.last_lowered.is_none_or(|t| now.saturating_duration_since(t) >= LOWER_EVERY);
         if loss > HIGH_LOSS {
@@ -151,7 +174,7 @@ impl RateController {
                 });
                 self.under(got_through, baseline);
             }
-        } else if let Some((rtt_ms, baseline_ms)) = baseline.filter(|(rtt, base)| *rtt > base + QUEUE_MS) {
+        } else if let Some((rtt_ms, baseline_ms)) = baseline.filter(|(rtt, base)| *rtt > base + self.queue_ms()) {
             if may_lower {
                 self.lower(now, DELAY_BACKOFF, RateReason::Delay { rtt_ms, baseline_ms });
                 self.under(self.delivered_kbps, baseline);
@@ -177,7 +200,12 @@ impl RateController {
     /// The latest round trip already well above the baseline: a queue is forming, not yet long
     /// enough to lower the rate, but climbing would only fill it.
     fn queue_growing(&self, baseline: Option<(f64, f64)>, latest: Option<f64>) -> bool {
-        matches!((baseline, latest), (Some((_, base)), Some(rtt)) if rtt > base + QUEUE_MS / 2.0)
+        matches!((baseline, latest), (Some((_, base)), Some(rtt)) if rtt > base + self.queue_ms() / 2.0)
+    }
+
+    /// How far above its baseline the round trip means a queue.
+    fn queue_ms(&self) -> f64 {
+        QUEUE_MS + JITTER_MARGIN * self.jitter_ms
     }
 
     /// After a lowering: no more than just under what got through, which the path is known to
@@ -199,12 +227,8 @@ impl RateController {
         self.last_climbed = None;
     }
 
-    /// Records `rtt` and returns the current round trip with the baseline.
-    fn baseline(&mut self, now: Instant, rtt: f64) -> Option<(f64, f64)> {
-        self.rtts.push_back((now, rtt));
-        while self.rtts.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > BASELINE_WINDOW) {
-            self.rtts.pop_front();
-        }
+    /// The current round trip with the baseline, from the round trips observed.
+    fn baseline(&self, now: Instant) -> Option<(f64, f64)> {
         let min_since = |window: Duration| {
             let recent = self.rtts.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window);
             recent.map(|(_, r)| *r).fold(f64::INFINITY, f64::min)

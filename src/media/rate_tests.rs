@@ -157,3 +157,14 @@ fn a_queue_on_the_way_in_is_not_ours_to_drain() {
     run(&mut c, t, 1.0, 0.0, 201.0);
     assert!(matches!(c.reason(), RateReason::Delay { .. }), "150 ms of it on our way out: {:?}", c.reason());
 }
+
+#[test]
+fn a_jittery_path_needs_a_longer_round_trip_to_mean_a_queue() {
+    let mut c = RateController::new(200, 2000);
+    c.set_jitter_ms(Some(10.0));
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    let t = run(&mut c, t, 2.0, 0.0, 60.0);
+    assert_eq!(c.target_kbps(), 2000, "60 ms on a path jittering 10 ms each packet: {:?}", c.reason());
+    run(&mut c, t, 1.0, 0.0, 90.0);
+    assert!(matches!(c.reason(), RateReason::Delay { .. }), "{:?}", c.reason());
+}
