@@ -134,7 +134,7 @@ impl EncoderControl {
         let Some(size) = self.size.lock().ok().and_then(|mut s| s.on_target(Instant::now(), kbps)) else { return };
         tracing::info!(kbps, width = size.0, height = size.1, "the picture sent changes size");
         if let Some(caps_filter) = self.size_caps.upgrade()
-            && let Err(e) = super::elements::set(&caps_filter, "caps", &super::room_graph::send_size_caps(size))
+            && let Err(e) = super::elements::set(&caps_filter, "caps", &super::send_size::caps(size))
         {
             tracing::warn!(error = %e, "the picture's new size was refused");
         }

@@ -227,8 +227,7 @@ impl RtpLeg {
         link_from_rtpbin(&self.rtpbin, &format!("send_rtp_src_{session}"), &rtp_out)?;
         link_from_rtpbin(&self.rtpbin, &format!("send_rtcp_src_{session}"), &rtcp_out)?;
         if session == VIDEO {
-            let carried = self.rate.target().map_or(0, |(kbps, _)| kbps);
-            super::repair::pace_feedback(&self.rtpbin, stream, false, carried);
+            super::repair::pace_feedback(&self.rtpbin, stream, false, self.rate.target_kbps());
         }
         // Only the place may send: each socket is gated to the address negotiated for it.
         let decoder = self.base.meters.srtp.decoder(session);

@@ -83,22 +83,17 @@ impl LegRate {
         state.controller.set_sent_kbps(sent_kbps.0, sent_kbps.1);
         state.controller.set_incoming_queue_ms(incoming_queue_ms);
         state.controller.set_jitter_ms(jitter_ms);
-        // Over at least [`SPAN`] packets: a report every 10 ms covers a handful, and packets
-        // still on their way (reordered by jitter) would count as lost.
+        // Over a span (see `spans`): a report every 10 ms covers a handful, and packets still
+        // on their way (reordered by jitter) would count as lost.
         let spanned = spans(state.last, report.1, now);
         // Heavy loss is judged over [`SPAN`] packets: fewer tell little loss from some, but not
         // heavy loss from an unlucky run of random loss.
-        let long_loss = match state.long {
-            Some(begun) if report.1 >= begun.1.saturating_add(SPAN) => {
-                state.long = Some(report);
-                loss_between(begun, report)
-            }
-            Some(_) => None,
-            None => {
-                state.long = Some(report);
-                None
-            }
-        };
+        let begun = *state.long.get_or_insert(report);
+        let complete = report.1 >= begun.1.saturating_add(SPAN);
+        if complete {
+            state.long = Some(report);
+        }
+        let long_loss = complete.then(|| loss_between(begun, report)).flatten();
         let loss = state.last.filter(|_| spanned).and_then(|(lost, highest, _)| loss_between((lost, highest), report));
         if spanned {
             let delivered = state.last.zip(video_packet_bits).and_then(|((lost, highest, at), bits)| {
@@ -118,6 +113,11 @@ impl LegRate {
             _ => {}
         }
         state.last_seen = Some(now);
+    }
+
+    /// What the path carries now (kbit/s), 0 if unknown.
+    pub(super) fn target_kbps(&self) -> u32 {
+        self.target().map_or(0, |(kbps, _)| kbps)
     }
 
     pub(super) fn target(&self) -> Option<(u32, RateReason)> {

@@ -39,7 +39,7 @@ pub(super) struct LegMeters {
     /// Both sessions' figures (video, audio) as the last tick read them.
     pub(super) figures: Mutex<[SessionFigures; 2]>,
     /// How long the place's video takes to reach us: the queue on the way in (`transit.rs`).
-    pub(super) video_transit: Mutex<Option<super::transit::Transit>>,
+    pub(super) video_transit: Mutex<super::transit::Transit>,
     /// The place's last report on our video, and when it arrived.
     pub(super) video_report: Mutex<Option<(ReportBlock, Instant)>>,
     /// The size of the place's picture as the decoder gives it out.
@@ -128,9 +128,7 @@ impl LegMeters {
     pub(super) fn video_arrived(&self, packet: &[u8]) {
         let Some(ts) = packet.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) else { return };
         if let Ok(mut transit) = self.video_transit.lock() {
-            transit
-                .get_or_insert_with(|| super::transit::Transit::new(90000))
-                .record(Instant::now(), u32::from_be_bytes(ts));
+            transit.record(Instant::now(), u32::from_be_bytes(ts));
         }
     }
 
@@ -187,7 +185,7 @@ impl RtpLeg {
         let report = self.base.meters.video_report.lock().ok().and_then(|r| *r);
         let (video_pps, video_kbps, _) = self.base.meters.video_tx.read();
         let packet_bits = (video_pps > 0.0).then(|| video_kbps * 1000.0 / video_pps);
-        let incoming = self.base.meters.video_transit.lock().ok().and_then(|t| t.as_ref()?.queue_ms(Instant::now()));
+        let incoming = self.base.meters.video_transit.lock().ok().and_then(|t| t.queue_ms(Instant::now()));
         self.rate.on_report(
             report,
             video.rtt_ms,
@@ -204,8 +202,7 @@ impl RtpLeg {
         let video_bounds = match (repaired, video.rtt_ms) {
             (Some(stream), Some(rtt_ms)) => {
                 let recent_loss = self.base.meters.video_loss.lost_lately(video.lost);
-                let carried = self.rate.target().map_or(0, |(kbps, _)| kbps);
-                super::repair::pace_feedback(&self.rtpbin, stream, recent_loss, carried);
+                super::repair::pace_feedback(&self.rtpbin, stream, recent_loss, self.rate.target_kbps());
                 with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms: self.frame_interval_ms })
             }
             _ => bounds,

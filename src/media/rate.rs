@@ -13,8 +13,9 @@
 //! 1 Mbit/s cap filled the queue within a second, and the picture froze for three). Between the
 //! configured floor and the configured rate. Pure: instants are passed in.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use super::transit::DelayFloor;
 
 /// Why the target is what it is, for `status`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -61,12 +62,6 @@ const UNDER_DELIVERED: f64 = 0.9;
 const CLIMB_EVERY: Duration = Duration::from_secs(1);
 /// A lowering needs a report that reflects it: no two within this time.
 const LOWER_EVERY: Duration = Duration::from_millis(500);
-/// The round trip's baseline is its minimum over this long...
-const BASELINE_WINDOW: Duration = Duration::from_secs(30);
-/// ...and the current round trip the minimum over this long (jitter comes and goes; a queue
-/// stays). Reports come every 16–160 ms (`repair.rs`), so this is several of them; over 1.5 s
-/// a queue at a 1 Mbit/s cap overflowed before it counted.
-const CURRENT_WINDOW: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct RateController {
@@ -76,7 +71,9 @@ pub struct RateController {
     reason: RateReason,
     last_lowered: Option<Instant>,
     last_climbed: Option<Instant>,
-    rtts: VecDeque<(Instant, f64)>,
+    /// The round trips observed: the current one is their minimum over 0.5 s, the baseline
+    /// over 30 s.
+    rtts: DelayFloor,
     /// What we send now (kbit/s): video (retransmissions included) and the rest on the path.
     sent_kbps: Option<(f64, f64)>,
     /// The video the place received between its last two reports (kbit/s).
@@ -101,7 +98,7 @@ impl RateController {
             reason: RateReason::Configured,
             last_lowered: None,
             last_climbed: None,
-            rtts: VecDeque::new(),
+            rtts: DelayFloor::default(),
             sent_kbps: None,
             delivered_kbps: None,
             carried: None,
@@ -143,10 +140,7 @@ impl RateController {
     /// too few packets): the queue is judged on every report, the loss on enough of them.
     pub fn observe_rtt(&mut self, now: Instant, rtt_ms: f64) {
         if rtt_ms.is_finite() && rtt_ms >= 0.0 {
-            self.rtts.push_back((now, rtt_ms));
-        }
-        while self.rtts.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > BASELINE_WINDOW) {
-            self.rtts.pop_front();
+            self.rtts.record(now, rtt_ms);
         }
     }
 
@@ -160,7 +154,7 @@ impl RateController {
         if let Some(rtt) = rtt_ms {
             self.observe_rtt(now, rtt);
         }
-        let baseline = self.baseline(now).map(|(current, base)| ((current - incoming).max(base), base));
+        let baseline = self.rtts.current_and_floor(now).map(|(current, base)| ((current - incoming).max(base), base));
         let latest = rtt_ms.map(|rtt| rtt - incoming);
         let may_lower = self.last_lowered.is_none_or(|t| now.saturating_duration_since(t) >= LOWER_EVERY);
         if loss > HIGH_LOSS {
@@ -225,16 +219,6 @@ impl RateController {
         self.reason = reason;
         self.last_lowered = Some(now);
         self.last_climbed = None;
-    }
-
-    /// The current round trip with the baseline, from the round trips observed.
-    fn baseline(&self, now: Instant) -> Option<(f64, f64)> {
-        let min_since = |window: Duration| {
-            let recent = self.rtts.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window);
-            recent.map(|(_, r)| *r).fold(f64::INFINITY, f64::min)
-        };
-        let (current, base) = (min_since(CURRENT_WINDOW), min_since(BASELINE_WINDOW));
-        (current.is_finite() && base.is_finite()).then_some((current, base))
     }
 }
 

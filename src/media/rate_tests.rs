@@ -12,6 +12,13 @@ fn run(c: &mut RateController, from: Instant, seconds: f64, loss: f64, rtt: f64)
     t
 }
 
+/// A controller between a 200 kbit/s floor and 2000 kbit/s after 2 s of a clean 1 ms path.
+fn settled() -> (RateController, Instant) {
+    let mut c = RateController::new(200, 2000);
+    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    (c, t)
+}
+
 #[test]
 fn a_clean_path_keeps_the_configured_rate() {
     let mut c = RateController::new(300, 2000);
@@ -88,14 +95,12 @@ fn heavy_loss_goes_straight_to_what_got_through() {
 
 #[test]
 fn a_queue_lowers_the_rate_to_just_under_what_the_place_received() {
-    let mut c = RateController::new(200, 2000);
-    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    let (mut c, t) = settled();
     c.set_delivered_kbps(Some(850.0));
-    let t = run(&mut c, t, 1.0, 0.0, 60.0);
+    run(&mut c, t, 1.0, 0.0, 60.0);
     assert_eq!(c.target_kbps(), 765, "a 1 Mbit/s link delivered 850 kbit/s of video");
     assert!(matches!(c.reason(), RateReason::Delay { .. }), "{:?}", c.reason());
-    let mut deep = RateController::new(200, 2000);
-    let t = run(&mut deep, t, 2.0, 0.0, 1.0);
+    let (mut deep, t) = settled();
     deep.set_delivered_kbps(Some(850.0));
     run(&mut deep, t, 1.0, 0.0, 301.0);
     assert_eq!(deep.target_kbps(), 595, "a 300 ms queue: far enough under it to drain within a second");
@@ -103,8 +108,7 @@ fn a_queue_lowers_the_rate_to_just_under_what_the_place_received() {
 
 #[test]
 fn the_climb_slows_near_what_the_path_carried_and_speeds_up_past_it() {
-    let mut c = RateController::new(200, 2000);
-    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    let (mut c, t) = settled();
     c.set_delivered_kbps(Some(500.0));
     let t = run(&mut c, t, 1.0, 0.0, 300.0);
     c.set_delivered_kbps(None);
@@ -147,8 +151,7 @@ fn no_climb_while_the_round_trip_grows() {
 
 #[test]
 fn a_queue_on_the_way_in_is_not_ours_to_drain() {
-    let mut c = RateController::new(200, 2000);
-    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
+    let (mut c, t) = settled();
     // The round trip grows by 200 ms, all of it on the place's way to us.
     c.set_incoming_queue_ms(Some(199.0));
     let t = run(&mut c, t, 2.0, 0.0, 201.0);
@@ -160,9 +163,8 @@ fn a_queue_on_the_way_in_is_not_ours_to_drain() {
 
 #[test]
 fn a_jittery_path_needs_a_longer_round_trip_to_mean_a_queue() {
-    let mut c = RateController::new(200, 2000);
+    let (mut c, t) = settled();
     c.set_jitter_ms(Some(10.0));
-    let t = run(&mut c, Instant::now(), 2.0, 0.0, 1.0);
     let t = run(&mut c, t, 2.0, 0.0, 60.0);
     assert_eq!(c.target_kbps(), 2000, "60 ms on a path jittering 10 ms each packet: {:?}", c.reason());
     run(&mut c, t, 1.0, 0.0, 90.0);

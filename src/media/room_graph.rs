@@ -103,7 +103,7 @@ pub(super) fn build(
     let video_out = tee()?;
     // The size sent: the room's own, or smaller on a thin path (`send_size.rs`).
     let sizing = SendSize::new(w, h, fps, plan.encoder.bitrate_kbps);
-    let send_size = capsfilter(&send_size_caps(sizing.size()))?;
+    let send_size = capsfilter(&super::send_size::caps(sizing.size()))?;
     let encoder_control =
         EncoderControl::attach(&encoder, &plan.encoder.element, plan.encoder.bitrate_kbps, &send_size, sizing);
     let chain = [
@@ -223,9 +223,4 @@ pub(super) fn build(
         direct_pad,
         self_view_on,
     })
-}
-
-/// Caps for a picture of `(width, height)` on its way to the encoder.
-pub fn send_size_caps((width, height): (u32, u32)) -> String {
-    format!("video/x-raw,width={width},height={height},pixel-aspect-ratio=1/1")
 }

@@ -18,6 +18,11 @@ pub const DWELL: Duration = Duration::from_secs(5);
 /// No side gets smaller than this (pixels).
 const MIN_SIDE: u32 = 16;
 
+/// Caps for a picture of `(width, height)` on its way to the encoder.
+pub fn caps((width, height): (u32, u32)) -> String {
+    format!("video/x-raw,width={width},height={height},pixel-aspect-ratio=1/1")
+}
+
 #[derive(Debug, Clone)]
 pub struct SendSize {
     full: (u32, u32),

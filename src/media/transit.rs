@@ -3,17 +3,49 @@
 //! we send only for the queue on our way out, so it takes this one off: with both rooms behind
 //! a 1 Mbit/s cap, each lowered its rate for the other's queue and the link ran at half of what
 //! it carries. Transit is arrival time less RTP timestamp (the sender's clock), so only its
-//! changes mean anything. Pure: instants are passed in.
+//! changes mean anything. [`DelayFloor`] (a delay's recent minimum against its minimum of the
+//! last 30 s) serves the round trip in `rate.rs` too. Pure: instants are passed in.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// The quickest transit is kept per slice of this long...
+/// The quickest delay is kept per slice of this long...
 const SLICE: Duration = Duration::from_millis(50);
-/// ...for this long (the baseline)...
+/// ...for this long (the floor)...
 const BASELINE_WINDOW: Duration = Duration::from_secs(30);
-/// ...and the current transit is the quickest over this long (as the round trip's, `rate.rs`).
+/// ...and the current delay is the quickest over this long: jitter comes and goes, a queue
+/// stays. Reports come every 16–160 ms (`repair.rs`), so for the round trip this is several of
+/// them; over 1.5 s a queue at a 1 Mbit/s cap overflowed before it counted.
 const CURRENT_WINDOW: Duration = Duration::from_millis(500);
+
+/// A delay's quickest lately and its quickest of the last 30 s (ms).
+#[derive(Debug, Default)]
+pub struct DelayFloor {
+    /// Each slice's start and its quickest delay.
+    slices: VecDeque<(Instant, f64)>,
+}
+
+impl DelayFloor {
+    /// A delay of `ms` measured at `now`.
+    pub fn record(&mut self, now: Instant, ms: f64) {
+        match self.slices.back_mut() {
+            Some((begun, quickest)) if now.saturating_duration_since(*begun) < SLICE => *quickest = quickest.min(ms),
+            _ => self.slices.push_back((now, ms)),
+        }
+        while self.slices.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > BASELINE_WINDOW) {
+            self.slices.pop_front();
+        }
+    }
+
+    /// The quickest over the last 0.5 s and over the last 30 s; `None` when none came lately.
+    pub fn current_and_floor(&self, now: Instant) -> Option<(f64, f64)> {
+        let quickest = |window: Duration| {
+            let recent = self.slices.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window);
+            recent.map(|(_, ms)| *ms).reduce(f64::min)
+        };
+        Some((quickest(CURRENT_WINDOW)?, quickest(BASELINE_WINDOW)?))
+    }
+}
 
 #[derive(Debug)]
 pub struct Transit {
@@ -22,8 +54,14 @@ pub struct Transit {
     start: Option<Instant>,
     last_ts: u32,
     extended_ts: i64,
-    /// Each slice's start and its quickest transit (ms).
-    slices: VecDeque<(Instant, f64)>,
+    transits: DelayFloor,
+}
+
+/// The place's video: RTP's 90 kHz clock.
+impl Default for Transit {
+    fn default() -> Self {
+        Self::new(90000)
+    }
 }
 
 impl Transit {
@@ -34,14 +72,15 @@ impl Transit {
             start: None,
             last_ts: 0,
             extended_ts: 0,
-            slices: VecDeque::new(),
+            transits: DelayFloor::default(),
         }
     }
 
     /// A packet with RTP timestamp `ts` arrived at `now`.
     pub fn record(&mut self, now: Instant, ts: u32) {
+        let first = self.start.is_none();
         let start = *self.start.get_or_insert(now);
-        if self.slices.is_empty() {
+        if first {
             self.extended_ts = i64::from(ts);
         } else {
             // Signed: a reordered packet steps back.
@@ -49,26 +88,14 @@ impl Transit {
         }
         self.last_ts = ts;
         let arrival_ms = now.saturating_duration_since(start).as_secs_f64() * 1000.0;
-        let transit = arrival_ms - self.extended_ts as f64 * 1000.0 / self.clock_rate;
-        match self.slices.back_mut() {
-            Some((begun, quickest)) if now.saturating_duration_since(*begun) < SLICE => {
-                *quickest = quickest.min(transit);
-            }
-            _ => self.slices.push_back((now, transit)),
-        }
-        while self.slices.front().is_some_and(|(t, _)| now.saturating_duration_since(*t) > BASELINE_WINDOW) {
-            self.slices.pop_front();
-        }
+        self.transits.record(now, arrival_ms - self.extended_ts as f64 * 1000.0 / self.clock_rate);
     }
 
     /// How much longer than the quickest of the last 30 s packets take now (ms); `None` before
     /// any arrived or when none did lately.
     pub fn queue_ms(&self, now: Instant) -> Option<f64> {
-        let quickest = |window: Duration| {
-            let recent = self.slices.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window);
-            recent.map(|(_, transit)| *transit).reduce(f64::min)
-        };
-        Some((quickest(CURRENT_WINDOW)? - quickest(BASELINE_WINDOW)?).max(0.0))
+        let (current, floor) = self.transits.current_and_floor(now)?;
+        Some((current - floor).max(0.0))
     }
 }
 
