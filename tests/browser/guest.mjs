@@ -67,7 +67,8 @@ function glassToGlass(seconds) {
 }
 
 async function report(g) {
-  if (g.closed) return;
+  if (g.closed || g.reporting) return;
+  g.reporting = true;
   try {
     const message = await g.page.$eval('#message', (m) => ({ kind: m.dataset.kind || '', text: m.textContent }));
     const stats = await g.page.evaluate(() => window.roombox.stats());
@@ -77,14 +78,19 @@ async function report(g) {
   } catch (e) {
     console.log(JSON.stringify({ name: g.guest.name, error: String(e) }));
   }
+  g.reporting = false;
 }
 
-// First frames are timed finely (the join benchmark); the rest once a second.
-const fine = setInterval(() => guests.filter((g) => !g.firstFrame && !g.closed).forEach(async (g) => {
+// First frames are timed finely (the join benchmark); the rest once a second. One look per
+// guest at a time: on a busy machine a look takes longer than 10 ms, and overlapping ones
+// queued up in the page without end, so that its once-a-second reports stopped coming.
+const fine = setInterval(() => guests.filter((g) => !g.firstFrame && !g.closed && !g.looking).forEach(async (g) => {
+  g.looking = true;
   try {
     const s = await g.page.evaluate(() => window.roombox.stats());
     if (!g.firstFrame && s.video && s.video.framesDecoded > 0) g.firstFrame = Date.now();
   } catch (e) { /* the page is busy joining */ }
+  g.looking = false;
 }), 10);
 const ticker = setInterval(() => guests.forEach(report), 1000);
 
