@@ -27,9 +27,9 @@ fn interrupted(net: &Net, leg: LegId) -> Option<bool> {
 fn a_place_that_goes_quiet_is_shown_interrupted_and_recovers_when_its_media_returns() {
     let (mut net, legs) = meeting();
     assert_eq!(net.led(HOST), LedPattern::Solid);
-    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::from_millis(2400) });
-    assert_eq!((interrupted(&net, legs[0]), net.led(HOST)), (Some(false), LedPattern::Solid), "not yet at 2.4 s");
-    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::from_millis(2500) });
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::from_millis(1900) });
+    assert_eq!((interrupted(&net, legs[0]), net.led(HOST)), (Some(false), LedPattern::Solid), "not yet at 1.9 s");
+    net.input(HOST, Input::MediaIdle { leg: legs[0], idle: Duration::from_millis(2000) });
     assert_eq!(interrupted(&net, legs[0]), Some(true));
     assert_eq!(interrupted(&net, legs[1]), Some(false), "only the quiet place");
     assert_eq!(net.led(HOST), LedPattern::Interrupted);
