@@ -22,7 +22,7 @@ struct State {
     controller: RateController,
     /// The last report used: packets lost in all, highest sequence number, and when.
     last: Option<(i64, u32, Instant)>,
-    /// When the last report seen arrived (each tick sees the latest again).
+    /// When the last report seen arrived.
     last_seen: Option<Instant>,
     /// The report that began the current span of [`SPAN`] packets (lost, highest).
     long: Option<(i64, u32)>,
@@ -83,6 +83,10 @@ impl LegRate {
         state.controller.set_sent_kbps(sent_kbps.0, sent_kbps.1);
         state.controller.set_incoming_queue_ms(incoming_queue_ms);
         state.controller.set_jitter_ms(jitter_ms);
+        // Each tick sees the latest report again: a report already seen says nothing new.
+        if state.last_seen.replace(now) == Some(now) {
+            return;
+        }
         // Over a span (see `spans`): a report every 10 ms covers a handful, and packets still
         // on their way (reordered by jitter) would count as lost.
         let spanned = spans(state.last, report.1, now);
@@ -103,16 +107,13 @@ impl LegRate {
             state.last = Some((report.0, report.1, now));
         }
         let judged = long_loss.or(loss.map(|l| l.min(super::rate::HIGH_LOSS)));
-        match (judged, rtt_ms) {
-            (Some(loss), _) => {
-                let target = state.controller.on_report(now, loss, rtt_ms);
-                tracing::trace!(loss, rtt_ms, target, "receiver report");
-            }
-            // A new report on too few packets still says how long the round trip is.
-            (None, Some(rtt)) if state.last_seen != Some(now) => state.controller.observe_rtt(now, rtt),
-            _ => {}
+        if let Some(loss) = judged {
+            let target = state.controller.on_report(now, loss, rtt_ms);
+            tracing::trace!(loss, rtt_ms, target, "receiver report");
+        } else if let Some(rtt) = rtt_ms {
+            // A report on too few packets still says how long the round trip is.
+            state.controller.observe_rtt(now, rtt);
         }
-        state.last_seen = Some(now);
     }
 
     /// What the path carries now (kbit/s), 0 if unknown.
