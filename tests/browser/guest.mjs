@@ -28,7 +28,7 @@ async function launch(guest) {
   await page.fill('#pin', guest.pin);
   const clicked = Date.now();
   await page.click('#join');
-  return { guest, browser, page, clicked, firstFrame: null, closed: false };
+  return { guest, browser, page, clicked, firstFrame: null, closed: false, looking: false, reporting: false };
 }
 
 const guests = await Promise.all(plan.guests.map(launch));

@@ -22,6 +22,14 @@ pub fn enter_private_network() {
     // SAFETY: unshare only changes the calling thread's namespace membership.
     let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "unshare(CLONE_NEWNET) needs root: {}", std::io::Error::last_os_error());
+    // IPv4 only: the veth pair's IPv6 link-local addresses would appear a moment after it is
+    // up (duplicate address detection), and Chromium aborts the requests under way when its
+    // network changes (net::ERR_NETWORK_CHANGED: the page never loaded its script, on a busy
+    // machine). /proc/sys/net is the namespace of the thread that opens it: this one's.
+    for scope in ["all", "default"] {
+        let knob = format!("/proc/sys/net/ipv6/conf/{scope}/disable_ipv6");
+        std::fs::write(&knob, "1").unwrap_or_else(|e| panic!("{knob}: {e}"));
+    }
     run(&["ip", "link", "set", "lo", "up"]);
     run(&["ip", "link", "add", "rbx0", "type", "veth", "peer", "name", "rbx1"]);
     for (dev, addr) in [("rbx0", "203.0.113.1/24"), ("rbx1", "203.0.113.2/24")] {
