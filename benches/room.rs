@@ -2,7 +2,10 @@
 //! measured in the same run. Writes bench/results.md, bench/out/samples.csv and (via
 //! bench/plot.py) bench/latency.png. Targets are printed PASS/FAIL; they are not tests.
 //!
-//! `BENCH_SECONDS` (default 20) sets each measured call's length.
+//! `BENCH_SECONDS` (default 20) sets each measured call's length. `BENCH_ONLY` runs one part
+//! and prints it (results.md stays): `through-host`, `meetings`, `srtp`, `guests`,
+//! `guest-joins` (10 joins and each step's median), `joins`. `BENCH_RUST_LOG` sets the rooms'
+//! `RUST_LOG` (default `roombox=info`); `BENCH_LOGS=dir` keeps each room's log there.
 
 #[path = "room/baseline.rs"]
 mod baseline;
@@ -95,6 +98,11 @@ fn main() {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("guests") {
         let (md, targets) = guests::report(&guests::measure(seconds, WARMUP, &qr_source(1280, 720)));
         println!("{md}\n{targets:#?}");
+        return;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("guest-joins") {
+        let (joins, steps) = guests::joins_only(10);
+        println!("guest joins {joins:?}\nmedian ms per step {steps:?}");
         return;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {

@@ -43,6 +43,16 @@ fn guests_config(page: u16, dir: &std::path::Path) -> String {
     )
 }
 
+/// Only the joins (`BENCH_ONLY=guest-joins`): the join times and the median of each step.
+pub fn joins_only(n: usize) -> (Vec<f64>, Vec<(String, f64)>) {
+    std::thread::spawn(move || {
+        enter_private_network();
+        joins(n)
+    })
+    .join()
+    .unwrap_or_default()
+}
+
 /// Measures everything in a network namespace of its own (the thread's, and its children's).
 pub fn measure(seconds: u64, warmup: Duration, qr_source: &str) -> GuestFigures {
     let qr_source = qr_source.to_owned();

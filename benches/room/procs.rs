@@ -132,7 +132,7 @@ impl Room {
         let child = command
             .args(["run", "--config"])
             .arg(&path)
-            .env("RUST_LOG", "roombox=info")
+            .env("RUST_LOG", std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "roombox=info".into()))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -189,7 +189,12 @@ impl Drop for Room {
         // BENCH_LOGS=dir keeps each room's log there (the room's own directory goes).
         if let Ok(dir) = std::env::var("BENCH_LOGS") {
             let _ = std::fs::create_dir_all(&dir);
-            let _ = std::fs::copy(self.log_path(), std::path::Path::new(&dir).join(format!("{}.log", self.name)));
+            // A room name used again (one per call) gets the next free number.
+            let dir = std::path::Path::new(&dir);
+            let free = (0..).map(|n| dir.join(format!("{}-{n}.log", self.name))).find(|p| !p.exists());
+            if let Some(path) = free {
+                let _ = std::fs::copy(self.log_path(), path);
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ function gathered(pc) {
     const limit = setTimeout(finish, 3000);
     pc.addEventListener('icecandidate', (e) => {
       clearTimeout(quiet);
-      if (!e.candidate) finish(); else quiet = setTimeout(finish, 30);
+      if (!e.candidate) finish(); else quiet = setTimeout(finish, 15);
     });
   });
 }
@@ -64,6 +64,9 @@ async function join(event) {
       // output fails still shows the meeting.
       const element = $(e.track.kind === 'video' ? 'meeting' : 'sound');
       element.srcObject = new MediaStream([e.track]);
+      if (e.track.kind === 'video' && element.requestVideoFrameCallback) {
+        element.requestVideoFrameCallback(() => mark('picture'));
+      }
       element.play().catch((error) => {
         if (error.name !== 'AbortError') say('info', 'Click the picture to hear and see the meeting.');
       });

@@ -178,6 +178,7 @@ async fn join(door: &Door, from: SocketAddr, path: &str, req: Request<Incoming>)
     let Ok(offer) = String::from_utf8(Vec::from(body)) else {
         return text(StatusCode::BAD_REQUEST, "the offer is not text (UTF-8 SDP)");
     };
+    tracing::debug!(%from, bytes = offer.len(), "guest page: an offer");
     let (reply, answered) = oneshot::channel();
     if door.requests.send(GuestRequest::Join { name, from, offer, reply }).await.is_err() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "the room is shutting down");

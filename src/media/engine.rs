@@ -19,21 +19,27 @@ pub(super) struct Engine {
     mixer: String,
     /// The idle screen on the display, between meetings.
     idle: Option<idle_display::IdleDisplay>,
+    /// The next meeting's graph, built between meetings and not playing (no device is open),
+    /// so that the meeting's first place does not wait for it.
+    spare: Option<RoomMedia>,
 }
 
 impl Engine {
     /// An engine for `plan`; a real screen shows the idle screen at once.
     pub(super) fn new(plan: MediaPlan, events: UnboundedSender<MediaEvent>) -> Self {
-        let mut engine = Self { plan, events, room: None, mixer: String::new(), idle: None };
+        let mut engine = Self { plan, events, room: None, mixer: String::new(), idle: None, spare: None };
         engine.show_idle();
+        engine.build_spare();
         engine
     }
 
     /// Takes a reloaded plan between meetings: the idle screen is shown anew on its display.
     pub(super) fn replan(&mut self, plan: MediaPlan) {
         self.idle = None;
+        self.spare = None;
         self.plan = plan;
         self.show_idle();
+        self.build_spare();
     }
 
     /// New lines under the idle screen's call to action, shown at once when it is up.
@@ -57,17 +63,40 @@ impl Engine {
         self.with_room(muted, |room| room.add_leg(leg, name, negotiated, sockets))
     }
 
-    /// Answers a browser guest's offer and links its leg into the room's media, opening the
-    /// devices if it is the meeting's first place. Returns the answer.
+    /// Answers a browser guest's offer, hands the answer to `answered` and links the guest's
+    /// leg into the room's media. The answer goes out before the room's devices open (for the
+    /// meeting's first place) and before the leg is linked: the browser checks its route to
+    /// the box meanwhile. A failure after the answer ends the leg like any media failure.
     pub(super) fn start_guest(
         &mut self,
         leg: LegId,
         name: &str,
         offer: &str,
         muted: bool,
-    ) -> Result<String, MediaError> {
-        let events = self.events.clone();
-        self.with_room(muted, |room| room.add_guest(leg, name, offer, events))
+        answered: impl FnOnce(String),
+    ) -> Result<(), MediaError> {
+        let fresh = self.room.is_none();
+        if fresh {
+            self.idle = None; // the meeting takes the screen
+            self.mixer = levels::apply(&self.plan.mixer, muted);
+            self.room = Some(self.fresh_room(muted)?);
+        }
+        let Some(room) = self.room.as_mut() else { return Err(MediaError::Internal("the room went".into())) };
+        let started = std::time::Instant::now();
+        let built = room.answer_guest(leg, name, offer, self.events.clone()).and_then(|(guest, answer)| {
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest's leg built and answered");
+            answered(answer);
+            if fresh {
+                room.play()?;
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "room's devices open");
+            }
+            room.link_guest(guest)
+        });
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest's leg linked");
+        if built.is_err() && room.is_empty() {
+            self.close_room();
+        }
+        built
     }
 
     /// Adds a leg with `add` to the meeting's media, which its first leg starts; a first leg
@@ -82,7 +111,9 @@ impl Engine {
             None => {
                 self.idle = None; // the meeting takes the screen
                 self.mixer = levels::apply(&self.plan.mixer, muted);
-                self.room.insert(RoomMedia::start(&self.plan, muted, self.events.clone())?)
+                let room = self.fresh_room(muted)?;
+                room.play()?;
+                self.room.insert(room)
             }
         };
         let added = add(room);
@@ -106,6 +137,30 @@ impl Engine {
         self.room = None;
         release_freed_memory();
         self.show_idle();
+        self.build_spare();
+    }
+
+    /// The graph for a meeting that starts now: the spare one, else one built now.
+    fn fresh_room(&mut self, muted: bool) -> Result<RoomMedia, MediaError> {
+        match self.spare.take() {
+            Some(room) => {
+                room.set_mute(muted);
+                Ok(room)
+            }
+            None => RoomMedia::build(&self.plan, muted, self.events.clone()),
+        }
+    }
+
+    /// Builds the next meeting's graph between meetings. One that cannot be built is built
+    /// again when the meeting starts, which then reports why.
+    fn build_spare(&mut self) {
+        if self.spare.is_some() || self.room.is_some() {
+            return;
+        }
+        match RoomMedia::build(&self.plan, false, self.events.clone()) {
+            Ok(room) => self.spare = Some(room),
+            Err(e) => tracing::debug!("the next meeting's graph is built when it starts: {e}"),
+        }
     }
 
     /// Shows the idle screen on a real display (between meetings). A display that fails is

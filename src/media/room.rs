@@ -46,8 +46,8 @@ pub struct RoomMedia {
 }
 
 impl RoomMedia {
-    /// Opens the room's devices and starts its graph (no leg yet).
-    pub fn start(plan: &MediaPlan, muted: bool, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
+    /// Builds the room's graph without opening its devices ([`Self::play`] does).
+    pub fn build(plan: &MediaPlan, muted: bool, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
         let pipeline = gst::Pipeline::with_name("room");
         // The room keeps time by the system clock, never a device's: a capture card that falls
         // behind (an overloaded CPU overruns its ring buffer) would slow every leg's jitter
@@ -74,13 +74,18 @@ impl RoomMedia {
             source,
         };
         super::bus::watch_bus(&room, events);
-        if room.pipeline.set_state(gst::State::Playing).is_err() {
-            let error = room.meters.last_error.lock().ok().and_then(|e| e.clone());
+        Ok(room)
+    }
+
+    /// Opens the devices and starts the graph.
+    pub fn play(&self) -> Result<(), MediaError> {
+        if self.pipeline.set_state(gst::State::Playing).is_err() {
+            let error = self.meters.last_error.lock().ok().and_then(|e| e.clone());
             return Err(MediaError::StartFailed(
                 error.unwrap_or_else(|| "the room's media refused to start (log level debug tells more)".into()),
             ));
         }
-        Ok(room)
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,21 +105,24 @@ impl RoomMedia {
         self.link_leg(Box::new(RtpLeg::build(spec, sockets)?))
     }
 
-    /// Answers a browser guest's offer and links its leg into the running graph; returns the
-    /// answer (with the box's ICE candidates).
-    pub fn add_guest(
-        &mut self,
+    /// Builds a browser guest's leg for the first free slot and answers its offer; returns the
+    /// leg (for [`Self::link_guest`]) and the answer (with the box's ICE candidates).
+    pub fn answer_guest(
+        &self,
         id: LegId,
         name: &str,
         offer: &str,
         events: UnboundedSender<MediaEvent>,
-    ) -> Result<String, MediaError> {
+    ) -> Result<(WebRtcLeg, String), MediaError> {
         let (slot, slots) = self.free_slot(id)?;
         let render = self.meters.render.clone();
         let spec = GuestSpec { id, slot, slots, name, plan: &self.plan, render, offer, events };
-        let (leg, answer) = WebRtcLeg::build(spec)?;
-        self.link_leg(Box::new(leg))?;
-        Ok(answer)
+        WebRtcLeg::build(spec)
+    }
+
+    /// Links an answered guest's leg into the running graph.
+    pub fn link_guest(&mut self, leg: WebRtcLeg) -> Result<(), MediaError> {
+        self.link_leg(Box::new(leg))
     }
 
     /// The first slot no leg uses, and how many there are.

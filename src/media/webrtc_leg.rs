@@ -78,6 +78,7 @@ impl WebRtcLeg {
         route_received_streams(&bin, &webrtc, id);
         watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
+        tracing::debug!(leg = %id, "guest's leg built, answering");
         let answer = super::webrtc_negotiate::answer(&webrtc, sdp, &sends).inspect_err(|_| {
             let _ = bin.set_state(gst::State::Null);
             let _ = webrtc.set_state(gst::State::Null);
@@ -162,6 +163,10 @@ fn route_received_streams(bin: &gst::Bin, webrtc: &gst::Element, id: LegId) {
 /// decrypted), so the guest's first picture does not wait for its own request.
 fn watch_connection(webrtc: &gst::Element, id: LegId, events: UnboundedSender<MediaEvent>, pay: Option<gst::Element>) {
     let pay = pay.map(|p| p.downgrade());
+    webrtc.connect_notify(Some("ice-connection-state"), move |webrtc, _| {
+        let state = webrtc.property::<gst_webrtc::WebRTCICEConnectionState>("ice-connection-state");
+        tracing::debug!(leg = %id, ?state, "guest ICE");
+    });
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
         let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         tracing::info!(leg = %id, ?state, "guest connection");

@@ -21,7 +21,7 @@ use super::webrtc_offer::OfferedStream;
 /// How long one negotiation step, and gathering the candidates, may take.
 const STEP: Duration = Duration::from_secs(5);
 /// Candidates are all in once none came for this long.
-const QUIET: Duration = Duration::from_millis(20);
+const QUIET: Duration = Duration::from_millis(10);
 
 fn failed(what: &str, why: impl std::fmt::Display) -> MediaError {
     MediaError::Guest(format!("{what}: {why}"))
@@ -145,7 +145,7 @@ pub(super) fn answer(
         if Instant::now() >= until {
             return Err(failed("ICE", "gathering the box's candidates did not complete within 5 s"));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     step("candidates gathered");
     let local = webrtc

@@ -141,8 +141,8 @@ impl MediaWorker {
     }
 
     /// Answers a browser guest's offer and links its leg into the room's media. The answer
-    /// (or why there is none) goes to `reply`; a failure also comes back as
-    /// [`MediaEvent::Failed`], so the core ends the leg.
+    /// (or why there is none) goes to `reply` as soon as it is made; a failure, before or
+    /// after, also comes back as [`MediaEvent::Failed`], so the core ends the leg.
     pub fn start_guest(
         &mut self,
         leg: LegId,
@@ -153,11 +153,15 @@ impl MediaWorker {
     ) {
         let (name, events) = (name.to_owned(), self.events.clone());
         self.send("start guest", Some(leg), move |engine| {
-            let answered = engine.start_guest(leg, &name, &offer, muted);
-            if let Err(e) = &answered {
+            let reply = std::cell::Cell::new(Some(reply));
+            let answer = |answer| reply.take().map(|r| r.send(Ok(answer)));
+            if let Err(e) = engine.start_guest(leg, &name, &offer, muted, |a| drop(answer(a))) {
                 let _ = events.send(MediaEvent::Failed { leg: Some(leg), reason: e.to_string() });
+                // Not answered yet: the page hears why; answered: the leg ends like any other.
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(Err(e));
+                }
             }
-            let _ = reply.send(answered);
         });
     }
 
