@@ -60,7 +60,12 @@ impl Engine {
         sockets: BoundSockets,
     ) -> Result<(), MediaError> {
         let sockets = sockets.into_call()?;
-        self.with_room(muted, |room| room.add_leg(leg, name, negotiated, sockets))
+        self.with_room(muted, |room, fresh| {
+            if fresh {
+                room.play()?;
+            }
+            room.add_leg(leg, name, negotiated, sockets)
+        })
     }
 
     /// Answers a browser guest's offer, hands the answer to `answered` and links the guest's
@@ -75,48 +80,38 @@ impl Engine {
         muted: bool,
         answered: impl FnOnce(String),
     ) -> Result<(), MediaError> {
-        let fresh = self.room.is_none();
-        if fresh {
-            self.idle = None; // the meeting takes the screen
-            self.mixer = levels::apply(&self.plan.mixer, muted);
-            self.room = Some(self.fresh_room(muted)?);
-        }
-        let Some(room) = self.room.as_mut() else { return Err(MediaError::Internal("the room went".into())) };
+        let events = self.events.clone();
         let started = std::time::Instant::now();
-        let built = room.answer_guest(leg, name, offer, self.events.clone()).and_then(|(guest, answer)| {
+        self.with_room(muted, |room, fresh| {
+            let (guest, answer) = room.answer_guest(leg, name, offer, events)?;
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest's leg built and answered");
             answered(answer);
             if fresh {
                 room.play()?;
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "room's devices open");
             }
             room.link_guest(guest)
-        });
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest's leg linked");
-        if built.is_err() && room.is_empty() {
-            self.close_room();
-        }
-        built
+        })
     }
 
-    /// Adds a leg with `add` to the meeting's media, which its first leg starts; a first leg
-    /// that fails closes it again.
+    /// Adds a leg with `add` to the meeting's media. The meeting's first leg takes the spare
+    /// graph (`fresh`: `add` starts it when the leg is ready for it); a first leg that fails
+    /// closes it again.
     fn with_room<T>(
         &mut self,
         muted: bool,
-        add: impl FnOnce(&mut RoomMedia) -> Result<T, MediaError>,
+        add: impl FnOnce(&mut RoomMedia, bool) -> Result<T, MediaError>,
     ) -> Result<T, MediaError> {
+        let fresh = self.room.is_none();
         let room = match &mut self.room {
             Some(room) => room,
             None => {
                 self.idle = None; // the meeting takes the screen
                 self.mixer = levels::apply(&self.plan.mixer, muted);
                 let room = self.fresh_room(muted)?;
-                room.play()?;
                 self.room.insert(room)
             }
         };
-        let added = add(room);
+        let added = add(room, fresh);
         if added.is_err() && room.is_empty() {
             self.close_room();
         }

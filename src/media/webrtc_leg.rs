@@ -78,7 +78,6 @@ impl WebRtcLeg {
         route_received_streams(&bin, &webrtc, id);
         watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
-        tracing::debug!(leg = %id, "guest's leg built, answering");
         let answer = super::webrtc_negotiate::answer(&webrtc, sdp, &sends).inspect_err(|_| {
             let _ = bin.set_state(gst::State::Null);
             let _ = webrtc.set_state(gst::State::Null);

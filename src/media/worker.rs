@@ -154,8 +154,12 @@ impl MediaWorker {
         let (name, events) = (name.to_owned(), self.events.clone());
         self.send("start guest", Some(leg), move |engine| {
             let reply = std::cell::Cell::new(Some(reply));
-            let answer = |answer| reply.take().map(|r| r.send(Ok(answer)));
-            if let Err(e) = engine.start_guest(leg, &name, &offer, muted, |a| drop(answer(a))) {
+            let answered = |answer| {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(Ok(answer));
+                }
+            };
+            if let Err(e) = engine.start_guest(leg, &name, &offer, muted, answered) {
                 let _ = events.send(MediaEvent::Failed { leg: Some(leg), reason: e.to_string() });
                 // Not answered yet: the page hears why; answered: the leg ends like any other.
                 if let Some(reply) = reply.take() {
