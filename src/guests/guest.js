@@ -169,12 +169,16 @@ window.roombox = {
     const out = { connection: pc.connectionState, video: null, audio: null, sent: {}, shown, timings: state.timings };
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
-        out.video = { framesDecoded: r.framesDecoded || 0, fps: r.framesPerSecond || 0, width: r.frameWidth, height: r.frameHeight };
+        out.video = { framesDecoded: r.framesDecoded || 0, fps: r.framesPerSecond || 0, width: r.frameWidth, height: r.frameHeight,
+          lost: r.packetsLost || 0, nacks: r.nackCount || 0, resentReceived: r.retransmittedPacketsReceived || 0,
+          freezes: r.freezeCount || 0, frozenS: r.totalFreezesDuration || 0 };
       }
       if (r.type === 'inbound-rtp' && r.kind === 'audio') {
         out.audio = { packets: r.packetsReceived || 0, samples: r.totalSamplesReceived || 0, energy: r.totalAudioEnergy || 0 };
       }
-      if (r.type === 'outbound-rtp') out.sent[r.kind] = { packets: r.packetsSent || 0 };
+      if (r.type === 'outbound-rtp') {
+        out.sent[r.kind] = { packets: r.packetsSent || 0, nacksReceived: r.nackCount || 0, resent: r.retransmittedPacketsSent || 0 };
+      }
     });
     return out;
   },

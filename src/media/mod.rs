@@ -68,6 +68,7 @@ pub mod transit;
 mod webrtc_leg;
 mod webrtc_negotiate;
 pub mod webrtc_offer;
+mod webrtc_repair;
 mod worker;
 
 use gst::prelude::*;

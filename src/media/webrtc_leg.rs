@@ -19,6 +19,7 @@ use super::plan::MediaPlan;
 use super::stats::{MediaStats, ReceiveStats, SendStats};
 use super::webrtc_negotiate::{SendStream, send_caps};
 use super::webrtc_offer::{GuestCodecs, Offer, OfferedStream, read_offer};
+use super::webrtc_repair::GuestRepair;
 use super::{MediaError, MediaEvent, probe_buffers};
 use crate::meeting::LegId;
 
@@ -43,6 +44,7 @@ pub struct WebRtcLeg {
     base: LegBase,
     webrtc: gst::Element,
     codecs: GuestCodecs,
+    repair: GuestRepair,
 }
 
 impl WebRtcLeg {
@@ -75,6 +77,7 @@ impl WebRtcLeg {
             let (meters, session) = (meters.clone(), send.session);
             probe_buffers(&send.out, "src", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         }
+        let repair = GuestRepair::watch(&webrtc);
         route_received_streams(&bin, &webrtc, id);
         watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");
@@ -84,7 +87,7 @@ impl WebRtcLeg {
         })?;
         super::webrtc_negotiate::count_arrivals(&webrtc, &meters);
         tracing::info!(leg = %id, guest = spec.name, candidates = %super::webrtc_negotiate::describe_candidates(spec.offer), "guest's offer answered");
-        let leg = Self { base, webrtc, codecs };
+        let leg = Self { base, webrtc, codecs, repair };
         Ok((leg, answer))
     }
 
@@ -208,17 +211,22 @@ impl MediaLeg for WebRtcLeg {
             SendStats { codec: codec.unwrap_or_default().to_owned(), kbps, packets_sent, ..Default::default() }
         };
         let (video, audio) = (self.codecs.video.map(|_| "H264"), self.codecs.audio.map(|_| "OPUS"));
+        let repaired = |stats: &mut ReceiveStats, media: &str| {
+            let r = self.repair.received(media);
+            (stats.packets_lost, stats.nacks_sent, stats.recovered, stats.unrepaired) =
+                (r.lost, r.nacks_sent, r.recovered, r.unrepaired);
+        };
         let mut audio_in = receive(audio, &m.audio_decoded, &m.audio_rx);
         audio_in.level_db = self.level_db();
+        repaired(&mut audio_in, "audio");
         let mut video_in = receive(video, &m.video_decoded, &m.video_rx);
         video_in.picture = m.video_size.lock().ok().and_then(|s| *s);
-        MediaStats {
-            video_in,
-            audio_in,
-            video_out: send(video, &m.video_tx),
-            audio_out: send(audio, &m.audio_tx),
-            ..Default::default()
-        }
+        repaired(&mut video_in, "video");
+        let mut video_out = send(video, &m.video_tx);
+        let sent = self.repair.sent();
+        (video_out.nacks_received, video_out.resent) = (sent.nacks_received, sent.resent);
+        video_out.keyframe_requests = m.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
+        MediaStats { video_in, audio_in, video_out, audio_out: send(audio, &m.audio_tx), ..Default::default() }
     }
     fn tick(&self, _bounds: super::jitter::JitterBounds) {}
     fn target_kbps(&self) -> Option<u32> {

@@ -161,6 +161,12 @@ impl Browsers {
         panic!("guest {name}: timed out waiting for {what}\nlast report: {last:#}\nbrowser log:\n{log}");
     }
 
+    /// The first report about `name` made after this call (older ones queued are skipped).
+    pub fn next_report(&self, name: &str, timeout: Duration) -> Value {
+        while self.lines.try_recv().is_ok() {}
+        self.wait(name, timeout, "a report", |_| true)
+    }
+
     pub fn command(&mut self, line: &str) {
         writeln!(self.stdin, "{line}").unwrap();
     }

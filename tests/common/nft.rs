@@ -13,23 +13,27 @@ pub struct Impairment {
 impl Impairment {
     /// Every packet to `ports` is dropped.
     pub fn outage(ports: &[u16]) -> Impairment {
-        Self::install(ports, "drop", "outage")
+        Self::install(&to_ports(ports), "drop", "outage")
     }
 
     /// `percent` % of the packets to `ports` are dropped, at random.
     pub fn loss(ports: &[u16], percent: u32) -> Impairment {
-        Self::install(ports, &format!("numgen random mod 100 < {percent} drop"), "loss")
+        Self::install(&to_ports(ports), &random_drop(percent), "loss")
     }
 
-    fn install(ports: &[u16], verdict: &str, kind: &str) -> Impairment {
+    /// `percent` % of the UDP packets to any address of `network` (such as "203.0.113.0/24")
+    /// are dropped, at random: between two addresses of it, loss both ways.
+    pub fn loss_to_network(network: &str, percent: u32) -> Impairment {
+        Self::install(&format!("ip daddr {network} meta l4proto udp"), &random_drop(percent), "loss")
+    }
+
+    fn install(matches: &str, verdict: &str, kind: &str) -> Impairment {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let table = format!("roombox_{kind}_{}_{n}", std::process::id());
-        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
         let rules = format!(
             "table inet {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
-             udp dport {{ {} }} {verdict}\n  }}\n}}\n",
-            ports.join(", ")
+             {matches} {verdict}\n  }}\n}}\n"
         );
         let path = std::env::temp_dir().join(format!("{table}.nft"));
         std::fs::write(&path, rules).unwrap();
@@ -37,6 +41,15 @@ impl Impairment {
         assert!(out.status.success(), "nft refused the rule: {}", String::from_utf8_lossy(&out.stderr));
         Impairment { table }
     }
+}
+
+fn to_ports(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    format!("udp dport {{ {} }}", ports.join(", "))
+}
+
+fn random_drop(percent: u32) -> String {
+    format!("numgen random mod 100 < {percent} drop")
 }
 
 impl Drop for Impairment {
