@@ -228,7 +228,9 @@ impl MediaLeg for WebRtcLeg {
         video_out.keyframe_requests = m.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
         MediaStats { video_in, audio_in, video_out, audio_out: send(audio, &m.audio_tx), ..Default::default() }
     }
-    fn tick(&self, _bounds: super::jitter::JitterBounds) {}
+    fn tick(&self, _bounds: super::jitter::JitterBounds) {
+        self.repair.keep_nacks_to_video();
+    }
     fn target_kbps(&self) -> Option<u32> {
         None
     }

@@ -82,6 +82,28 @@ impl GuestRepair {
         repair
     }
 
+    /// Stops the guest's sound being asked for again. webrtcbin turns retransmission on for
+    /// every jitter buffer of a BUNDLE'd session, but only the picture has RTX: each NACK for
+    /// a lost Opus packet would go unanswered (the decoder conceals it instead).
+    pub(super) fn keep_nacks_to_video(&self) {
+        let Some(webrtc) = self.webrtc.upgrade() else { return };
+        let Ok(list) = self.buffers.lock() else { return };
+        let mut sources = None;
+        for (jb, ssrc) in list.iter().filter_map(|(jb, ssrc)| Some((jb.upgrade()?, *ssrc))) {
+            if !jb.property::<bool>("do-retransmission") {
+                continue;
+            }
+            let sources = sources.get_or_insert_with(|| {
+                child_of_factory(&webrtc, "rtpbin", false).map(|b| source_stats(&b)).unwrap_or_default()
+            });
+            let source = sources.iter().find(|s| s.get::<u32>("ssrc").ok() == Some(ssrc));
+            if source.and_then(kind_of) == Some("audio") {
+                jb.set_property("do-retransmission", false);
+                tracing::debug!(ssrc, "a guest's sound is not asked for again (no RTX for audio)");
+            }
+        }
+    }
+
     /// What the guest asked the box to resend of its picture, and what it resent.
     pub(super) fn sent(&self) -> SendRepair {
         let Some(rtx) = self.webrtc.upgrade().and_then(|w| child_of_factory(&w, "rtprtxsend", true)) else {
