@@ -48,6 +48,7 @@ pub mod measure;
 mod mix_or_pass;
 mod opus_repair;
 pub mod plan;
+mod playout_delay;
 pub mod probe;
 pub mod rate;
 mod repair;

@@ -60,6 +60,9 @@ impl WebRtcLeg {
         let mut video_pay = None;
         if let Some(video) = codecs.video {
             let pay = super::leg_chains::video_send(&bin, id, video.pt)?;
+            if let Some(extension) = video.playout_delay {
+                super::playout_delay::attach(&pay, extension);
+            }
             super::repair::count_keyframe_requests(&pay, meters.clone());
             sends.push(fixed_send(&bin, &pay, video, VIDEO)?);
             video_pay = Some(pay);
@@ -78,6 +81,7 @@ impl WebRtcLeg {
             probe_buffers(&send.out, "src", move |_, b| meters.rtp(session, true).record(b.size() as u64));
         }
         let repair = GuestRepair::watch(&webrtc);
+        super::webrtc_negotiate::send_at_once(&webrtc);
         route_received_streams(&bin, &webrtc, id);
         watch_connection(&webrtc, id, spec.events.clone(), video_pay);
         tracing::trace!(offer = spec.offer, "offer of a guest");

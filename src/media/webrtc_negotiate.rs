@@ -68,6 +68,11 @@ fn codec_preferences(stream: &OfferedStream, session: u32, ssrc: u32) -> gst::Ca
         s.set("rtcp-fb-nack", true);
         s.set("rtcp-fb-nack-pli", true);
         s.set("rtcp-fb-ccm-fir", true);
+        // The answer takes up the browser's playout-delay extension (webrtcbin answers the
+        // extmaps its preferences name), which the leg's payloader then writes.
+        if let Some(id) = stream.playout_delay {
+            s.set(format!("extmap-{id}"), super::playout_delay::URI);
+        }
     }
     caps
 }
@@ -172,6 +177,24 @@ pub(super) fn warm_up() {
     }
 }
 
+/// webrtcbin holds each packet it sends until its running time plus the room pipeline's
+/// latency: a `clocksync` on each stream it is given (made once the stream is connected, after
+/// the answer), another before its transport, and the RTP `nicesink`. A SIP leg's `udpsink`
+/// sends at once; so does a guest's leg (the browser's jitter buffer, not the box, paces the
+/// picture). Holding them cost the guest ≈ 27 ms: the room's latency less the time to encode.
+/// Called before negotiation: the elements webrtcbin makes later are caught as they come.
+pub(super) fn send_at_once(webrtc: &gst::Element) {
+    let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else { return };
+    let unsync = |element: &gst::Element| {
+        if element.factory().is_some_and(|f| matches!(f.name().as_str(), "clocksync" | "nicesink")) {
+            element.set_property("sync", false);
+            tracing::trace!(element = %element.name(), "a guest's packets are sent as they are made");
+        }
+    };
+    bin.iterate_recurse().into_iter().flatten().for_each(|e| unsync(&e));
+    bin.connect_deep_element_added(move |_, _, element| unsync(element));
+}
+
 /// Counts every packet from the guest (RTP, RTCP or DTLS, as ICE hands them over) as a sign
 /// of life: a guest that only watches still sends its receiver reports.
 pub(super) fn count_arrivals(webrtc: &gst::Element, meters: &Arc<LegMeters>) {
@@ -197,6 +220,20 @@ pub(super) fn describe_candidates(offer: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::webrtc_offer::OfferedStream;
+
+    #[test]
+    fn the_picture_takes_up_the_offered_playout_delay_extension() {
+        gstreamer::init().unwrap();
+        let offered = OfferedStream { mline: 1, pt: 108, playout_delay: Some(5) };
+        let caps = super::codec_preferences(&offered, super::VIDEO, 7);
+        let s = caps.structure(0).unwrap();
+        assert_eq!(s.get::<&str>("extmap-5").unwrap(), super::super::playout_delay::URI);
+        let none = OfferedStream { playout_delay: None, ..offered };
+        let caps = super::codec_preferences(&none, super::VIDEO, 7);
+        assert!(!caps.structure(0).unwrap().fields().any(|f| f.starts_with("extmap-")), "{caps}");
+    }
+
     #[test]
     fn candidates_are_described_with_their_mdns_names() {
         let offer = "a=candidate:1 1 udp 2122260223 1f2e-aa.local 51000 typ host\r\n\

@@ -23,6 +23,16 @@ pub enum OfferError {
 pub struct OfferedStream {
     pub mline: u32,
     pub pt: u8,
+    /// The id the offer gives the playout-delay header extension on this m-line, if any.
+    pub playout_delay: Option<u8>,
+}
+
+/// The id `media` gives the header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
+fn extmap_id(media: &gst_sdp::SDPMediaRef, uri: &str) -> Option<u8> {
+    media.attributes().filter(|a| a.key() == "extmap").filter_map(|a| a.value()).find_map(|v| {
+        let (id, rest) = v.split_once(' ')?;
+        (rest.split_whitespace().next() == Some(uri)).then(|| id.split('/').next()?.parse().ok()).flatten()
+    })
 }
 
 /// The streams of an offer the room takes part in.
@@ -97,7 +107,8 @@ pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
                 best = Some((rank, pt));
             }
         }
-        let stream = best.map(|(_, pt)| OfferedStream { mline: mline as u32, pt });
+        let playout_delay = extmap_id(media, super::playout_delay::URI).filter(|id| (1..=14).contains(id));
+        let stream = best.map(|(_, pt)| OfferedStream { mline: mline as u32, pt, playout_delay });
         match kind {
             "video" if codecs.video.is_none() => codecs.video = stream,
             "audio" if codecs.audio.is_none() => codecs.audio = stream,
@@ -119,6 +130,7 @@ mod tests {
         m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
         a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\n\
         m=video 9 UDP/TLS/RTP/SAVPF 96 102 106 127\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n\
+        a=extmap:5 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n\
         a=rtpmap:96 VP8/90000\r\na=rtpmap:102 H264/90000\r\n\
         a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
         a=rtpmap:106 H264/90000\r\na=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
@@ -127,8 +139,8 @@ mod tests {
     #[test]
     fn picks_constrained_baseline_mode_1_and_opus() {
         let codecs = read_offer(CHROME).unwrap().codecs;
-        assert_eq!(codecs.audio, Some(OfferedStream { mline: 0, pt: 111 }));
-        assert_eq!(codecs.video, Some(OfferedStream { mline: 1, pt: 106 }));
+        assert_eq!(codecs.audio, Some(OfferedStream { mline: 0, pt: 111, playout_delay: None }));
+        assert_eq!(codecs.video, Some(OfferedStream { mline: 1, pt: 106, playout_delay: Some(5) }));
     }
 
     #[test]
@@ -138,6 +150,15 @@ mod tests {
         assert!(err.to_string().contains("offered: PCMU, RED, VP8, H265"), "{err}");
         assert_eq!(read_offer(&CHROME.replace("a=group:BUNDLE 0 1\r\n", "")).unwrap_err(), OfferError::NotBundled);
         assert!(matches!(read_offer("hello"), Err(OfferError::NotSdp(_))));
+    }
+
+    #[test]
+    fn the_playout_delay_id_is_read_with_or_without_a_direction() {
+        let with_direction = CHROME.replace("extmap:5 ", "extmap:7/recvonly ");
+        assert_eq!(read_offer(&with_direction).unwrap().codecs.video.unwrap().playout_delay, Some(7));
+        // A two-byte id (15 and up) is not one the room writes.
+        let two_byte = CHROME.replace("extmap:5 ", "extmap:200 ");
+        assert_eq!(read_offer(&two_byte).unwrap().codecs.video.unwrap().playout_delay, None);
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! The playout-delay RTP header extension on the picture a browser guest receives
+//! (`http://www.webrtc.org/experiments/rtp-hdrext/playout-delay`, which Chromium offers): it
+//! tells the browser how long it may hold frames before showing them. The room sends
+//! "0 to [`MAX_DELAY_MS`]": a room on the LAN wants its picture shown as soon as it is whole
+//! (the browser still waits for a frame's lost packets to be resent), not smoothed behind an
+//! adaptive delay. GStreamer 1.22 has no element for it; this is one, added to the leg's
+//! payloader, which writes it into every packet once webrtcbin has agreed its id.
+
+use gst::glib;
+use gstreamer as gst;
+use gstreamer_rtp as gst_rtp;
+use gstreamer_rtp::prelude::*;
+use gstreamer_rtp::subclass::prelude::*;
+
+/// The extension's name in SDP (`a=extmap:<id> <URI>`).
+pub const URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
+/// The most the browser may hold a frame for smoothing, in ms (the extension counts in 10 ms).
+pub const MAX_DELAY_MS: u16 = 0;
+
+/// The extension's 3 bytes: a 12-bit minimum and a 12-bit maximum delay, in 10 ms units.
+pub fn encode(min_ms: u16, max_ms: u16) -> [u8; 3] {
+    let (min, max) = ((min_ms / 10).min(0xfff), (max_ms / 10).min(0xfff));
+    [(min >> 4) as u8, (((min & 0xf) << 4) | (max >> 8)) as u8, (max & 0xff) as u8]
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct PlayoutDelay;
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for PlayoutDelay {
+        const NAME: &'static str = "RoomboxPlayoutDelay";
+        type Type = super::PlayoutDelay;
+        type ParentType = gst_rtp::RTPHeaderExtension;
+    }
+
+    impl ObjectImpl for PlayoutDelay {}
+    impl GstObjectImpl for PlayoutDelay {}
+    impl ElementImpl for PlayoutDelay {}
+
+    impl RTPHeaderExtensionImpl for PlayoutDelay {
+        const URI: &'static str = super::URI;
+
+        fn supported_flags(&self) -> gst_rtp::RTPHeaderExtensionFlags {
+            gst_rtp::RTPHeaderExtensionFlags::ONE_BYTE | gst_rtp::RTPHeaderExtensionFlags::TWO_BYTE
+        }
+
+        fn max_size(&self, _input: &gst::BufferRef) -> usize {
+            3
+        }
+
+        fn write(
+            &self,
+            _input: &gst::BufferRef,
+            _flags: gst_rtp::RTPHeaderExtensionFlags,
+            _output: &gst::BufferRef,
+            data: &mut [u8],
+        ) -> Result<usize, gst::LoggableError> {
+            let bytes = super::encode(0, MAX_DELAY_MS);
+            let out = data.get_mut(..bytes.len()).ok_or_else(|| gst::loggable_error!(gst::CAT_RUST, "no room"))?;
+            out.copy_from_slice(&bytes);
+            Ok(bytes.len())
+        }
+
+        fn read(
+            &self,
+            _flags: gst_rtp::RTPHeaderExtensionFlags,
+            _data: &[u8],
+            _output: &mut gst::BufferRef,
+        ) -> Result<(), gst::LoggableError> {
+            Ok(()) // the room only sends it
+        }
+    }
+}
+
+glib::wrapper! {
+    /// The extension as an element a payloader takes (`add-extension`).
+    pub struct PlayoutDelay(ObjectSubclass<imp::PlayoutDelay>)
+        @extends gst_rtp::RTPHeaderExtension, gst::Element, gst::Object;
+}
+
+/// Makes `pay` write the extension under `id`, the number the browser's offer gave it.
+pub fn attach(pay: &gst::Element, id: u8) {
+    let extension = glib::Object::new::<PlayoutDelay>();
+    extension.set_id(u32::from(id));
+    pay.emit_by_name::<()>("add-extension", &[&extension]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn delays_are_written_in_tens_of_ms_in_two_12_bit_fields() {
+        assert_eq!(encode(0, 0), [0, 0, 0]);
+        assert_eq!(encode(100, 400), [0x00, 0xa0, 0x28]);
+        assert_eq!(encode(40_950, 40_950), [0xff, 0xff, 0xff]);
+        assert_eq!(encode(u16::MAX, 10), [0xff, 0xf0, 0x01]);
+    }
+}
