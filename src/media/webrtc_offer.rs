@@ -71,6 +71,9 @@ pub struct Offer {
 pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
     // The parser is GStreamer's: it must be initialised (once; later calls return at once).
     gstreamer::init().map_err(|e| OfferError::NotSdp(format!("GStreamer could not start: {e}")))?;
+    if offer.trim().is_empty() {
+        return Err(OfferError::NotSdp("it is empty (POST the page's SDP offer as the body)".into()));
+    }
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| OfferError::NotSdp(e.to_string()))?;
     if sdp.medias_len() == 0 {
         return Err(OfferError::NotSdp("it has no m= line".into()));
@@ -150,6 +153,8 @@ mod tests {
         assert!(err.to_string().contains("offered: PCMU, RED, VP8, H265"), "{err}");
         assert_eq!(read_offer(&CHROME.replace("a=group:BUNDLE 0 1\r\n", "")).unwrap_err(), OfferError::NotBundled);
         assert!(matches!(read_offer("hello"), Err(OfferError::NotSdp(_))));
+        let empty = read_offer(" \r\n").unwrap_err();
+        assert!(empty.to_string().contains("it is empty"), "{empty}");
     }
 
     #[test]
