@@ -18,10 +18,16 @@ pub const URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-dela
 pub const MAX_DELAY_MS: u16 = 0;
 
 /// The extension's 3 bytes: a 12-bit minimum and a 12-bit maximum delay, in 10 ms units.
-pub fn encode(min_ms: u16, max_ms: u16) -> [u8; 3] {
-    let (min, max) = ((min_ms / 10).min(0xfff), (max_ms / 10).min(0xfff));
+pub const fn encode(min_ms: u16, max_ms: u16) -> [u8; 3] {
+    const fn units(ms: u16) -> u16 {
+        if ms / 10 > 0xfff { 0xfff } else { ms / 10 }
+    }
+    let (min, max) = (units(min_ms), units(max_ms));
     [(min >> 4) as u8, (((min & 0xf) << 4) | (max >> 8)) as u8, (max & 0xff) as u8]
 }
+
+/// What every packet of the picture carries: shown from 0 to [`MAX_DELAY_MS`].
+const PAYLOAD: [u8; 3] = encode(0, MAX_DELAY_MS);
 
 mod imp {
     use super::*;
@@ -43,12 +49,13 @@ mod imp {
     impl RTPHeaderExtensionImpl for PlayoutDelay {
         const URI: &'static str = super::URI;
 
+        // The offer's id is taken only in the one-byte range (1-14, `webrtc_offer.rs`).
         fn supported_flags(&self) -> gst_rtp::RTPHeaderExtensionFlags {
-            gst_rtp::RTPHeaderExtensionFlags::ONE_BYTE | gst_rtp::RTPHeaderExtensionFlags::TWO_BYTE
+            gst_rtp::RTPHeaderExtensionFlags::ONE_BYTE
         }
 
         fn max_size(&self, _input: &gst::BufferRef) -> usize {
-            3
+            PAYLOAD.len()
         }
 
         fn write(
@@ -58,10 +65,9 @@ mod imp {
             _output: &gst::BufferRef,
             data: &mut [u8],
         ) -> Result<usize, gst::LoggableError> {
-            let bytes = super::encode(0, MAX_DELAY_MS);
-            let out = data.get_mut(..bytes.len()).ok_or_else(|| gst::loggable_error!(gst::CAT_RUST, "no room"))?;
-            out.copy_from_slice(&bytes);
-            Ok(bytes.len())
+            let out = data.get_mut(..PAYLOAD.len()).ok_or_else(|| gst::loggable_error!(gst::CAT_RUST, "no room"))?;
+            out.copy_from_slice(&PAYLOAD);
+            Ok(PAYLOAD.len())
         }
 
         fn read(

@@ -27,12 +27,16 @@ pub struct OfferedStream {
     pub playout_delay: Option<u8>,
 }
 
+/// The values of `media`'s `key` attributes, split at their first space (`a=rtpmap:<pt> <rest>`,
+/// `a=extmap:<id> <rest>`).
+fn split_values<'a>(media: &'a gst_sdp::SDPMediaRef, key: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+    media.attributes().filter(move |a| a.key() == key).filter_map(|a| a.value()?.split_once(' '))
+}
+
 /// The id `media` gives the header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
 fn extmap_id(media: &gst_sdp::SDPMediaRef, uri: &str) -> Option<u8> {
-    media.attributes().filter(|a| a.key() == "extmap").filter_map(|a| a.value()).find_map(|v| {
-        let (id, rest) = v.split_once(' ')?;
-        (rest.split_whitespace().next() == Some(uri)).then(|| id.split('/').next()?.parse().ok()).flatten()
-    })
+    let (id, _) = split_values(media, "extmap").find(|(_, rest)| rest.split_whitespace().next() == Some(uri))?;
+    id.split('/').next()?.parse().ok()
 }
 
 /// The streams of an offer the room takes part in.
@@ -69,12 +73,9 @@ pub struct Offer {
 
 /// Reads `offer` for the streams the room can take part in.
 pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
-    // The parser is GStreamer's: it must be initialised (once; later calls return at once).
-    gstreamer::init().map_err(|e| OfferError::NotSdp(format!("GStreamer could not start: {e}")))?;
-    if offer.trim().is_empty() {
-        return Err(OfferError::NotSdp("it is empty (POST the page's SDP offer as the body)".into()));
-    }
-    let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes()).map_err(|e| OfferError::NotSdp(e.to_string()))?;
+    let sdp = crate::sdp::parse_text(offer)
+        .map_err(OfferError::NotSdp)?
+        .ok_or_else(|| OfferError::NotSdp("it is empty (POST the page's SDP offer as the body)".into()))?;
     if sdp.medias_len() == 0 {
         return Err(OfferError::NotSdp("it has no m= line".into()));
     }
@@ -88,12 +89,8 @@ pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
             continue;
         }
         let kind = media.media().unwrap_or_default();
-        let attribute = |key: &str, pt: &str| {
-            media.attributes().filter(|a| a.key() == key).filter_map(|a| a.value()).find_map(|v| {
-                let (p, rest) = v.split_once(' ')?;
-                (p == pt).then(|| rest.to_owned())
-            })
-        };
+        let attribute =
+            |key, pt: &str| split_values(media, key).find(|(p, _)| *p == pt).map(|(_, rest)| rest.to_owned());
         let mut best: Option<(u8, u8)> = None;
         for format in media.formats() {
             let Ok(pt) = format.parse::<u8>() else { continue };

@@ -116,18 +116,29 @@ pub struct SessionDescription {
 }
 
 /// gstreamer-sdp refuses to run before `gst::init`; init is idempotent and cheap once done.
+fn gst_ready() -> Result<(), String> {
+    gstreamer::init().map_err(|e| format!("GStreamer could not start: {e}"))
+}
+
 fn ensure_gst() -> Result<(), SdpError> {
-    gstreamer::init().map_err(|e| SdpError::Unparsable(format!("GStreamer could not start: {e}")))
+    gst_ready().map_err(SdpError::Unparsable)
+}
+
+/// GStreamer's reading of the SDP `text`, or `None` when it is blank (its parser asserts on an
+/// empty buffer): the caller says what a blank body means where it came from.
+pub fn parse_text(text: &str) -> Result<Option<gst_sdp::SDPMessage>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    gst_ready()?;
+    gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map(Some).map_err(|e| e.to_string())
 }
 
 impl SessionDescription {
     pub fn parse(text: &str) -> Result<Self, SdpError> {
-        if text.trim().is_empty() {
-            return Err(SdpError::Unparsable("the SDP body is empty".into()));
-        }
-        ensure_gst()?;
-        let msg =
-            gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|e| SdpError::Unparsable(e.to_string()))?;
+        let msg = parse_text(text)
+            .map_err(SdpError::Unparsable)?
+            .ok_or_else(|| SdpError::Unparsable("the SDP body is empty".into()))?;
         let origin = msg.origin().ok_or_else(|| SdpError::Unparsable("missing o= line".into()))?;
         let parse_ip = |s: Option<&str>| s.and_then(|a| a.parse::<IpAddr>().ok());
         let media = msg.medias().map(parse_media).collect::<Result<Vec<_>, _>>()?;
