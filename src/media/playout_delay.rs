@@ -14,11 +14,13 @@ use gstreamer_rtp::subclass::prelude::*;
 
 /// The extension's name in SDP (`a=extmap:<id> <URI>`).
 pub const URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
+/// The ids the room writes it under: one-byte header ids (RFC 8285), as `supported_flags` says.
+pub const IDS: std::ops::RangeInclusive<u8> = 1..=14;
 /// The most the browser may hold a frame for smoothing, in ms (the extension counts in 10 ms).
-pub const MAX_DELAY_MS: u16 = 0;
+const MAX_DELAY_MS: u16 = 0;
 
 /// The extension's 3 bytes: a 12-bit minimum and a 12-bit maximum delay, in 10 ms units.
-pub const fn encode(min_ms: u16, max_ms: u16) -> [u8; 3] {
+const fn encode(min_ms: u16, max_ms: u16) -> [u8; 3] {
     const fn units(ms: u16) -> u16 {
         if ms / 10 > 0xfff { 0xfff } else { ms / 10 }
     }
@@ -49,7 +51,7 @@ mod imp {
     impl RTPHeaderExtensionImpl for PlayoutDelay {
         const URI: &'static str = super::URI;
 
-        // The offer's id is taken only in the one-byte range (1-14, `webrtc_offer.rs`).
+        // The offer's id is taken only among `IDS`, the one-byte range (`webrtc_offer.rs`).
         fn supported_flags(&self) -> gst_rtp::RTPHeaderExtensionFlags {
             gst_rtp::RTPHeaderExtensionFlags::ONE_BYTE
         }

@@ -4,6 +4,7 @@
 //! with GStreamer's SDP parser, nothing runs. An offer the room cannot take is refused with a
 //! reason the guest's page shows.
 
+use crate::sdp::split_values;
 use gstreamer_sdp as gst_sdp;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,12 +26,6 @@ pub struct OfferedStream {
     pub pt: u8,
     /// The id the offer gives the playout-delay header extension on this m-line, if any.
     pub playout_delay: Option<u8>,
-}
-
-/// The values of `media`'s `key` attributes, split at their first space (`a=rtpmap:<pt> <rest>`,
-/// `a=extmap:<id> <rest>`).
-fn split_values<'a>(media: &'a gst_sdp::SDPMediaRef, key: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
-    media.attributes().filter(move |a| a.key() == key).filter_map(|a| a.value()?.split_once(' '))
 }
 
 /// The id `media` gives the header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
@@ -107,7 +102,8 @@ pub fn read_offer(offer: &str) -> Result<Offer, OfferError> {
                 best = Some((rank, pt));
             }
         }
-        let playout_delay = extmap_id(media, super::playout_delay::URI).filter(|id| (1..=14).contains(id));
+        let playout_delay =
+            extmap_id(media, super::playout_delay::URI).filter(|id| super::playout_delay::IDS.contains(id));
         let stream = best.map(|(_, pt)| OfferedStream { mline: mline as u32, pt, playout_delay });
         match kind {
             "video" if codecs.video.is_none() => codecs.video = stream,

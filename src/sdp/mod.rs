@@ -120,10 +120,6 @@ fn gst_ready() -> Result<(), String> {
     gstreamer::init().map_err(|e| format!("GStreamer could not start: {e}"))
 }
 
-fn ensure_gst() -> Result<(), SdpError> {
-    gst_ready().map_err(SdpError::Unparsable)
-}
-
 /// GStreamer's reading of the SDP `text`, or `None` when it is blank (its parser asserts on an
 /// empty buffer): the caller says what a blank body means where it came from.
 pub fn parse_text(text: &str) -> Result<Option<gst_sdp::SDPMessage>, String> {
@@ -161,7 +157,7 @@ impl SessionDescription {
     }
 
     pub fn to_text(&self) -> String {
-        if ensure_gst().is_err() {
+        if gst_ready().is_err() {
             return String::new();
         }
         // The session header is parsed rather than built: in GStreamer 1.22, add_time() with
@@ -216,6 +212,16 @@ impl SessionDescription {
     }
 }
 
+/// The values of `media`'s `key` attributes split at their first space, both halves trimmed
+/// (`a=rtpmap:<pt> <rest>`, `a=rtcp-fb:<pt> <rest>`, `a=extmap:<id> <rest>`).
+pub fn split_values<'a>(media: &'a gst_sdp::SDPMediaRef, key: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+    media
+        .attributes()
+        .filter(move |a| a.key() == key)
+        .filter_map(|a| a.value()?.trim().split_once(' '))
+        .map(|(first, rest)| (first.trim(), rest.trim()))
+}
+
 fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpError> {
     let media_name = media.media().unwrap_or_default().to_owned();
     let kind = match media_name.as_str() {
@@ -225,14 +231,8 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
     };
     let port = u16::try_from(media.port()).map_err(|_| SdpError::Unparsable(format!("bad port {}", media.port())))?;
     let attrs: Vec<(&str, Option<&str>)> = media.attributes().map(|a| (a.key(), a.value())).collect();
-    let attr_for_pt = |key: &str, pt: u8| {
-        attrs
-            .iter()
-            .filter(|(k, _)| *k == key)
-            .filter_map(|(_, v)| v.and_then(|v| v.split_once(' ')))
-            .find(|(p, _)| p.trim() == pt.to_string())
-            .map(|(_, rest)| rest.trim().to_owned())
-    };
+    let attr_for_pt =
+        |key, pt: u8| split_values(media, key).find(|(p, _)| *p == pt.to_string()).map(|(_, rest)| rest.to_owned());
     let mut formats = Vec::new();
     for fmt in media.formats() {
         let Ok(pt) = fmt.parse::<u8>() else { continue };
@@ -240,11 +240,8 @@ fn parse_media(media: &gst_sdp::SDPMediaRef) -> Result<MediaDescription, SdpErro
             Some(map) => parse_rtpmap(&map).ok_or_else(|| SdpError::Unparsable(format!("bad rtpmap '{map}'")))?,
             None => static_payload(pt),
         };
-        let feedback = attrs
-            .iter()
-            .filter(|(k, _)| *k == "rtcp-fb")
-            .filter_map(|(_, v)| v.and_then(|v| v.trim().split_once(' ')))
-            .filter(|(p, _)| p.trim() == "*" || p.trim() == pt.to_string())
+        let feedback = split_values(media, "rtcp-fb")
+            .filter(|(p, _)| *p == "*" || *p == pt.to_string())
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
         formats.push(PayloadFormat { pt, encoding, clock_rate, channels, fmtp: attr_for_pt("fmtp", pt), feedback });
