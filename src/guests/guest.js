@@ -95,8 +95,18 @@ async function join(event) {
       return;
     }
     mark('answered');
+    const post = performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/whip')).pop();
+    if (post) {
+      const at = (t) => Math.round(t - state.timings.t0);
+      Object.assign(state.timings, { 'post connect': at(post.connectStart), 'post sent': at(post.requestStart),
+        'post first byte': at(post.responseStart), 'post done': at(post.responseEnd) });
+    }
     state.session = response.headers.get('Location');
+    pc.oniceconnectionstatechange = () => mark('ice ' + pc.iceConnectionState);
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    mark('remote set');
+    const dtls = sendVideo.sender.transport;
+    if (dtls) dtls.onstatechange = () => mark('dtls ' + dtls.state);
     const local = await asked;
     mark('camera');
     const audio = local && local.getAudioTracks()[0];

@@ -68,10 +68,11 @@ impl Engine {
         })
     }
 
-    /// Answers a browser guest's offer, hands the answer to `answered` and links the guest's
-    /// leg into the room's media. The answer goes out before the room's devices open (for the
-    /// meeting's first place) and before the leg is linked: the browser checks its route to
-    /// the box meanwhile. A failure after the answer ends the leg like any media failure.
+    /// Answers a browser guest's offer, links the guest's leg into the room's media and then
+    /// hands the answer to `answered`. The leg runs before the answer leaves: the box answers
+    /// as DTLS server, so the browser's first handshake packet may follow its first ICE check
+    /// at once, and GStreamer 1.22.0's `nicesrc` stops for good (and with it the box's ICE
+    /// checks) when a packet reaches a webrtcbin that is not yet playing.
     pub(super) fn start_guest(
         &mut self,
         leg: LegId,
@@ -84,12 +85,18 @@ impl Engine {
         let started = std::time::Instant::now();
         self.with_room(muted, |room, fresh| {
             let (guest, answer) = room.answer_guest(leg, name, offer, events)?;
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "guest's leg built and answered");
-            answered(answer);
+            let built = started.elapsed().as_millis() as u64;
             if fresh {
                 room.play()?;
             }
-            room.link_guest(guest)
+            room.link_guest(guest)?;
+            tracing::debug!(
+                built,
+                linked = started.elapsed().as_millis() as u64,
+                "guest's leg answered and running (ms)"
+            );
+            answered(answer);
+            Ok(())
         })
     }
 
