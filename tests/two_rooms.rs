@@ -220,3 +220,66 @@ fn a_standing_problem_is_on_the_idle_screen_in_status_and_on_the_led_until_it_is
         "the problem's lines are under the call to action: {notes_with} light px with it, {notes_without} without"
     );
 }
+
+#[test]
+fn the_screen_shows_the_guests_join_link_as_a_qr_code_in_a_meeting_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = "https://room-3.example.org:8443/";
+    let oslo_devices = Devices {
+        video_source: "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff0000".into(),
+        extra: format!(
+            "{}link = \"{link}\"\nshow_link_in_call = true\n",
+            common::browser::guests_section(common::browser::free_tcp_port(), "482913", dir.path())
+        ),
+        ..Devices::default()
+    };
+    let blue = Devices {
+        video_source: "videotestsrc is-live=true pattern=solid-color foreground-color=0xff0000ff".into(),
+        ..Devices::default()
+    };
+    let (a, b) = oslo_and_bergen(&oslo_devices, &blue);
+    a.press();
+    a.wait_for(SECS(20), "remote video", |s| s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
+    let shot = a.dir.path().join("screen.png");
+    assert!(a.ctl(&["snapshot", shot.to_str().unwrap()]).status.success());
+    let screen = Picture::decode(&read_png(&shot));
+    assert_eq!((screen.width, screen.height), (320, 240));
+    // The code of the link, a third of the screen's height (80 px), 8 px from the bottom-left
+    // edges, each module a whole number of pixels inside four modules of quiet zone: every
+    // module's centre is as dark or as light as the code says.
+    let modules = roombox::guests::link::modules(link).unwrap();
+    let count = modules.len() as u32 + 8;
+    let scale = 80 / count;
+    let origin = (8 + (80 - scale * count) / 2 + 4 * scale, 240 - 8 - 80 + (80 - scale * count) / 2 + 4 * scale);
+    let mut wrong = Vec::new();
+    for (row, cells) in modules.iter().enumerate() {
+        for (column, dark) in cells.iter().enumerate() {
+            let (x, y) = (origin.0 + column as u32 * scale + scale / 2, origin.1 + row as u32 * scale + scale / 2);
+            let (r, g, b) = screen.rgb_around(x, y, 2);
+            let seen_dark = r < 60 && g < 60 && b < 60;
+            let seen_light = r > 190 && g > 190 && b > 190;
+            if (*dark && !seen_dark) || (!*dark && !seen_light) {
+                wrong.push((column, row, (r, g, b)));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} modules differ from the code: {:?}",
+        wrong.len(),
+        modules.len().pow(2),
+        &wrong[..wrong.len().min(5)]
+    );
+    // The rest of the screen still shows bergen (blue), and the self-view its own corner.
+    let (r, g, b_) = screen.rgb_around(200, 60, 20);
+    assert!(b_ > 180 && r < 80 && g < 80, "the remote room above the code: {:?}", (r, g, b_));
+    let (r, g, b_) = screen.rgb_around(320 - 8 - 40, 240 - 8 - 30, 20);
+    assert!(r > 180 && g < 80 && b_ < 80, "the self-view in its corner: {:?}", (r, g, b_));
+    // Bergen, where the link is not shown, receives oslo's picture without it.
+    b.wait_for(SECS(10), "oslo's video", |s| s.first_media().is_some_and(|m| m.video_in.decoded_per_s >= 20.0));
+    let far = b.dir.path().join("far.png");
+    assert!(b.ctl(&["snapshot", far.to_str().unwrap()]).status.success());
+    let far = Picture::decode(&read_png(&far));
+    let (r, g, b_) = far.rgb_around(8 + 40, 240 - 8 - 40, 30);
+    assert!(r > 180 && g < 80 && b_ < 80, "oslo's red picture, no code, where oslo's screen has it: {:?}", (r, g, b_));
+}

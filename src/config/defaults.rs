@@ -91,6 +91,7 @@ impl Default for GuestsConfig {
             tls_key: None,
             link: None,
             show_link: true,
+            show_link_in_call: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct GuestsConfig {
     pub link: Option<String>,
     /// Show the join link as a QR code on the idle screen.
     pub show_link: bool,
+    /// Show it too in the bottom-left corner of the room's screen during a meeting.
+    pub show_link_in_call: bool,
 }
 
 impl GuestsConfig {
@@ -41,6 +43,11 @@ impl GuestsConfig {
     /// The join link the idle screen shows, when guests are on and `show_link` is set.
     pub fn link_to_show(&self) -> Option<String> {
         (self.enabled && self.show_link).then(|| self.join_link())
+    }
+
+    /// The join link the in-call screen shows, when guests are on and `show_link_in_call` is set.
+    pub fn link_to_show_in_call(&self) -> Option<String> {
+        (self.enabled && self.show_link_in_call).then(|| self.join_link())
     }
 
     /// Guests need a PIN of 4 to 12 digits, and a certificate needs its key.

@@ -11,7 +11,8 @@
 //!   statistics and adaptive jitter buffers; `room_meters.rs` the room's own figures.
 //! - `elements.rs`: helpers for building graphs in code.
 //! - `screen.rs`: the idle screen and PNG snapshots; `idle_display.rs`: it on a real screen.
-//! - `self_view.rs`: this room's own picture in the corner of the screen.
+//! - `self_view.rs`: this room's own picture in the corner of the screen; `call_qr.rs`: the
+//!   guests' join link as a QR code in the opposite corner.
 //! - `source.rs`: camera trouble shows a slate; the camera comes back by itself.
 //! - `stats.rs`: rate meters and the status figures.
 //! - `latency.rs` + `measure.rs`: glass-to-glass (QR) and live (RTCP) latency.
@@ -29,6 +30,7 @@
 //!   `leg_chains.rs` holds what both kinds of leg build alike.
 
 mod bus;
+mod call_qr;
 mod elements;
 pub mod encoder;
 pub mod encoder_control;

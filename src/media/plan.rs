@@ -60,6 +60,8 @@ pub struct MediaPlan {
     pub places: usize,
     /// The guest page's join link, shown as a QR code on the idle screen (`[guests]`).
     pub guest_link: Option<String>,
+    /// The same link in a corner of the screen during a meeting (`show_link_in_call`).
+    pub call_link: Option<String>,
     /// Lines the idle screen shows under the call to action (the box's address, a standing
     /// problem): set by the event loop as they change, kept across reloads.
     pub idle_notes: Vec<String>,
@@ -202,6 +204,7 @@ impl MediaPlan {
             realtime_clock: config.media.clock == PipelineClock::Realtime,
             places: config.max_places(),
             guest_link: config.guests.link_to_show(),
+            call_link: config.guests.link_to_show_in_call(),
             idle_notes: Vec::new(),
             guests: config.guests.enabled,
             echo_cancel,

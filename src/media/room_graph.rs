@@ -139,6 +139,9 @@ pub(super) fn build(
         let latest = self_view::add_branch(pipeline, &camera, w, h)?;
         self_view::draw_on(&screen, latest, self_view_on.clone());
     }
+    if let Some(link) = &plan.call_link {
+        super::call_qr::draw_on(&screen, link);
+    }
     let keep = meters.clone();
     probe_buffers(&screen, "src", move |pad, buffer| {
         if let (Some(caps), Ok(mut last)) = (pad.current_caps(), keep.last_frame.lock()) {
