@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build deps test test-image lint demo bench bench-net fuzz deb image install clean
+.PHONY: all build deps test test-image lint demo bench bench-net fuzz deb repo image install clean
 
 all: build
 
@@ -44,6 +44,14 @@ image:
 deb:
 	scripts/install-deps deb
 	scripts/deb/build amd64 arm64
+
+# A signed apt repository of both packages in target/repo/ (static files to publish), signed
+# by the key in target/repo-key/ (made on first use) or ROOMBOX_REPO_GNUPGHOME. Images built
+# with ROOMBOX_REPO_URL=<where it is published> ROOMBOX_REPO_KEY=target/repo/roombox-archive-keyring.gpg
+# update roombox from it.
+repo:
+	scripts/install-deps deb cross
+	scripts/repo/build target/repo "$$(scripts/deb/build amd64 | tail -1)" "$$(scripts/deb/build arm64 | tail -1)"
 
 # Builds this machine's package and installs it with apt (user, unit, config in /etc/roombox).
 install:

@@ -5,10 +5,14 @@
 //! would flash and reads its partition table (sfdisk), labels (blkid), boot files (mtools) and
 //! root (debugfs): firmware or loader, kernel and initrd (with the Pi's storage drivers) where
 //! the board looks for them, the root named on the kernel command line, roombox installed and
-//! enabled with the first-boot units, no SSH host keys and no password, the card's documented
-//! examples, and a manifest that is the image's package set.
+//! enabled with the first-boot units, no SSH host keys and no password, Wi-Fi for every
+//! wireless interface, the repository tool (and on amd64, built with one, the repository it
+//! names and its key), the card's documented examples, and a manifest
+//! that is the image's package set.
 
 mod common;
+
+use std::path::Path;
 
 use common::image::{self, Image, Partition, fat_file, probe, root_file, root_link, root_list, table};
 
@@ -17,7 +21,11 @@ fn text(bytes: Option<Vec<u8>>, what: &str) -> String {
 }
 
 /// What every image's root holds, whatever the board.
-fn check_common_root(img: &Image, root: &Partition, boot_mount: &str) {
+/// Where the amd64 image is built to update roombox from (`ROOMBOX_REPO_URL`); the Pi's is
+/// built without one.
+const TEST_REPOSITORY: &str = "https://apt.roombox.test/";
+
+fn check_common_root(img: &Image, root: &Partition, boot_mount: &str, repository: Option<&Path>) {
     let disk = &img.raw;
     let fstab = text(root_file(disk, root, "/etc/fstab"), "/etc/fstab");
     assert!(
@@ -53,6 +61,26 @@ fn check_common_root(img: &Image, root: &Partition, boot_mount: &str) {
         "no machine ID baked in: {}",
         String::from_utf8_lossy(&machine_id)
     );
+    // The card's Wi-Fi, on every wireless interface as it appears (booted: tests/image_boot.rs).
+    let rule = text(root_file(disk, root, "/etc/udev/rules.d/80-roombox-wifi.rules"), "the Wi-Fi udev rule");
+    assert!(rule.contains("ENV{DEVTYPE}==\"wlan\"") && rule.contains("roombox-wifi@%k.service"), "{rule}");
+    let wifi = text(root_file(disk, root, "/etc/systemd/system/roombox-wifi@.service"), "the Wi-Fi unit");
+    assert!(wifi.contains("/etc/wpa_supplicant/roombox-wifi.conf") && wifi.contains("BindsTo="), "{wifi}");
+    // Updates from Debian, and from roombox's own repository once one is set.
+    assert!(root_file(disk, root, "/usr/lib/roombox-image/use-repository").is_some(), "use-repository is there");
+    let sources = root_file(disk, root, "/etc/apt/sources.list.d/roombox.sources");
+    let keyring = root_file(disk, root, "/usr/share/keyrings/roombox-archive-keyring.gpg");
+    match repository {
+        None => {
+            assert!(sources.is_none() && keyring.is_none(), "built without ROOMBOX_REPO_URL: no roombox repository")
+        }
+        Some(key) => {
+            let sources = text(sources, "roombox.sources");
+            assert!(sources.contains(&format!("URIs: {TEST_REPOSITORY}\n")), "{sources}");
+            assert!(sources.contains("Signed-By: /usr/share/keyrings/roombox-archive-keyring.gpg"), "{sources}");
+            assert_eq!(keyring, Some(std::fs::read(key).unwrap()), "the repository's key, and only it, is trusted");
+        }
+    }
     let dropin = text(root_file(disk, root, "/etc/systemd/system/roombox.service.d/image.conf"), "the unit's drop-in");
     assert!(dropin.contains("--notice /run/roombox-card/notice"), "{dropin}");
 
@@ -100,7 +128,7 @@ fn check_card_folder(img: &Image, boot: &Partition) {
 
 #[test]
 fn flashable_image_for_the_raspberry_pi_4_has_firmware_kernel_and_root_where_the_pi_looks() {
-    let img = image::build("rpi4-arm64");
+    let img = image::build("rpi4-arm64", None);
     let (label, parts) = table(&img.raw);
     assert_eq!(label, "dos", "the Pi's boot ROM reads an MBR");
     assert_eq!(parts.len(), 2, "{parts:?}");
@@ -133,7 +161,7 @@ fn flashable_image_for_the_raspberry_pi_4_has_firmware_kernel_and_root_where_the
     assert!(cmdline.contains("root=LABEL=RASPIROOT"), "{cmdline}");
     check_card_folder(&img, boot);
 
-    check_common_root(&img, root, "/boot/firmware");
+    check_common_root(&img, root, "/boot/firmware", None);
     let binary = root_file(&img.raw, root, "/usr/bin/roombox").unwrap();
     assert_eq!(u16::from_le_bytes([binary[18], binary[19]]), 0xb7, "roombox is an aarch64 binary");
     for package in
@@ -146,7 +174,8 @@ fn flashable_image_for_the_raspberry_pi_4_has_firmware_kernel_and_root_where_the
 
 #[test]
 fn flashable_image_for_amd64_boots_by_uefi_with_systemd_boot_from_its_efi_partition() {
-    let img = image::build("amd64");
+    let key = image::test_repository_key();
+    let img = image::build("amd64", Some((TEST_REPOSITORY, &key)));
     let (label, parts) = table(&img.raw);
     assert_eq!(label, "gpt");
     assert_eq!(parts.len(), 2, "{parts:?}");
@@ -166,7 +195,7 @@ fn flashable_image_for_amd64_boots_by_uefi_with_systemd_boot_from_its_efi_partit
     }
     check_card_folder(&img, esp);
 
-    check_common_root(&img, root, "/boot/efi");
+    check_common_root(&img, root, "/boot/efi", Some(&key));
     for hook in ["/etc/kernel/postinst.d/zz-roombox-efi", "/etc/initramfs/post-update.d/zz-roombox-efi"] {
         assert!(root_link(&img.raw, root, hook).is_some(), "{hook}: kernel updates reach the ESP");
     }

@@ -8,8 +8,9 @@
 //! login is off; roombox runs with the image's own config (`roombox check` passes), and the
 //! broken file was refused as documented: `roombox.toml.error` next to it on the card, the
 //! problem and the box's address in `ctl status` (what the idle screen shows) and the LED
-//! blinking fast. A fixed file on the card is then taken on the next start, and an upgraded
-//! package from an apt repository (`apt-get upgrade`) keeps the admin's config.
+//! blinking fast. A fixed file on the card is then taken on the next start; the card's Wi-Fi
+//! settings join a simulated wireless network (`wifi_from_the_card`); and an upgraded package
+//! from an apt repository (`apt-get upgrade`) keeps the admin's config.
 
 mod common;
 
@@ -89,6 +90,9 @@ fn prepare_card(img: &Image, dir: &Path) -> PathBuf {
     let public = std::fs::read(key.with_extension("pub")).unwrap();
     put_fat_file(&img.raw, &parts[0], "roombox/authorized_keys", &public);
     put_fat_file(&img.raw, &parts[0], "roombox/roombox.toml", b"[room]\nname = \"oslo\"\nbogus_key = 1\n");
+    let wifi =
+        format!("ctrl_interface=DIR=/run/wpa_supplicant\nnetwork={{\n  ssid=\"{SSID}\"\n  psk=\"{PASSPHRASE}\"\n}}\n");
+    put_fat_file(&img.raw, &parts[0], "roombox/wpa_supplicant.conf", wifi.as_bytes());
     // A bigger card: 1 GiB more than the image.
     let size = std::fs::metadata(&img.raw).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&img.raw).unwrap().set_len(size + (1 << 30)).unwrap();
@@ -140,7 +144,7 @@ fn status(vm: &Vm) -> serde_json::Value {
 
 /// Everything a first boot must show, for one image.
 fn first_boot(target: &str, card: &str) {
-    let img = image::build(target);
+    let img = image::build(target, None);
     let dir = tempfile::tempdir().unwrap();
     let flashed_mib = (table(&img.raw).1[1].size * 512) >> 20;
     let key = prepare_card(&img, dir.path());
@@ -178,15 +182,34 @@ fn first_boot(target: &str, card: &str) {
     vm.sh(&format!("test ! -e {card}/roombox/roombox.toml.error"));
     assert!(vm.sh("systemctl is-active roombox").contains("active"));
 
-    // An update the Debian way: apt upgrade from a repository; the admin's config stays.
+    wifi_from_the_card(&mut vm);
+
     let arch = if target == "amd64" { "amd64" } else { "arm64" };
-    let repo = Repository::serve(dir.path(), arch);
-    vm.sh(&format!(
-        "echo 'deb [trusted=yes] http://10.0.2.2:{}/ ./' > /etc/apt/sources.list.d/roombox.list && \
-         apt-get update -qq -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/roombox.list -o Dir::Etc::sourceparts=- && \
-         DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq",
-        repo.port
-    ));
+    upgrade_from_our_repository(&mut vm, dir.path(), arch);
+}
+
+/// An update the Debian way: the box set to our signed repository (`use-repository`, as the
+/// image build does with `ROOMBOX_REPO_URL`), `apt-get upgrade`, and the admin's config stays.
+/// A repository signed by another key brings nothing.
+fn upgrade_from_our_repository(vm: &mut Vm, dir: &Path, arch: &str) {
+    let refused = vm.ssh("/usr/lib/roombox-image/use-repository ftp://10.0.2.2/ /etc/hostname");
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(refused.status.code() == Some(2) && text.contains("not an http(s)"), "a bad URL is named: {text}");
+    let repo = Repository::serve(dir, arch);
+    let url = format!("http://10.0.2.2:{}/", repo.port);
+    let update = "apt-get update -o Dir::Etc::sourcelist=/dev/null 2>&1; \
+                  DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq 2>&1";
+    let use_key = |key: &str| {
+        format!(
+            "/usr/lib/apt/apt-helper download-file {url}{key} /tmp/{key} && \
+             /usr/lib/roombox-image/use-repository {url} /tmp/{key} && {update}"
+        )
+    };
+    let untrusted = vm.sh(&use_key("other-keyring.gpg"));
+    assert!(untrusted.contains("NO_PUBKEY") || untrusted.contains("not signed"), "another key is refused: {untrusted}");
+    let version = vm.sh("dpkg-query -W -f '${Version}' roombox");
+    assert!(!version.ends_with("+upgrade1"), "nothing came from the untrusted repository: {version}");
+    vm.sh(&use_key("roombox-archive-keyring.gpg"));
     let version = vm.sh("dpkg-query -W -f '${Version}' roombox");
     assert!(version.ends_with("+upgrade1"), "upgraded: {version}");
     let config = vm.sh("cat /etc/roombox/roombox.toml");
@@ -197,8 +220,43 @@ fn first_boot(target: &str, card: &str) {
     vm.wait_for("systemctl is-active roombox", Duration::from_secs(120));
 }
 
-/// A flat apt repository on 127.0.0.1 (the VM's 10.0.2.2) with our package at a higher
-/// version that ships a changed default config.
+/// The Wi-Fi network the card names (the test's access point).
+const SSID: &str = "meeting-rooms";
+const PASSPHRASE: &str = "correct horse battery";
+
+/// The card's Wi-Fi settings at work: two simulated radios appear after boot, as a USB dongle
+/// would (`mac80211_hwsim`). The box starts Wi-Fi on both; the test turns the second into the
+/// card's network (WPA2, `wpa_supplicant` in access-point mode, a DHCP server from networkd),
+/// and the first joins it and gets its address, which `status` (the idle screen) then shows.
+fn wifi_from_the_card(vm: &mut Vm) {
+    vm.sh("modprobe mac80211_hwsim radios=2");
+    vm.wait_for("systemctl is-active roombox-wifi@wlan0 roombox-wifi@wlan1", Duration::from_secs(60));
+    let conf = vm.sh("cat /etc/wpa_supplicant/roombox-wifi.conf");
+    assert!(conf.contains(SSID), "the card's Wi-Fi settings were taken: {conf}");
+    vm.sh(&format!(
+        "systemctl mask --runtime --now roombox-wifi@wlan1 && \
+         printf '[Match]\\nName=wlan1\\n[Network]\\nAddress=192.0.2.1/24\\nDHCPServer=yes\\n' > /run/systemd/network/10-test-ap.network && \
+         networkctl reload && \
+         printf 'network={{\\n ssid=\"{SSID}\"\\n mode=2\\n frequency=2412\\n key_mgmt=WPA-PSK\\n proto=RSN\\n pairwise=CCMP\\n psk=\"{PASSPHRASE}\"\\n}}\\n' > /run/test-ap.conf && \
+         wpa_supplicant -B -i wlan1 -c /run/test-ap.conf -Dnl80211 -f /run/test-ap.log"
+    ));
+    let joined = "ip -4 -o addr show dev wlan0 | grep -q 'inet 192.0.2.'";
+    vm.wait_for(joined, Duration::from_secs(120));
+    let link = vm.sh("wpa_cli -i wlan0 status");
+    assert!(
+        link.contains("wpa_state=COMPLETED") && link.contains(&format!("\nssid={SSID}\n")),
+        "wlan0 is on the card's network: {link}"
+    );
+    let address = vm.sh("ip -4 -o addr show dev wlan0 | awk '{print $4}' | cut -d/ -f1");
+    let address = address.trim();
+    vm.wait_for(&format!("roombox ctl status --json | grep -q '\"{address}\"'"), Duration::from_secs(30));
+    let ap_log = vm.sh("cat /run/test-ap.log");
+    assert!(ap_log.contains("AP-STA-CONNECTED"), "the access point saw the box join: {ap_log}");
+}
+
+/// Our signed repository (`scripts/repo/build`) on 127.0.0.1 (the VM's 10.0.2.2) with our
+/// package at a higher version that ships a changed default config, and beside it the key of
+/// another repository.
 struct Repository {
     server: Child,
     port: u16,
@@ -212,10 +270,20 @@ impl Repository {
             env!("CARGO_PKG_VERSION")
         ));
         let repo = dir.join("repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        common::deb::repack_as_upgrade(&deb, dir, &repo.join("roombox.deb"));
-        let packages = run(Command::new("dpkg-scanpackages").args(["--multiversion", "."]).current_dir(&repo));
-        std::fs::write(repo.join("Packages"), packages).unwrap();
+        let upgrade = common::deb::repack_as_upgrade(&deb, dir, &dir.join("roombox.deb"));
+        run(Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/repo/build"))
+            .arg(&repo)
+            .arg(&upgrade)
+            .env("ROOMBOX_REPO_GNUPGHOME", dir.join("signing-key")));
+        let other = dir.join("other-key");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let gpg = |args: &[&str]| {
+            run(Command::new("gpg").arg("--homedir").arg(&other).args(["--batch", "--quiet"]).args(args))
+        };
+        gpg(&["--passphrase", "", "--quick-gen-key", "another archive", "ed25519", "sign", "never"]);
+        let other_keyring = repo.join("other-keyring.gpg");
+        gpg(&["--output", other_keyring.to_str().unwrap(), "--export"]);
         let port = common::free_port();
         let server = Command::new("python3")
             .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])

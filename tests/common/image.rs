@@ -20,16 +20,36 @@ pub struct Image {
 /// Builds the image for `target` (or reuses one already built, with `IMAGE_REUSE=1`), and
 /// unpacks it next to the test's temp files. The two targets build side by side: much of an
 /// arm64 build waits on emulated maintainer scripts, one core each.
-pub fn build(target: &str) -> Image {
+/// With `repository` (its URL and keyring), the image updates roombox from it.
+pub fn build(target: &str, repository: Option<(&str, &Path)>) -> Image {
     let xz = PathBuf::from(format!("{ROOT}/target/image/roombox-{target}.img.xz"));
     if !(xz.exists() && std::env::var_os("IMAGE_REUSE").is_some()) {
-        run(Command::new(format!("{ROOT}/scripts/image/build")).arg(target));
+        let mut cmd = Command::new(format!("{ROOT}/scripts/image/build"));
+        if let Some((url, key)) = repository {
+            cmd.env("ROOMBOX_REPO_URL", url).env("ROOMBOX_REPO_KEY", key);
+        }
+        run(cmd.arg(target));
     }
     let manifest = std::fs::read_to_string(xz.with_extension("").with_extension("manifest"))
         .expect("the manifest next to the image");
     let raw = std::env::temp_dir().join(format!("roombox-test-{target}-{}.img", std::process::id()));
     run(Command::new("sh").arg("-c").arg(format!("xz -dc '{}' > '{}'", xz.display(), raw.display())));
     Image { xz, manifest, raw }
+}
+
+/// A repository's keyring for images built to update from it, made once (an image reused with
+/// `IMAGE_REUSE` still holds the same key).
+pub fn test_repository_key() -> PathBuf {
+    let home = PathBuf::from(format!("{ROOT}/target/image/test-repo-key"));
+    let keyring = home.join("roombox-archive-keyring.gpg");
+    if !keyring.exists() {
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let gpg = |args: &[&str]| run(Command::new("gpg").arg("--homedir").arg(&home).arg("--batch").args(args));
+        gpg(&["--quiet", "--passphrase", "", "--quick-gen-key", "roombox test archive", "ed25519", "sign", "never"]);
+        gpg(&["--output", keyring.to_str().unwrap(), "--export"]);
+    }
+    keyring
 }
 
 impl Drop for Image {
