@@ -5,13 +5,15 @@
 //! only past 25 % (in proportion, like the loss half of Google Congestion Control, whose 10 %
 //! threshold assumes no repair: retransmission and FEC carry a call through random loss
 //! below that, and a lower rate would only blur the picture). Under 2 % lost and no queue,
-//! the rate climbs back by 15 % a second. The round trip counts the queue on the place's way to
-//! us too, which our rate cannot drain: it is taken off (`transit.rs`). What the place received since its last report (the
-//! delivered rate) is what a thin link carries: a queue or heavy loss lowers the rate to just
-//! under it at once, as Google Congestion Control does, and the climb slows to 8 % a second
-//! near it, so that it probes the link instead of flooding its queue (a 15 % step over a
-//! 1 Mbit/s cap filled the queue within a second, and the picture froze for three). Between the
-//! configured floor and the configured rate. Pure: instants are passed in.
+//! the rate climbs back by 15 % a second, and by 25 % once past what the path last carried
+//! (a link that got better: back to the configured rate within seconds). The round trip
+//! counts the queue on the place's way to us too, which our rate cannot drain: it is taken
+//! off (`transit.rs`). What the place received since its last report (the delivered rate)
+//! is what a thin link carries: a queue or heavy loss lowers the rate to just under it at
+//! once, as Google Congestion Control does, and the climb slows to 8 % a second near it, so
+//! that it probes the link instead of flooding its queue (a 15 % step over a 1 Mbit/s cap
+//! filled the queue within a second, and the picture froze for three). Between the configured
+//! floor and the configured rate. Pure: instants are passed in.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +54,8 @@ const QUEUE_MS: f64 = 40.0;
 const JITTER_MARGIN: f64 = 3.0;
 const DELAY_BACKOFF: f64 = 0.85;
 const CLIMB: f64 = 1.15;
+/// The climb with no carried rate to respect: the path carried more than it did before.
+const FREE_CLIMB: f64 = 1.25;
 /// The climb near the rate the path last carried: from [`NEAR`] of it up to [`PAST`] of it
 /// (what got through is measured low: resent packets and the sound are not in it).
 const CAREFUL_CLIMB: f64 = 1.08;
@@ -177,8 +181,12 @@ impl RateController {
             let since = self.last_climbed.or(self.last_lowered);
             if since.is_none_or(|t| now.saturating_duration_since(t) >= CLIMB_EVERY) {
                 let target = f64::from(self.target);
-                let near = self.carried.is_some_and(|c| target >= NEAR * c);
-                let climbed = target * if near { CAREFUL_CLIMB } else { CLIMB };
+                let climbed = target
+                    * match self.carried {
+                        None => FREE_CLIMB,
+                        Some(carried) if target >= NEAR * carried => CAREFUL_CLIMB,
+                        Some(_) => CLIMB,
+                    };
                 if self.carried.is_some_and(|c| climbed > PAST * c) {
                     // Well past it without trouble: the path got better.
                     self.carried = None;
