@@ -155,10 +155,14 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     let mut polls = Vec::new();
     let poll = |polls: &mut Vec<Poll>| {
         if let (Some(b), Some(o)) = (bergen.status(), oslo.status()) {
+            let (b_media, o_media) = (media(&b), media(&o));
+            if debug && polls.len() % 10 == 9 {
+                print_debug_line(&b_media, &o_media, started);
+            }
             polls.push(Poll {
                 at: Instant::now(),
-                bergen: media(&b),
-                oslo_encoder_kbps: media(&o).encoder_kbps,
+                bergen: b_media,
+                oslo_encoder_kbps: o_media.encoder_kbps,
                 led: b.meeting.led,
             });
         }
@@ -166,9 +170,6 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     };
     while started.elapsed() < impaired_for {
         poll(&mut polls);
-        if debug && polls.len() % 10 == 0 {
-            print_debug_line(&oslo, &bergen, started);
-        }
     }
     let lifted = Instant::now();
     let lifted_unix_ms = roombox::media::latency::unix_now_ns() as f64 / 1e6;
@@ -177,9 +178,6 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     let after = if condition.cap_kbps > 0 || condition.outage_s > 0 { Duration::from_secs(15) } else { Duration::ZERO };
     while lifted.elapsed() < after {
         poll(&mut polls);
-        if debug && polls.len() % 10 == 0 {
-            print_debug_line(&oslo, &bergen, started);
-        }
         if condition.outage_s > 0 && lifted.elapsed() > Duration::from_secs(5) {
             break;
         }
@@ -200,29 +198,27 @@ fn measure(net: &Topology, shim: &delay::Shim, condition: &Condition, seconds: u
     f
 }
 
-/// With BENCH_DEBUG: one line of both rooms' figures, seconds since the impairment began.
-fn print_debug_line(oslo: &Room, bergen: &Room, started: Instant) {
-    let (b, o) = (bergen.status().map(|s| media(&s)), oslo.status().map(|s| media(&s)));
+/// With BENCH_DEBUG: one line of what bergen receives and oslo sends, seconds since the
+/// impairment began.
+fn print_debug_line(b: &MediaStats, o: &MediaStats, started: Instant) {
     let line = |m: &roombox::media::stats::ReceiveStats| {
         format!("{:.0}/s jitter {:.1} ms jb {:?} ms", m.decoded_per_s, m.jitter_ms, m.jitter_buffer_ms)
     };
-    if let (Some(b), Some(o)) = (b, o) {
-        eprintln!(
-            "{:.1} s: bergen video {} lost {} given up {} keyframes asked {}, audio {}; \
-                     oslo sends {:.0} kbit/s, resent {}, keyframes made {}, round trip {:.0} ms, target {:?} ({}), encoder {} kbit/s",
-            started.elapsed().as_secs_f64(),
-            line(&b.video_in),
-            b.video_in.packets_lost,
-            b.video_in.unrepaired,
-            b.video_in.keyframes_asked,
-            line(&b.audio_in),
-            o.video_out.kbps,
-            o.video_out.resent,
-            o.keyframes_on_request,
-            o.video_out.rtt_ms.unwrap_or(f64::NAN),
-            o.video_out.target_kbps,
-            o.video_out.target_reason,
-            o.encoder_kbps
-        );
-    }
+    eprintln!(
+        "{:.1} s: bergen video {} lost {} given up {} keyframes asked {}, audio {}; \
+         oslo sends {:.0} kbit/s, resent {}, keyframes made {}, round trip {:.0} ms, target {:?} ({}), encoder {} kbit/s",
+        started.elapsed().as_secs_f64(),
+        line(&b.video_in),
+        b.video_in.packets_lost,
+        b.video_in.unrepaired,
+        b.video_in.keyframes_asked,
+        line(&b.audio_in),
+        o.video_out.kbps,
+        o.video_out.resent,
+        o.keyframes_on_request,
+        o.video_out.rtt_ms.unwrap_or(f64::NAN),
+        o.video_out.target_kbps,
+        o.video_out.target_reason,
+        o.encoder_kbps
+    );
 }
