@@ -14,7 +14,12 @@ fn echo_heard(echo_cancel: bool, settle: Duration, until: impl Fn(&[f64]) -> boo
     let dir = tempfile::tempdir().unwrap();
     let heard = dir.path().join("bergen.raw");
     let loopback = Devices {
-        capture: "interaudiosrc channel=room ! volume volume=0.5".into(),
+        // The inter elements queue what the speaker played until the microphone reads it, up
+        // to buffer-time: each stall of the speaker side under load (make test on two cores)
+        // left the "room" that much longer, up to 1 s by default, past what the canceller
+        // follows (CI once heard the echo as loud with it on as off). A real room's speaker to
+        // microphone path stays put, so the simulated one is held under 150 ms.
+        capture: "interaudiosrc channel=room buffer-time=150000000 ! volume volume=0.5".into(),
         playback: "interaudiosink channel=room".into(),
         audio_extra: format!("echo_cancel = {echo_cancel}"),
         ..Devices::default()
