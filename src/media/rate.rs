@@ -64,6 +64,9 @@ const PAST: f64 = 1.3;
 /// A lowering goes to this share of what was delivered.
 const UNDER_DELIVERED: f64 = 0.9;
 const CLIMB_EVERY: Duration = Duration::from_secs(1);
+/// One climb counts at most this long since the last (a report after a silence is no reason to
+/// leap).
+const MAX_CLIMB_SPAN: Duration = Duration::from_millis(1500);
 /// A lowering needs a report that reflects it: no two within this time.
 const LOWER_EVERY: Duration = Duration::from_millis(500);
 
@@ -179,14 +182,19 @@ impl RateController {
             }
         } else if loss < LOW_LOSS && self.target < self.ceiling && !self.queue_growing(baseline, latest) {
             let since = self.last_climbed.or(self.last_lowered);
-            if since.is_none_or(|t| now.saturating_duration_since(t) >= CLIMB_EVERY) {
+            let waited = since.map_or(CLIMB_EVERY, |t| now.saturating_duration_since(t));
+            if waited >= CLIMB_EVERY {
+                // The first step after a lowering is one step, whenever it comes.
+                let span = if self.last_climbed.is_some() { waited.min(MAX_CLIMB_SPAN) } else { CLIMB_EVERY };
                 let target = f64::from(self.target);
-                let climbed = target
-                    * match self.carried {
-                        None => FREE_CLIMB,
-                        Some(carried) if target >= NEAR * carried => CAREFUL_CLIMB,
-                        Some(_) => CLIMB,
-                    };
+                let per_second = match self.carried {
+                    None => FREE_CLIMB,
+                    Some(carried) if target >= NEAR * carried => CAREFUL_CLIMB,
+                    Some(_) => CLIMB,
+                };
+                // A share a second, however far apart the reports that let it climb are (a
+                // thin link's come every 0.45 s, so a step came only every 1.35 s).
+                let climbed = target * per_second.powf(span.as_secs_f64());
                 if self.carried.is_some_and(|c| climbed > PAST * c) {
                     // Well past it without trouble: the path got better.
                     self.carried = None;

@@ -170,3 +170,28 @@ fn a_jittery_path_needs_a_longer_round_trip_to_mean_a_queue() {
     run(&mut c, t, 1.0, 0.0, 90.0);
     assert!(matches!(c.reason(), RateReason::Delay { .. }), "{:?}", c.reason());
 }
+
+#[test]
+fn the_climb_is_a_share_a_second_however_far_apart_the_reports_are() {
+    let climb_after = |gap: Duration| {
+        let (mut c, t) = settled();
+        let t = run(&mut c, t, 3.0, 0.5, 1.0);
+        let low = c.target_kbps();
+        let mut t = run(&mut c, t, 1.5, 0.0, 1.0);
+        let start = (c.target_kbps(), t);
+        while t < start.1 + Duration::from_secs(6) {
+            t += gap;
+            c.on_report(t, 0.0, Some(1.0));
+        }
+        let per_second = (f64::from(c.target_kbps()) / f64::from(start.0)).powf(1.0 / (t - start.1).as_secs_f64());
+        (low, per_second)
+    };
+    let (low, every_quarter) = climb_after(MS(250));
+    let (_, thin_link) = climb_after(MS(450));
+    assert!(low < 400, "six halvings by a quarter: {low}");
+    assert!((every_quarter - 1.25).abs() < 0.03, "{every_quarter}");
+    assert!(
+        (thin_link - every_quarter).abs() < 0.04,
+        "reports every 0.45 s: {thin_link} a second, {every_quarter} with 0.25 s"
+    );
+}
