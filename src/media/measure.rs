@@ -2,6 +2,7 @@
 //! latency, QR messages from `zbar`, and reference timestamp metas from rtpbin.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,11 +17,17 @@ pub struct RenderClock {
     /// The configured latency, re-queried at most once a second (it changes when the jitter
     /// buffer adapts).
     latency: Mutex<(Option<Instant>, u64)>,
+    /// How far ahead of that latency the screen runs (ns, `screen_lead.rs`).
+    screen_lead_ns: AtomicU64,
 }
 
 impl RenderClock {
     pub fn new(pipeline: &gst::Pipeline) -> Arc<Self> {
-        Arc::new(Self { pipeline: pipeline.downgrade(), latency: Mutex::new((None, 0)) })
+        Arc::new(Self {
+            pipeline: pipeline.downgrade(),
+            latency: Mutex::new((None, 0)),
+            screen_lead_ns: AtomicU64::new(0),
+        })
     }
 
     fn latency_ns(&self, pipeline: &gst::Pipeline) -> u64 {
@@ -35,6 +42,18 @@ impl RenderClock {
         cached.1
     }
 
+    /// The room's latency just measured, and how far ahead of it the screen now runs.
+    pub fn set_screen_timing(&self, room_latency: Duration, lead: Duration) {
+        if let Ok(mut cached) = self.latency.lock() {
+            *cached = (Some(Instant::now()), room_latency.as_nanos() as u64);
+        }
+        self.screen_lead_ns.store(lead.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub fn screen_lead(&self) -> Duration {
+        Duration::from_nanos(self.screen_lead_ns.load(Ordering::Relaxed))
+    }
+
     /// Now, as (Unix time, pipeline clock time) in ns.
     pub fn now(&self) -> Option<(u64, u64)> {
         let clock = self.pipeline.upgrade()?.clock()?;
@@ -43,9 +62,19 @@ impl RenderClock {
 
     /// Unix time (ns) at which a frame with running time `running_ns`, seen at `seen` (from
     /// [`Self::now`]), reaches the screen.
-    pub fn display_unix_ns(&self, running_ns: u64, seen: (u64, u64)) -> Option<u64> {
+    pub fn screen_unix_ns(&self, running_ns: u64, seen: (u64, u64)) -> Option<u64> {
+        self.output_unix_ns(running_ns, seen, self.screen_lead_ns.load(Ordering::Relaxed))
+    }
+
+    /// The same for a sound buffer and the speaker, which runs at the room's latency.
+    pub fn speaker_unix_ns(&self, running_ns: u64, seen: (u64, u64)) -> Option<u64> {
+        self.output_unix_ns(running_ns, seen, 0)
+    }
+
+    fn output_unix_ns(&self, running_ns: u64, seen: (u64, u64), lead_ns: u64) -> Option<u64> {
         let pipeline = self.pipeline.upgrade()?;
-        let scheduled = pipeline.base_time()?.nseconds() + running_ns + self.latency_ns(&pipeline);
+        let scheduled =
+            (pipeline.base_time()?.nseconds() + running_ns + self.latency_ns(&pipeline)).saturating_sub(lead_ns);
         Some(latency::display_time_ns(seen.0, seen.1, scheduled))
     }
 }
@@ -98,7 +127,7 @@ pub fn on_barcode(
         (structure.get::<&str>("symbol"), structure.get::<u64>("running-time"), structure.get::<u64>("timestamp"));
     let (Ok(symbol), Ok(running), Ok(pts)) = fields else { return };
     let Some(seen) = arrivals.take(pts).or_else(|| render.now()) else { return };
-    let (Some(captured), Some(shown)) = (latency::qr_capture_ns(symbol), render.display_unix_ns(running, seen)) else {
+    let (Some(captured), Some(shown)) = (latency::qr_capture_ns(symbol), render.screen_unix_ns(running, seen)) else {
         return;
     };
     meter.record_ms((shown as f64 - captured as f64) / 1e6);
@@ -144,7 +173,10 @@ fn probe_capture_to_output(
             }),
         };
         if let (Some(captured), Some(running), Some(seen)) = (reference, running, render.now())
-            && let Some(shown) = render.display_unix_ns(running.nseconds(), seen)
+            && let Some(shown) = match on_arrival {
+                true => render.screen_unix_ns(running.nseconds(), seen),
+                false => render.speaker_unix_ns(running.nseconds(), seen),
+            }
         {
             meter.record_ms((shown as f64 - captured as f64) / 1e6);
         }

@@ -59,6 +59,7 @@ mod room_graph;
 mod room_meters;
 mod rtcp_blocks;
 pub mod screen;
+mod screen_lead;
 mod self_view;
 pub mod send_size;
 mod session_figures;

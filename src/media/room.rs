@@ -227,6 +227,7 @@ impl RoomMedia {
             }
             _ => {}
         }
+        self.update_screen_lead();
     }
 
     /// Asks the encoder for a keyframe (a new leg, or a switch of what is encoded).
@@ -284,6 +285,12 @@ impl RoomMedia {
         for linked in self.legs.values() {
             linked.leg.refresh_latency();
         }
+        self.update_screen_lead();
+    }
+
+    /// The screen runs ahead of the room's latency by what its own path does not need.
+    fn update_screen_lead(&self) {
+        super::screen_lead::update(&self.pipeline, &self.graph.display, &self.meters.render);
     }
 
     pub fn set_mute(&self, muted: bool) {

@@ -37,6 +37,8 @@ pub(super) struct RoomGraph {
     pub encoder_control: Arc<EncoderControl>,
     /// What the screen shows: a slot's picture, or the gallery.
     pub screen_input: gst::Element,
+    /// The screen's sink (the display fragment).
+    pub display: gst::Element,
     pub mic_out: gst::Element,
     pub mic: gst::Element,
     pub slot_video: Vec<gst::Element>,
@@ -218,6 +220,7 @@ pub(super) fn build(
         encoder,
         encoder_control,
         screen_input,
+        display,
         mic_out,
         mic,
         slot_video,
