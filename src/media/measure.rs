@@ -63,7 +63,7 @@ impl RenderClock {
     /// Unix time (ns) at which a frame with running time `running_ns`, seen at `seen` (from
     /// [`Self::now`]), reaches the screen.
     pub fn screen_unix_ns(&self, running_ns: u64, seen: (u64, u64)) -> Option<u64> {
-        self.output_unix_ns(running_ns, seen, self.screen_lead_ns.load(Ordering::Relaxed))
+        self.output_unix_ns(running_ns, seen, self.screen_lead().as_nanos() as u64)
     }
 
     /// The same for a sound buffer and the speaker, which runs at the room's latency.
@@ -173,9 +173,10 @@ fn probe_capture_to_output(
             }),
         };
         if let (Some(captured), Some(running), Some(seen)) = (reference, running, render.now())
-            && let Some(shown) = match on_arrival {
-                true => render.screen_unix_ns(running.nseconds(), seen),
-                false => render.speaker_unix_ns(running.nseconds(), seen),
+            && let Some(shown) = if on_arrival {
+                render.screen_unix_ns(running.nseconds(), seen)
+            } else {
+                render.speaker_unix_ns(running.nseconds(), seen)
             }
         {
             meter.record_ms((shown as f64 - captured as f64) / 1e6);

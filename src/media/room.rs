@@ -290,7 +290,7 @@ impl RoomMedia {
 
     /// The screen runs ahead of the room's latency by what its own path does not need.
     fn update_screen_lead(&self) {
-        super::screen_lead::update(&self.pipeline, &self.graph.display, &self.meters.render);
+        super::screen_lead::update(&self.graph.display, &self.meters.render);
     }
 
     pub fn set_mute(&self, muted: bool) {

@@ -13,7 +13,9 @@
 use std::time::Duration;
 
 use gst::prelude::*;
+use gst_base::prelude::*;
 use gstreamer as gst;
+use gstreamer_base as gst_base;
 
 use super::measure::RenderClock;
 
@@ -26,39 +28,37 @@ pub fn lead(room_latency: Duration, screen_latency: Duration) -> Duration {
     room_latency.saturating_sub(screen_latency).min(MAX_LEAD)
 }
 
-/// Sets the lead on every synchronised sink of `display` (a sink element or a bin of them) and
-/// tells `render` when frames now reach the screen. Run after the pipeline's latency was
-/// (re)distributed and whenever the screen switches between a place and the gallery.
-pub(super) fn update(pipeline: &gst::Pipeline, display: &gst::Element, render: &RenderClock) {
+/// Sets the lead on every sink of `display` (a sink element or a bin of them) and tells
+/// `render` when frames now reach the screen. Run after the pipeline's latency was
+/// (re)distributed (the room's latency is read from what the sinks were given, not asked of
+/// the whole pipeline again) and whenever the screen switches between a place and the gallery.
+pub(super) fn update(display: &gst::Element, render: &RenderClock) {
     let sinks = sinks_of(display);
-    let screen = sinks.iter().filter_map(min_latency).max();
-    let room = min_latency(pipeline.upcast_ref());
+    let room = sinks.iter().map(|s| Duration::from_nanos(s.latency().nseconds())).max();
+    let screen = sinks.iter().filter_map(own_latency).max();
     tracing::debug!(?room, ?screen, sinks = sinks.len(), "screen timing");
     let (Some(room), Some(screen)) = (room, screen) else {
         return;
     };
     let ahead = lead(room, screen);
-    let offset = -i64::try_from(ahead.as_nanos()).unwrap_or(0);
     for sink in &sinks {
-        sink.set_property("ts-offset", offset);
+        sink.set_ts_offset(-(ahead.as_nanos() as i64));
     }
     render.set_screen_timing(room, ahead);
 }
 
-fn sinks_of(display: &gst::Element) -> Vec<gst::Element> {
-    let is_sink = |e: &gst::Element| {
-        e.element_flags().contains(gst::ElementFlags::SINK) && e.find_property("ts-offset").is_some()
-    };
+fn sinks_of(display: &gst::Element) -> Vec<gst_base::BaseSink> {
     match display.downcast_ref::<gst::Bin>() {
-        Some(bin) => bin.iterate_recurse().into_iter().flatten().filter(is_sink).collect(),
-        None => [display.clone()].into_iter().filter(is_sink).collect(),
+        Some(bin) => bin.iterate_recurse().into_iter().flatten().filter_map(|e| e.downcast().ok()).collect(),
+        None => display.clone().downcast().into_iter().collect(),
     }
 }
 
-/// The least latency `element` reports as live (a sink: its upstream plus its deadline).
-fn min_latency(element: &gst::Element) -> Option<Duration> {
+/// The least latency the sink's own path needs (its upstream plus its deadline), if it is
+/// synchronised to a live path.
+fn own_latency(sink: &gst_base::BaseSink) -> Option<Duration> {
     let mut query = gst::query::Latency::new();
-    if !element.query(&mut query) {
+    if !sink.query(&mut query) {
         return None;
     }
     let (live, min, _) = query.result();
@@ -101,7 +101,7 @@ mod tests {
         changed.unwrap();
         let screen = pipeline.by_name("screen").unwrap();
         let render = RenderClock::new(&pipeline);
-        update(&pipeline, &screen, &render);
+        update(&screen, &render);
         let offset = screen.property::<i64>("ts-offset");
         pipeline.set_state(gst::State::Null).unwrap();
         assert_eq!(offset, -20_000_000, "the room waits 40 ms for its sound, the screen needs 20");
