@@ -23,7 +23,10 @@ const REPAIR_MARGIN_MS: f64 = 5.0;
 /// What a video jitter buffer that waits for retransmissions must leave room for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RepairRoom {
-    pub rtt_ms: f64,
+    /// The round trip a retransmission usually takes, and the longest it takes but rarely
+    /// (`round_trip::RoundTrip`).
+    pub usual_rtt_ms: f64,
+    pub longest_rtt_ms: f64,
     /// Packets were lost lately: the last packet of a frame is only found missing when the
     /// next frame begins, and its request waits for the next RTCP slot, so the buffer then
     /// also holds two frame intervals.
@@ -31,15 +34,28 @@ pub struct RepairRoom {
     pub frame_interval_ms: f64,
 }
 
-/// The bounds of a buffer that waits for retransmissions: no lower than two round trips (a
-/// request, and one more if that retransmission is lost too) and a margin, plus two frame
-/// intervals while the path loses packets. A clean LAN (a round trip under a millisecond, no
-/// loss) still settles at a few ms. Packets in order are never held back by the buffer: only
-/// the frames behind a gap wait for its repair.
+impl RepairRoom {
+    /// How long to wait for a retransmission before asking again (ms): a usual round trip and
+    /// the margin. Asking again early only costs a copy; asking late, when the request or the
+    /// copy was lost, costs the frame.
+    pub fn retry_ms(&self) -> f64 {
+        finite(self.usual_rtt_ms) + REPAIR_MARGIN_MS
+    }
+}
+
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v.max(0.0) } else { 0.0 }
+}
+
+/// The bounds of a buffer that waits for retransmissions: room for a second request (when
+/// the first or its copy was lost) after one retry wait, and for the slowest round trip of
+/// its copy, plus two frame intervals while the path loses packets. A clean LAN (a round
+/// trip under a millisecond, no loss) still settles at a few ms. Packets in order are never
+/// held back by the buffer: only the frames behind a gap wait for its repair.
 pub fn with_repair(bounds: JitterBounds, room: RepairRoom) -> JitterBounds {
-    let finite = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
     let frame = if room.recent_loss { 2.0 * finite(room.frame_interval_ms) } else { 0.0 };
-    let floor = (2.0 * finite(room.rtt_ms) + REPAIR_MARGIN_MS + frame).ceil().min(f64::from(bounds.max_ms)) as u32;
+    let second_copy = room.retry_ms() + finite(room.longest_rtt_ms).max(finite(room.usual_rtt_ms));
+    let floor = (second_copy + REPAIR_MARGIN_MS + frame).ceil().min(f64::from(bounds.max_ms)) as u32;
     JitterBounds { min_ms: bounds.min_ms.max(floor), max_ms: bounds.max_ms }
 }
 
@@ -114,19 +130,26 @@ mod tests {
 
     #[test]
     fn retransmission_raises_the_floor_with_the_round_trip_and_a_frame_while_losing() {
-        let room = |rtt_ms, recent_loss| RepairRoom { rtt_ms, recent_loss, frame_interval_ms: 33.3 };
+        let room = |usual_rtt_ms, longest_rtt_ms, recent_loss| RepairRoom {
+            usual_rtt_ms,
+            longest_rtt_ms,
+            recent_loss,
+            frame_interval_ms: 33.3,
+        };
         assert_eq!(
-            with_repair(B, room(0.3, false)),
-            JitterBounds { min_ms: 6, max_ms: 200 },
+            with_repair(B, room(0.3, 0.5, false)),
+            JitterBounds { min_ms: 11, max_ms: 200 },
             "a LAN stays at a few ms"
         );
-        assert_eq!(with_repair(B, room(0.3, true)).min_ms, 73, "a lossy LAN waits for a frame's last packet");
-        assert_eq!(with_repair(B, room(40.0, false)).min_ms, 85);
-        assert_eq!(with_repair(B, room(500.0, true)).min_ms, 200, "never past the maximum");
+        assert_eq!(with_repair(B, room(0.3, 0.5, true)).min_ms, 78, "a lossy LAN waits for a frame's last packet");
+        assert_eq!(room(40.0, 80.0, false).retry_ms(), 45.0, "asked again after a usual round trip");
+        assert_eq!(with_repair(B, room(40.0, 80.0, false)).min_ms, 130, "a second copy on the slowest round trip");
+        assert_eq!(with_repair(B, room(500.0, 900.0, true)).min_ms, 200, "never past the maximum");
         let high = JitterBounds { min_ms: 50, max_ms: 200 };
-        assert_eq!(with_repair(high, room(1.0, false)).min_ms, 50, "nor below the minimum");
-        assert_eq!(with_repair(B, room(f64::NAN, false)).min_ms, 5);
-        assert_eq!(next_latency_ms(2, 0.0, Lateness::None, with_repair(B, room(20.0, false))), 45);
+        assert_eq!(with_repair(high, room(1.0, 2.0, false)).min_ms, 50, "nor below the minimum");
+        assert_eq!(with_repair(B, room(f64::NAN, f64::NAN, false)).min_ms, 10);
+        assert_eq!(with_repair(B, room(20.0, 10.0, false)).min_ms, 50, "the slowest is never below the usual");
+        assert_eq!(next_latency_ms(2, 0.0, Lateness::None, with_repair(B, room(20.0, 30.0, false))), 60);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(super) struct LegMeters {
     pub(super) video_transit: Mutex<super::transit::Transit>,
     /// The place's last report on our video, and when it arrived.
     pub(super) video_report: Mutex<Option<(ReportBlock, Instant)>>,
+    /// The round trip of our video's reports, smoothed, and when the last report it took came.
+    video_round_trip: Mutex<(super::round_trip::RoundTrip, Option<Instant>)>,
     /// The size of the place's picture as the decoder gives it out.
     pub(super) video_size: Mutex<Option<super::stats::PictureSize>>,
     /// Keyframe requests the place sent us (PLI/FIR).
@@ -132,6 +134,20 @@ impl LegMeters {
         }
     }
 
+    /// The smoothed round trip of our video, taking `rtt_ms` as a new sample when the report
+    /// it came from (received at `report_at`) is one it has not taken yet.
+    fn video_round_trip(&self, report_at: Option<Instant>, rtt_ms: Option<f64>) -> super::round_trip::RoundTrip {
+        let Ok(mut kept) = self.video_round_trip.lock() else { return Default::default() };
+        let (round_trip, taken) = &mut *kept;
+        if let (Some(at), Some(rtt_ms)) = (report_at, rtt_ms)
+            && *taken != Some(at)
+        {
+            round_trip.sample(rtt_ms);
+            *taken = Some(at);
+        }
+        *round_trip
+    }
+
     pub(super) fn arrived(&self) {
         if let Ok(mut last) = self.last_arrival.0.lock() {
             *last = Instant::now();
@@ -199,14 +215,17 @@ impl RtpLeg {
         }
         // Video waits for retransmissions when the leg does them (see `jitter::with_repair`).
         let repaired = self.negotiated.video.as_ref().filter(|v| v.rtx_pt.is_some());
-        let video_bounds = match (repaired, video.rtt_ms) {
-            (Some(stream), Some(rtt_ms)) => {
+        let round_trip = self.base.meters.video_round_trip(report.map(|(_, at)| at), video.rtt_ms);
+        let repair = match (repaired, round_trip.usual_ms(), round_trip.longest_ms()) {
+            (Some(stream), Some(usual_rtt_ms), Some(longest_rtt_ms)) => {
                 let recent_loss = self.base.meters.video_loss.lost_lately(video.lost);
                 super::repair::pace_feedback(&self.rtpbin, stream, recent_loss, self.rate.target_kbps());
-                with_repair(bounds, RepairRoom { rtt_ms, recent_loss, frame_interval_ms: self.frame_interval_ms })
+                let frame_interval_ms = self.frame_interval_ms;
+                Some(RepairRoom { usual_rtt_ms, longest_rtt_ms, recent_loss, frame_interval_ms })
             }
-            _ => bounds,
+            _ => None,
         };
+        let video_bounds = repair.map_or(bounds, |room| with_repair(bounds, room));
         let buffers: Vec<(u32, gst::Element, Lateness)> = match self.base.meters.jitter_buffers.lock() {
             Ok(list) => list
                 .iter()
@@ -221,8 +240,8 @@ impl RtpLeg {
         let mut changed = false;
         for (session, jb, late) in buffers {
             let (f, bounds) = if session == VIDEO { (video, video_bounds) } else { (audio, bounds) };
-            if let (true, Some(rtt_ms)) = (session == VIDEO && repaired.is_some(), f.rtt_ms) {
-                super::repair::pace_retries(&jb, rtt_ms, f.jitter_ms);
+            if let (VIDEO, Some(room)) = (session, repair) {
+                super::repair::pace_retries(&jb, room.retry_ms());
             }
             let current = jb.property::<u32>("latency");
             let next = next_latency_ms(current, f.jitter_ms, late, bounds);

@@ -57,6 +57,7 @@ mod repair;
 mod room;
 mod room_graph;
 mod room_meters;
+mod round_trip;
 mod rtcp_blocks;
 pub mod screen;
 mod screen_lead;

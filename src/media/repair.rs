@@ -196,8 +196,10 @@ pub(super) fn configure_jitter_buffer(jb: &gst::Element, session: u32, negotiate
         // on a bursty path or a busy receiver, guessing when the next one is due asks for
         // packets on their way, and declaring them lost breaks the picture they belong to.
         jb.set_property("rtx-next-seqnum", false);
-        // Nor when a few later packets overtook it: on a path with jitter that is reordering,
-        // not loss. The wait is `rtx-delay` (see `pace_retries`).
+        // A gap is asked for when it is seen, without waiting for more packets to overtake
+        // it: on a path with jitter some requests are for reordered packets and their copies
+        // are wasted, but a lost one is asked for a frame sooner. Asked again after
+        // `rtx-retry-timeout` (see `pace_retries`).
         jb.set_property("rtx-delay-reorder", 0i32);
     }
     jb.set_property("do-lost", true);
@@ -216,21 +218,16 @@ pub(super) fn count_keyframe_requests(payloader: &gst::Element, meters: std::syn
     }
 }
 
-/// How long a video jitter buffer waits for a retransmission before asking again: a round
-/// trip and a little (GStreamer's own estimate starts at 40 ms, two or three tries' worth of a
-/// LAN's buffer); a lost request or a lost retransmission is then asked for again in time.
-/// The first request waits out the path's jitter (4 times its estimate, as the buffer's own
-/// sizing): on a jittery path a packet that is only late, overtaken by the next ones, would
-/// otherwise be asked for again, and every resent copy is wasted bandwidth.
-pub(super) fn pace_retries(jb: &gst::Element, rtt_ms: f64, jitter_ms: f64) {
-    let timeout = (2.0 * rtt_ms.clamp(0.0, 1000.0) + 5.0).ceil() as i32;
+/// How long a video jitter buffer waits for a retransmission before asking again
+/// (`RepairRoom::retry_ms`): GStreamer's own estimate starts at 40 ms, two or three tries'
+/// worth of a LAN's buffer. A lost request or a lost copy is then asked for again in time.
+/// A gap is asked for as soon as it is seen (`rtx-delay` applies only to a packet merely due,
+/// which the buffer does not ask for).
+pub(super) fn pace_retries(jb: &gst::Element, retry_ms: f64) {
+    let timeout = retry_ms.clamp(1.0, 1000.0).ceil() as i32;
     if jb.property::<i32>("rtx-retry-timeout") != timeout {
         jb.set_property("rtx-retry-timeout", timeout);
         jb.set_property("rtx-min-retry-timeout", timeout);
-    }
-    let wait = (4.0 * jitter_ms.clamp(0.0, 500.0)).ceil() as i32;
-    if jb.property::<i32>("rtx-delay") != wait {
-        jb.set_property("rtx-delay", wait);
     }
 }
 
