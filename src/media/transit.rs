@@ -13,21 +13,31 @@ use std::time::{Duration, Instant};
 const SLICE: Duration = Duration::from_millis(50);
 /// ...for this long (the floor)...
 const BASELINE_WINDOW: Duration = Duration::from_secs(30);
-/// ...and the current delay is the quickest over this long: jitter comes and goes, a queue
-/// stays. Reports come every 16–160 ms (`repair.rs`), so for the round trip this is several of
-/// them; over 1.5 s a queue at a 1 Mbit/s cap overflowed before it counted.
-const CURRENT_WINDOW: Duration = Duration::from_millis(500);
+/// ...and the current delay is the quickest over this long and over the last
+/// [`CURRENT_SAMPLES`] (when they span longer): jitter comes and goes, a queue stays. Reports
+/// come every 16–160 ms (`repair.rs`), so the round trip has several; over 0.5 s a 1 Mbit/s
+/// cap's queue was full, and the picture broken, before it counted (over 1.5 s it overflowed).
+const CURRENT_WINDOW: Duration = Duration::from_millis(200);
+const CURRENT_SAMPLES: usize = 3;
+/// Samples older than this are no current delay, however few came since.
+const STALE: Duration = Duration::from_secs(1);
 
 /// A delay's quickest lately and its quickest of the last 30 s (ms).
 #[derive(Debug, Default)]
 pub struct DelayFloor {
     /// Each slice's start and its quickest delay.
     slices: VecDeque<(Instant, f64)>,
+    /// The last [`CURRENT_SAMPLES`] delays and when they were measured.
+    latest: VecDeque<(Instant, f64)>,
 }
 
 impl DelayFloor {
     /// A delay of `ms` measured at `now`.
     pub fn record(&mut self, now: Instant, ms: f64) {
+        if self.latest.len() == CURRENT_SAMPLES {
+            self.latest.pop_front();
+        }
+        self.latest.push_back((now, ms));
         match self.slices.back_mut() {
             Some((begun, quickest)) if now.saturating_duration_since(*begun) < SLICE => *quickest = quickest.min(ms),
             _ => self.slices.push_back((now, ms)),
@@ -37,13 +47,19 @@ impl DelayFloor {
         }
     }
 
-    /// The quickest over the last 0.5 s and over the last 30 s; `None` when none came lately.
+    /// The quickest lately (see [`CURRENT_WINDOW`]) and over the last 30 s; `None` when none
+    /// came lately.
     pub fn current_and_floor(&self, now: Instant) -> Option<(f64, f64)> {
+        let within = |t: &Instant, window: Duration| now.saturating_duration_since(*t) <= window;
         let quickest = |window: Duration| {
-            let recent = self.slices.iter().filter(|(t, _)| now.saturating_duration_since(*t) <= window);
-            recent.map(|(_, ms)| *ms).reduce(f64::min)
+            self.slices.iter().filter(|(t, _)| within(t, window)).map(|(_, ms)| *ms).reduce(f64::min)
         };
-        Some((quickest(CURRENT_WINDOW)?, quickest(BASELINE_WINDOW)?))
+        let latest = self.latest.iter().filter(|(t, _)| within(t, STALE)).map(|(_, ms)| *ms).reduce(f64::min);
+        let current = match (quickest(CURRENT_WINDOW), latest) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((current, quickest(BASELINE_WINDOW)?))
     }
 }
 
@@ -129,7 +145,7 @@ mod tests {
         // A second at 5 ms, then a queue building to 150 ms over the next second.
         frames(&mut t, t0, 0, 60, |n| if n < 30 { 5 } else { 5 + u64::from(n - 30) * 5 });
         let queue = t.queue_ms(t0 + MS(2150)).unwrap();
-        assert!((80.0..=150.0).contains(&queue), "the quickest of the last 0.5 s: {queue}");
+        assert!((80.0..=150.0).contains(&queue), "the quickest of late: {queue}");
         for n in 60..120u32 {
             let delay = 150u64.saturating_sub(u64::from(n - 60) * 10).max(5);
             t.record(t0 + MS(u64::from(n) * 100 / 3 + delay), n * 3000);
@@ -145,6 +161,24 @@ mod tests {
         assert!(t.queue_ms(t0 + MS(2000)).unwrap() < 1.0, "across the wrap");
         t.record(t0 + MS(2010), (u32::MAX - 30_000).wrapping_add(58 * 3000));
         assert!(t.queue_ms(t0 + MS(2010)).unwrap() < 1.0, "an old packet arriving late is not a queue");
+    }
+
+    #[test]
+    fn the_current_delay_is_the_quickest_of_the_last_fifth_of_a_second_or_of_three_samples() {
+        let t0 = Instant::now();
+        let mut often = DelayFloor::default();
+        for n in 0..50u64 {
+            often.record(t0 + MS(n * 20), if n < 40 { 5.0 } else { 90.0 });
+        }
+        assert_eq!(often.current_and_floor(t0 + MS(1000)), Some((90.0, 5.0)), "0.2 s of reports every 20 ms");
+        let mut seldom = DelayFloor::default();
+        for (n, ms) in [5.0, 5.0, 90.0, 90.0].into_iter().enumerate() {
+            seldom.record(t0 + MS(n as u64 * 250), ms);
+        }
+        assert_eq!(seldom.current_and_floor(t0 + MS(750)), Some((5.0, 5.0)), "two high reports of three are jitter");
+        seldom.record(t0 + MS(1000), 90.0);
+        assert_eq!(seldom.current_and_floor(t0 + MS(1000)), Some((90.0, 5.0)), "three are a queue");
+        assert_eq!(seldom.current_and_floor(t0 + MS(2500)), None, "old reports are no current delay");
     }
 
     #[test]
