@@ -2,8 +2,8 @@
 //! (RFC 3550 loss between two reports, and the round trip). A thin link shows as a queue: the
 //! round trip (its lowest over the last 0.2 s and three reports, so that jitter alone does not
 //! count) grows well past its minimum of the last 30 s, and the rate comes down by 15 %.
-//! Loss alone lowers it only past 25 % (in proportion, like the loss half of Google Congestion Control, whose 10 %
-//! threshold assumes no repair: retransmission and FEC carry a call through random loss
+//! Loss alone lowers it only past 25 % (in proportion, like the loss half of Google
+//! Congestion Control, whose 10 % threshold assumes no repair: retransmission and FEC carry a call through random loss
 //! below that, and a lower rate would only blur the picture). Under 2 % lost and no queue,
 //! the rate climbs back by 15 % a second, and by 25 % once past what the path last carried
 //! (a link that got better: back to the configured rate within seconds). The round trip
@@ -78,8 +78,8 @@ pub struct RateController {
     reason: RateReason,
     last_lowered: Option<Instant>,
     last_climbed: Option<Instant>,
-    /// The round trips observed: the current one is their minimum lately (`transit.rs`), the baseline
-    /// over 30 s.
+    /// The round trips observed: the current one is their minimum lately (`transit.rs`), the
+    /// baseline over 30 s.
     rtts: DelayFloor,
     /// What we send now (kbit/s): video (retransmissions included) and the rest on the path.
     sent_kbps: Option<(f64, f64)>,
