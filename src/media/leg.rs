@@ -139,7 +139,7 @@ impl RtpLeg {
             ],
         )?;
         base.bin.add(&rtpbin).map_err(|e| MediaError::Internal(e.to_string()))?;
-        super::repair::install(&rtpbin, spec.negotiated, &base.meters.rtx);
+        super::repair::install(&rtpbin, spec.negotiated, &base.meters.rtx, spec.plan.jitter.max_ms);
         super::srtp::install(&rtpbin, spec.negotiated, &base.meters.srtp)?;
         let mut leg = Self {
             base,

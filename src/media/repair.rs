@@ -83,7 +83,14 @@ fn rtx_caps(stream: &NegotiatedStream, rtx_pt: u8) -> gst::Caps {
 }
 
 /// Sets rtpbin up for the repair `negotiated` allows; before any of its pads are requested.
-pub(super) fn install(rtpbin: &gst::Element, negotiated: &Negotiated, rtx: &std::sync::Arc<RtxElements>) {
+/// A packet is resent only while it is younger than `history_ms`, the longest a place's
+/// jitter buffer waits for it (ours at most: the place is taken to wait as long as we do).
+pub(super) fn install(
+    rtpbin: &gst::Element,
+    negotiated: &Negotiated,
+    rtx: &std::sync::Arc<RtxElements>,
+    history_ms: u32,
+) {
     let video = negotiated.video.clone();
     let fb = video.as_ref().map(|v| v.feedback).unwrap_or_default();
     if fb.nack || fb.pli || fb.fir {
@@ -115,7 +122,7 @@ pub(super) fn install(rtpbin: &gst::Element, negotiated: &Negotiated, rtx: &std:
                 // Both elements' maps go the same way: original payload type to RTX.
                 let map =
                     gst::Structure::builder("application/x-rtp-pt-map").field(video.to_string(), u32::from(rtx_pt));
-                let made = rtx_element(factory, session, map.build(), slot(&keep));
+                let made = rtx_element(factory, session, map.build(), slot(&keep), history_ms);
                 made.map_err(|e| tracing::warn!(factory, error = %e, "no retransmission element")).ok()
             });
             Some(element.to_value())
@@ -129,12 +136,15 @@ fn rtx_element(
     session: u32,
     map: gst::Structure,
     keep: &Mutex<Option<glib::WeakRef<gst::Element>>>,
+    history_ms: u32,
 ) -> Result<gst::Element, MediaError> {
     let rtx = make(factory, &[])?;
     rtx.set_property("payload-type-map", &map);
     if factory == "rtprtxsend" {
-        // A second of history: longer than any round trip a repair could still be in time for.
-        rtx.set_property("max-size-time", 1000u32);
+        // No older packets: a copy the place can no longer wait for would only fill the path
+        // (at a thin link's full queue the round trip is 400 ms, and every resent packet went
+        // into that queue while the rate came down).
+        rtx.set_property("max-size-time", history_ms.max(MIN_HISTORY_MS));
         rtx.set_property("max-size-packets", 0u32);
     }
     let bin = gst::Bin::new();
@@ -146,6 +156,10 @@ fn rtx_element(
     }
     Ok(bin.upcast())
 }
+
+/// The shortest history kept for resending (ms): a place whose buffer is set lower may wait
+/// longer than it says (a browser's grows by itself).
+const MIN_HISTORY_MS: u32 = 100;
 
 /// How often a video session with feedback sends regular RTCP. AVPF allows one early packet
 /// between two regular ones: with the default 5 s a second loss would wait seconds for its
