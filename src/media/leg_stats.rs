@@ -11,6 +11,7 @@ use gstreamer as gst;
 use super::jitter::{JitterBounds, Lateness, RepairRoom, next_latency_ms, with_repair};
 use super::latency::LatencyMeter;
 use super::leg::{AUDIO, RtpLeg, VIDEO};
+use super::leg_rate::TimedReport;
 use super::repair::RtxElements;
 use super::rtcp_blocks::ReportBlock;
 use super::session_figures::{SessionFigures, read as read_session};
@@ -42,6 +43,8 @@ pub(super) struct LegMeters {
     pub(super) video_transit: Mutex<super::transit::Transit>,
     /// The place's last report on our video, and when it arrived.
     pub(super) video_report: Mutex<Option<(ReportBlock, Instant)>>,
+    /// The place's reports on our video since the last tick, with their round trips.
+    video_reports: Mutex<Vec<TimedReport>>,
     /// The round trip of our video's reports, smoothed, and when the last report it took came.
     video_round_trip: Mutex<(super::round_trip::RoundTrip, Option<Instant>)>,
     /// The size of the place's picture as the decoder gives it out.
@@ -53,6 +56,9 @@ pub(super) struct LegMeters {
     /// Each socket's gate, and the strangers' packets it dropped.
     pub(super) gates: super::gate_probes::LegGates,
 }
+
+/// The most reports kept between two ticks (every 10 ms on a lossy path: 25 a tick).
+const REPORTS_PER_TICK: usize = 64;
 
 /// How long a path counts as lossy after its last lost packet, and a jitter buffer as too
 /// short after its last late packet.
@@ -120,9 +126,19 @@ impl Default for LastArrival {
 impl LegMeters {
     /// Keeps the place's report on our video (SSRC `ssrc`) from an RTCP packet, if it has one.
     pub(super) fn rtcp_received(&self, packet: &[u8], ssrc: u32) {
-        let ours = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc);
-        if let (Some(block), Ok(mut report)) = (ours, self.video_report.lock()) {
-            *report = Some((block, Instant::now()));
+        let Some(block) = super::rtcp_blocks::report_blocks(packet).into_iter().rfind(|b| b.ssrc == ssrc) else {
+            return;
+        };
+        let now = Instant::now();
+        let rtt_ms =
+            super::rtcp_blocks::ntp_middle(std::time::SystemTime::now()).and_then(|at| block.round_trip_ms(at));
+        if let Ok(mut report) = self.video_report.lock() {
+            *report = Some((block, now));
+        }
+        if let Ok(mut reports) = self.video_reports.lock()
+            && reports.len() < REPORTS_PER_TICK
+        {
+            reports.push(TimedReport { block, at: now, rtt_ms });
         }
     }
 
@@ -202,8 +218,9 @@ impl RtpLeg {
         let (video_pps, video_kbps, _) = self.base.meters.video_tx.read();
         let packet_bits = (video_pps > 0.0).then(|| video_kbps * 1000.0 / video_pps);
         let incoming = self.base.meters.video_transit.lock().ok().and_then(|t| t.queue_ms(Instant::now()));
-        self.rate.on_report(
-            report,
+        let reports = self.base.meters.video_reports.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+        self.rate.on_reports(
+            &reports,
             video.rtt_ms,
             (video_kbps, self.base.meters.audio_tx.read().1),
             packet_bits,

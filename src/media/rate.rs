@@ -69,6 +69,9 @@ const CLIMB_EVERY: Duration = Duration::from_secs(1);
 const MAX_CLIMB_SPAN: Duration = Duration::from_millis(1500);
 /// A lowering needs a report that reflects it: no two within this time.
 const LOWER_EVERY: Duration = Duration::from_millis(500);
+/// A queue this share of the last lowering's, within [`DRAIN_WAIT`] of it, is draining.
+const DRAINING: f64 = 0.9;
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct RateController {
@@ -89,6 +92,9 @@ pub struct RateController {
     carried: Option<f64>,
     /// The queue on the place's way to us (ms): the round trip counts it, our rate does not.
     incoming_queue_ms: f64,
+    /// The queue (ms) and the round trip (ms) when the rate was last lowered.
+    lowered_for_queue_ms: f64,
+    lowered_at_rtt_ms: f64,
     /// The path's jitter (ms, RFC 3550, as we measure the place's packets): a round trip this
     /// jittery crosses [`QUEUE_MS`] by chance, so the threshold grows by [`JITTER_MARGIN`] of it.
     jitter_ms: f64,
@@ -110,6 +116,8 @@ impl RateController {
             delivered_kbps: None,
             carried: None,
             incoming_queue_ms: 0.0,
+            lowered_for_queue_ms: 0.0,
+            lowered_at_rtt_ms: 0.0,
             jitter_ms: 0.0,
         }
     }
@@ -144,11 +152,56 @@ impl RateController {
     }
 
     /// A round trip (ms) from a report that [`Self::on_report`] is not given (its loss spans
-    /// too few packets): the queue is judged on every report, the loss on enough of them.
-    pub fn observe_rtt(&mut self, now: Instant, rtt_ms: f64) {
+    /// too few packets): the queue is judged on every report, the loss on enough of them (at
+    /// 2 Mbit/s a hundred packets take half a second, and a thin link's queue is full in a
+    /// quarter). Returns the new target (kbit/s).
+    pub fn observe_rtt(&mut self, now: Instant, latest_ms: f64) -> u32 {
+        self.record_rtt(now, latest_ms);
+        let baseline = self.baseline(now);
+        if let Some(queue) = self.queue(baseline) {
+            self.lower_for_queue(now, queue, queue_now(baseline, Some(latest_ms - self.incoming_queue_ms)));
+        }
+        self.target
+    }
+
+    /// A queue (round trip and baseline, ms) of `queue_ms` lowers the rate, unless the last
+    /// lowering's queue is still draining: the round trip says so only a round trip after the
+    /// rate came down, and lowering again for the same queue took a 1 Mbit/s cap's rate to a
+    /// third of it, and its climb back past ten seconds.
+    fn lower_for_queue(&mut self, now: Instant, (rtt_ms, baseline_ms): (f64, f64), queue_ms: f64) {
+        let draining = self.last_lowered.is_some_and(|t| now.saturating_duration_since(t) < DRAIN_WAIT)
+            && queue_ms < DRAINING * self.lowered_for_queue_ms;
+        if self.may_lower(now) && !draining {
+            self.lower(now, DELAY_BACKOFF, RateReason::Delay { rtt_ms, baseline_ms });
+            self.under(self.delivered_kbps, queue_ms);
+        }
+    }
+
+    fn record_rtt(&mut self, now: Instant, rtt_ms: f64) {
         if rtt_ms.is_finite() && rtt_ms >= 0.0 {
             self.rtts.record(now, rtt_ms);
         }
+    }
+
+    /// The current round trip of our way out (the queue on the way in taken off) and its
+    /// baseline (ms).
+    fn baseline(&self, now: Instant) -> Option<(f64, f64)> {
+        let incoming = self.incoming_queue_ms;
+        self.rtts.current_and_floor(now).map(|(current, base)| ((current - incoming).max(base), base))
+    }
+
+    /// The round trip and its baseline when they show a queue.
+    fn queue(&self, baseline: Option<(f64, f64)>) -> Option<(f64, f64)> {
+        baseline.filter(|(rtt, base)| *rtt > base + self.queue_ms())
+    }
+
+    /// No lowering before the last can show in a report: [`LOWER_EVERY`], or two round trips
+    /// of the last lowering's on a long one (the lower rate reaches the place's queue a trip
+    /// later and its report comes back one more; the encoder takes a few frames too).
+    fn may_lower(&self, now: Instant) -> bool {
+        let trips = Duration::from_secs_f64(2.0 * self.lowered_at_rtt_ms.clamp(0.0, 1000.0) / 1000.0);
+        let wait = LOWER_EVERY.max(trips);
+        self.last_lowered.is_none_or(|t| now.saturating_duration_since(t) >= wait)
     }
 
     /// A new receiver report: the share of our packets lost since the last one (0–1) and the
@@ -157,13 +210,12 @@ impl RateController {
         let loss = if loss.is_finite() { loss.clamp(0.0, 1.0) } else { 0.0 };
         let rtt_ms = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0);
         // Our way out only: the queue on the way in is taken off the round trip.
-        let incoming = self.incoming_queue_ms;
         if let Some(rtt) = rtt_ms {
-            self.observe_rtt(now, rtt);
+            self.record_rtt(now, rtt);
         }
-        let baseline = self.rtts.current_and_floor(now).map(|(current, base)| ((current - incoming).max(base), base));
-        let latest = rtt_ms.map(|rtt| rtt - incoming);
-        let may_lower = self.last_lowered.is_none_or(|t| now.saturating_duration_since(t) >= LOWER_EVERY);
+        let baseline = self.baseline(now);
+        let latest = rtt_ms.map(|rtt| rtt - self.incoming_queue_ms);
+        let may_lower = self.may_lower(now);
         if loss > HIGH_LOSS {
             if may_lower {
                 self.lower(now, 1.0 - 0.5 * loss, RateReason::Loss { percent: loss * 100.0 });
@@ -173,13 +225,10 @@ impl RateController {
                     let (video, other) = self.sent_kbps.filter(|(v, o)| v.is_finite() && o.is_finite() && *v > 0.0)?;
                     Some(((video + other) * (1.0 - loss) - other).max(0.0))
                 });
-                self.under(got_through, baseline);
+                self.under(got_through, queue_now(baseline, latest));
             }
-        } else if let Some((rtt_ms, baseline_ms)) = baseline.filter(|(rtt, base)| *rtt > base + self.queue_ms()) {
-            if may_lower {
-                self.lower(now, DELAY_BACKOFF, RateReason::Delay { rtt_ms, baseline_ms });
-                self.under(self.delivered_kbps, baseline);
-            }
+        } else if let Some(queue) = self.queue(baseline) {
+            self.lower_for_queue(now, queue, queue_now(baseline, latest));
         } else if loss < LOW_LOSS && self.target < self.ceiling && !self.queue_growing(baseline, latest) {
             let since = self.last_climbed.or(self.last_lowered);
             let waited = since.map_or(CLIMB_EVERY, |t| now.saturating_duration_since(t));
@@ -219,23 +268,32 @@ impl RateController {
     }
 
     /// After a lowering: no more than just under what got through, which the path is known to
-    /// carry, and far enough under it that the queue the round trip shows drains within about
-    /// a second (a 350 ms queue at 90 % of the link took seven).
-    fn under(&mut self, got_through: Option<f64>, round_trip: Option<(f64, f64)>) {
+    /// carry, and far enough under it that a queue of `queue_ms` drains within about a second
+    /// (a 350 ms queue at 90 % of the link took seven).
+    fn under(&mut self, got_through: Option<f64>, queue_ms: f64) {
+        self.lowered_for_queue_ms = queue_ms;
         if let Some(delivered) = got_through {
             self.carried = Some(delivered);
-            let queue_s = round_trip.map_or(0.0, |(rtt, base)| (rtt - base).max(0.0) / 1000.0);
+            let queue_s = queue_ms.max(0.0) / 1000.0;
             let under = (delivered * (1.0 - queue_s).clamp(0.5, UNDER_DELIVERED)) as u32;
             self.target = self.target.min(under).clamp(self.floor, self.ceiling);
         }
     }
 
     fn lower(&mut self, now: Instant, factor: f64, reason: RateReason) {
+        self.lowered_at_rtt_ms = self.rtts.latest_ms().unwrap_or(0.0);
         self.target = ((f64::from(self.target) * factor) as u32).clamp(self.floor, self.ceiling);
         self.reason = reason;
         self.last_lowered = Some(now);
         self.last_climbed = None;
     }
+}
+
+/// The queue to drain after a lowering (ms): the latest round trip's if longer than the
+/// current one (a queue is judged on a few reports, but once it counts, the latest says how
+/// full it is; jitter's spikes of tens of ms change nothing, see [`UNDER_DELIVERED`]).
+fn queue_now(baseline: Option<(f64, f64)>, latest: Option<f64>) -> f64 {
+    baseline.map_or(0.0, |(current, base)| current.max(latest.unwrap_or(current)) - base)
 }
 
 #[cfg(test)]

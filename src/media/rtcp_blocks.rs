@@ -1,7 +1,9 @@
 //! The report blocks of RTCP sender and receiver reports (RFC 3550 §6.4), read from the raw
 //! compound packets a leg receives: what the place says of each of our streams. rtpsession's
 //! statistics keep only the last block a source sent, whichever of our streams (media or
-//! retransmission) it was about; rate adaptation needs the media stream's.
+//! retransmission) it was about; rate adaptation needs the media stream's, and the round trip
+//! of each report as it arrives (rtpsession's is read four times a second, and a thin link's
+//! queue fills in a quarter of one).
 
 /// One report block: what a receiver says of one of our streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,36 @@ pub struct ReportBlock {
     pub cumulative_lost: i32,
     /// The highest sequence number received, extended with the wrap count.
     pub highest_seq: u32,
+    /// The middle 32 bits of the NTP time of our last sender report the place had (0: none),
+    /// and how long it held it before this report (1/65536 s).
+    pub last_sr: u32,
+    pub delay_since_sr: u32,
+}
+
+/// NTP's era starts 70 years before Unix's.
+const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
+
+/// The middle 32 bits of the NTP time of `now` (1/65536 s), as rtpsession stamps our sender
+/// reports (its default `ntp-time-source`, the real-time clock).
+pub fn ntp_middle(now: std::time::SystemTime) -> Option<u32> {
+    let since = now.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let seconds = since.as_secs() + NTP_UNIX_OFFSET_S;
+    let fraction = (u64::from(since.subsec_nanos()) << 16) / 1_000_000_000;
+    Some((((seconds & 0xffff) << 16) | fraction) as u32)
+}
+
+impl ReportBlock {
+    /// The round trip (ms) this report shows, arriving at NTP time `arrived` (middle 32 bits,
+    /// see [`ntp_middle`]): RFC 3550 §6.4.1. `None` before the place had a sender report of
+    /// ours, or when the figure is impossible (a clock step).
+    pub fn round_trip_ms(&self, arrived: u32) -> Option<f64> {
+        if self.last_sr == 0 {
+            return None;
+        }
+        let units = arrived.wrapping_sub(self.last_sr).wrapping_sub(self.delay_since_sr);
+        // More than a minute is a clock step or a wrapped negative, no round trip.
+        (units < 60 << 16).then(|| f64::from(units) * 1000.0 / 65536.0)
+    }
 }
 
 const SR: u8 = 200;
@@ -46,6 +78,8 @@ pub fn report_blocks(packet: &[u8]) -> Vec<ReportBlock> {
                     fraction_lost: b[4],
                     cumulative_lost: lost,
                     highest_seq: word(8),
+                    last_sr: word(16),
+                    delay_since_sr: word(20),
                 });
             }
         }
@@ -63,7 +97,9 @@ mod tests {
         b.push(fraction);
         b.extend_from_slice(&lost.to_be_bytes()[1..]);
         b.extend_from_slice(&highest.to_be_bytes());
-        b.extend_from_slice(&[0; 12]);
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&0x0001_8000u32.to_be_bytes());
+        b.extend_from_slice(&0x0000_4000u32.to_be_bytes());
         b
     }
 
@@ -85,10 +121,41 @@ mod tests {
         assert_eq!(blocks.len(), 3, "{blocks:?}");
         assert_eq!(
             blocks[0],
-            ReportBlock { ssrc: 0xAABB_CCDD, fraction_lost: 25, cumulative_lost: 12, highest_seq: 70_000 }
+            ReportBlock {
+                ssrc: 0xAABB_CCDD,
+                fraction_lost: 25,
+                cumulative_lost: 12,
+                highest_seq: 70_000,
+                last_sr: 0x0001_8000,
+                delay_since_sr: 0x4000,
+            }
         );
         assert_eq!(blocks[1].cumulative_lost, -3, "negative loss (duplicates) keeps its sign");
         assert_eq!((blocks[2].ssrc, blocks[2].cumulative_lost), (0x1234, 0x7f_ffff));
+    }
+
+    #[test]
+    fn a_report_gives_the_round_trip_since_our_sender_report_less_the_place_s_hold() {
+        let block = |last_sr, delay_since_sr| ReportBlock {
+            ssrc: 1,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            highest_seq: 0,
+            last_sr,
+            delay_since_sr,
+        };
+        // Sent at 1.5 s, held 0.25 s, back at 1.8125 s: 62.5 ms on the way.
+        assert_eq!(block(0x0001_8000, 0x4000).round_trip_ms(0x0001_D000), Some(62.5));
+        assert_eq!(block(0, 0).round_trip_ms(0x0001_D000), None, "no sender report of ours yet");
+        assert_eq!(block(0x0001_8000, 0x4000).round_trip_ms(0x0001_0000), None, "arrived before it was sent");
+        assert_eq!(block(0xffff_f000, 0).round_trip_ms(0x0000_1000), Some(125.0), "across the wrap");
+    }
+
+    #[test]
+    fn the_ntp_middle_bits_count_seconds_and_sixty_five_thousandths_since_1900() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_500);
+        let expected = ((((NTP_UNIX_OFFSET_S + 1) & 0xffff) << 16) | 0x8000) as u32;
+        assert_eq!(ntp_middle(at), Some(expected));
     }
 
     #[test]

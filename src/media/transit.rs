@@ -47,6 +47,11 @@ impl DelayFloor {
         }
     }
 
+    /// The latest delay (ms).
+    pub fn latest_ms(&self) -> Option<f64> {
+        self.latest.back().map(|(_, ms)| *ms)
+    }
+
     /// The quickest lately (see [`CURRENT_WINDOW`]) and over the last 30 s; `None` when none
     /// came lately.
     pub fn current_and_floor(&self, now: Instant) -> Option<(f64, f64)> {
