@@ -12,8 +12,10 @@
 //! is what a thin link carries: a queue or heavy loss lowers the rate to just under it at
 //! once, as Google Congestion Control does, and the climb slows to 8 % a second near it, so
 //! that it probes the link instead of flooding its queue (a 15 % step over a 1 Mbit/s cap
-//! filled the queue within a second, and the picture froze for three). Between the configured
-//! floor and the configured rate. Pure: instants are passed in.
+//! filled the queue within a second, and the picture froze for three). The queue is judged on
+//! every report (loss only on enough packets), and a queue that drains after a lowering does
+//! not lower the rate again. Between the configured floor and the configured rate. Pure:
+//! instants are passed in.
 
 use std::time::{Duration, Instant};
 

@@ -196,29 +196,36 @@ fn the_climb_is_a_share_a_second_however_far_apart_the_reports_are() {
     );
 }
 
-#[test]
-fn a_queue_counts_on_reports_of_too_few_packets_to_judge_loss() {
+/// Feeds `n` round trips of `rtt` ms from reports of a few packets, 100 ms apart, after `from`.
+fn few_packet_reports(c: &mut RateController, from: Instant, n: u32, rtt: f64) -> Instant {
+    let mut t = from;
+    for _ in 0..n {
+        t += MS(100);
+        c.observe_rtt(t, rtt);
+    }
+    t
+}
+
+/// A settled controller whose place received 900 kbit/s of video lately.
+fn delivering_900() -> (RateController, Instant) {
     let (mut c, t) = settled();
     c.set_delivered_kbps(Some(900.0));
-    // Reports every 100 ms, each on a handful of packets: loss cannot be judged on them.
-    let mut at = t;
-    for _ in 0..3 {
-        at += MS(100);
-        c.observe_rtt(at, 250.0);
-    }
+    (c, t)
+}
+
+#[test]
+fn a_queue_counts_on_reports_of_too_few_packets_to_judge_loss() {
+    let (mut c, t) = delivering_900();
+    // Loss cannot be judged on a handful of packets; the queue can.
+    few_packet_reports(&mut c, t, 3, 250.0);
     assert!(matches!(c.reason(), RateReason::Delay { .. }), "{:?}", c.reason());
     assert_eq!(c.target_kbps(), 675, "three reports 0.3 s apart, and just under what got through");
 }
 
 #[test]
 fn a_draining_queue_does_not_lower_the_rate_again() {
-    let (mut c, t) = settled();
-    c.set_delivered_kbps(Some(900.0));
-    let mut at = t;
-    for _ in 0..3 {
-        at += MS(100);
-        c.observe_rtt(at, 400.0);
-    }
+    let (mut c, t) = delivering_900();
+    let mut at = few_packet_reports(&mut c, t, 3, 400.0);
     let lowered = c.target_kbps();
     assert!(lowered < 900, "{lowered}");
     // The queue shrinks once the lower rate reaches it: still a queue, but no new lowering.
@@ -228,17 +235,9 @@ fn a_draining_queue_does_not_lower_the_rate_again() {
     }
     assert_eq!(c.target_kbps(), lowered, "{:?}", c.reason());
     // A queue that stays (the link got thinner still) lowers it, once the last lowering could show.
-    let (mut thinner, t) = settled();
-    thinner.set_delivered_kbps(Some(900.0));
-    let mut at = t;
-    for _ in 0..10 {
-        at += MS(100);
-        thinner.observe_rtt(at, 400.0);
-    }
+    let (mut thinner, t) = delivering_900();
+    let at = few_packet_reports(&mut thinner, t, 10, 400.0);
     assert_eq!(thinner.target_kbps(), lowered, "not within two round trips of the last lowering");
-    for _ in 0..2 {
-        at += MS(100);
-        thinner.observe_rtt(at, 400.0);
-    }
+    few_packet_reports(&mut thinner, at, 2, 400.0);
     assert!(thinner.target_kbps() < lowered, "{}", thinner.target_kbps());
 }
