@@ -34,8 +34,6 @@ struct State {
     controller: RateController,
     /// The last report used: packets lost in all, highest sequence number, and when.
     last: Option<(i64, u32, Instant)>,
-    /// When the last report seen arrived.
-    last_seen: Option<Instant>,
     /// The report that began the current span of [`SPAN`] packets (lost, highest).
     long: Option<(i64, u32)>,
     /// The report the delivered rate is measured from (lost, highest, when).
@@ -72,7 +70,6 @@ impl LegRate {
         Self(Mutex::new(State {
             controller: RateController::new(floor_kbps, ceiling_kbps),
             last: None,
-            last_seen: None,
             long: None,
             delivered_from: None,
         }))
@@ -115,10 +112,6 @@ impl State {
     /// One report (timed by its arrival: the delivered rate is measured between two).
     fn on_report(&mut self, block: ReportBlock, now: Instant, rtt_ms: Option<f64>, video_packet_bits: Option<f64>) {
         let report = (i64::from(block.cumulative_lost), block.highest_seq);
-        // The same report twice (a compound packet read twice) says nothing new.
-        if self.last_seen.replace(now) == Some(now) {
-            return;
-        }
         // Over a span (see `spans`): a report every 10 ms covers a handful, and packets still
         // on their way (reordered by jitter) would count as lost.
         let spanned = spans(self.last, report.1, now);

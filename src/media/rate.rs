@@ -3,12 +3,13 @@
 //! round trip (its lowest over the last 0.2 s and three reports, so that jitter alone does not
 //! count) grows well past its minimum of the last 30 s, and the rate comes down by 15 %.
 //! Loss alone lowers it only past 25 % (in proportion, like the loss half of Google
-//! Congestion Control, whose 10 % threshold assumes no repair: retransmission and FEC carry a call through random loss
-//! below that, and a lower rate would only blur the picture). Under 2 % lost and no queue,
-//! the rate climbs back by 15 % a second, and by 25 % once past what the path last carried
-//! (a link that got better: back to the configured rate within seconds). The round trip
-//! counts the queue on the place's way to us too, which our rate cannot drain: it is taken
-//! off (`transit.rs`). What the place received since its last report (the delivered rate)
+//! Congestion Control, whose 10 % threshold assumes no repair: retransmission and FEC carry a
+//! call through random loss below that, and a lower rate would only blur the picture). Under
+//! 2 % lost and no queue, the rate climbs back by 15 % a second, and by 25 % once past what
+//! the path last carried (a link that got better: back to the configured rate within
+//! seconds). The round trip counts the queue on the place's way to us too, which our rate
+//! cannot drain: it is taken off (`transit.rs`). What the place received since its last
+//! report (the delivered rate)
 //! is what a thin link carries: a queue or heavy loss lowers the rate to just under it at
 //! once, as Google Congestion Control does, and the climb slows to 8 % a second near it, so
 //! that it probes the link instead of flooding its queue (a 15 % step over a 1 Mbit/s cap
