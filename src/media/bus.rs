@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::MediaEvent;
 use super::measure::on_barcode;
 use super::room::RoomMedia;
+use super::sound_first::on_stream_status;
 use super::source::is_in_video_source;
 use crate::meeting::LegId;
 
@@ -59,6 +60,7 @@ pub(super) fn watch_bus(room: &RoomMedia, events: UnboundedSender<MediaEvent>) {
                 let leg = msg.src().and_then(leg_of).map(|l| l.to_string()).unwrap_or_default();
                 tracing::warn!(leg, "media warning: {}", redact_keys(&w.error().to_string()));
             }
+            gst::MessageView::StreamStatus(status) => on_stream_status(status),
             gst::MessageView::Latency(_) => {
                 let _ = events.send(MediaEvent::LatencyChanged);
             }

@@ -18,6 +18,7 @@ use super::mix_or_pass::MixOrPass;
 use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
 use super::sockets::CallSockets;
+use super::sound_first::sound_name;
 use super::stats::MediaStats;
 use super::{MediaError, probe_buffers};
 use crate::meeting::LegId;
@@ -213,6 +214,10 @@ impl RtpLeg {
                 .map_err(|e| MediaError::Internal(e.to_string()))
         };
         let (rtp_in, rtcp_in) = (udpsrc(rtp)?, udpsrc(rtcp)?);
+        if session == AUDIO {
+            rtp_in.set_property("name", sound_name("rtp-in"));
+            rtcp_in.set_property("name", sound_name("rtcp-in"));
+        }
         rtp_in.set_property("caps", &rtp_caps);
         if stream.srtp.is_some() {
             rtcp_in.set_property("caps", gst::Caps::new_empty_simple("application/x-srtcp"));

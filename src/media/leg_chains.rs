@@ -16,6 +16,7 @@ use super::measure::{RenderClock, probe_reference_latency, probe_reference_laten
 use super::mix_or_pass::MixOrPass;
 use super::opus_repair::OpusRepair;
 use super::plan::MediaPlan;
+use super::sound_first::sound_name;
 use super::stats::{PictureSize, rms_dbfs_s16le};
 use super::{MediaError, probe_buffers};
 use crate::meeting::LegId;
@@ -108,6 +109,7 @@ pub(super) fn audio_send(
         "audiomixer",
         &[("start-time-selection", "first"), ("output-buffer-duration", "10000000"), ("ignore-inactive-pads", "true")],
     )?;
+    mix.set_property("name", sound_name("mix-minus"));
     let pay = make("rtpopuspay", &[("pt", &pt.to_string())])?;
     pay.set_property("name", format!("{id}-audio-pay"));
     let encoder = OpusRepair::encoder()?;
@@ -126,6 +128,7 @@ pub(super) fn audio_send(
     let others = (0..slots).filter(|s| *s != slot).map(|other| Some(format!("mix_slot_{other}")));
     for input in std::iter::once(None).chain(others) {
         let queue = audio_queue()?;
+        queue.set_property("name", sound_name(&format!("mix-in-{}", input.as_deref().unwrap_or("mic"))));
         bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
         let sink = pad(&queue, "sink")?;

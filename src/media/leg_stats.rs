@@ -192,6 +192,9 @@ impl RtpLeg {
         self.rtpbin.connect("new-jitterbuffer", false, move |args| {
             if let (Ok(jb), Ok(session)) = (args[1].get::<gst::Element>(), args[2].get::<u32>()) {
                 super::repair::configure_jitter_buffer(&jb, session, &negotiated);
+                if session == AUDIO {
+                    super::sound_first::mark_sound_jitter_buffer(&jb);
+                }
                 if let Ok(mut list) = meters.jitter_buffers.lock() {
                     list.push(WatchedBuffer {
                         session,

@@ -65,6 +65,7 @@ mod self_view;
 pub mod send_size;
 mod session_figures;
 mod sockets;
+mod sound_first;
 mod source;
 mod source_gate;
 mod srtp;

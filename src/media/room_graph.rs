@@ -20,6 +20,7 @@ use super::plan::MediaPlan;
 use super::room_meters::RoomMeters;
 use super::self_view;
 use super::send_size::SendSize;
+use super::sound_first::sound_name;
 use super::source::{SourceState, VIDEO_SOURCE};
 use super::stats::rms_dbfs_s16le;
 use super::{MediaError, probe_buffers};
@@ -156,11 +157,9 @@ pub(super) fn build(
     let mic_out = tee()?;
     // The echo canceller takes what the speaker plays from its probe, in this same pipeline.
     let echo = echo_canceller(plan.echo_cancel)?;
-    let mut mic_chain = vec![
-        fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?,
-        make("audioconvert", &[])?,
-        make("audioresample", &[])?,
-    ];
+    let mic_source = fragment(&plan.audio_source.fragment, gst::PadDirection::Src)?;
+    mic_source.set_property("name", sound_name("microphone"));
+    let mut mic_chain = vec![mic_source, make("audioconvert", &[])?, make("audioresample", &[])?];
     if let Some((dsp, _)) = &echo {
         // A microphone is one channel: the canceller works on one, half the work of two.
         mic_chain.extend([capsfilter(MONO_AUDIO)?, dsp.clone(), make("audioconvert", &[])?]);
@@ -180,18 +179,17 @@ pub(super) fn build(
         "audiomixer",
         &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
     )?;
+    speaker.set_property("name", sound_name("speaker-mixer"));
+    let speaker_sink = fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?;
+    speaker_sink.set_property("name", sound_name("speaker"));
     let mut speaker_chain = vec![speaker.clone(), capsfilter(ROOM_AUDIO)?];
     speaker_chain.extend(echo.map(|(_, probe)| probe));
-    speaker_chain.extend([
-        make("audioconvert", &[])?,
-        make("audioresample", &[])?,
-        fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?,
-    ]);
+    speaker_chain.extend([make("audioconvert", &[])?, make("audioresample", &[])?, speaker_sink]);
     let speaker_chain: Vec<&gst::Element> = speaker_chain.iter().collect();
     add_and_link(pipeline, &speaker_chain)?;
 
     let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
-    for _ in 0..slots {
+    for slot in 0..slots {
         let (video, to_screen) = (tee()?, leaky_queue(2)?);
         pipeline.add_many([&video, &to_screen]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&video, "src_%u")?, &pad(&to_screen, "sink")?)?;
@@ -206,6 +204,7 @@ pub(super) fn build(
         super::gallery::stamped_on_arrival(&pad(&to_screen, "sink")?);
         let audio = tee()?;
         let to_speaker = audio_queue()?;
+        to_speaker.set_property("name", sound_name(&format!("to-speaker-{slot}")));
         pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&audio, "src_%u")?, &pad(&to_speaker, "sink")?)?;
         link_pads(&pad(&to_speaker, "src")?, &request(&speaker, "sink_%u")?)?;
