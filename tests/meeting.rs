@@ -35,13 +35,19 @@ fn one_meeting_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// Starts `n` rooms: the first hosts and dials the others, which answer by themselves;
 /// `host_extra` goes into the host's `[call]`.
 fn meeting(n: usize, host_extra: &str) -> Vec<Place> {
+    meeting_with(n, host_extra, "")
+}
+
+/// [`meeting`], with `host_audio` in the host's `[audio]`.
+fn meeting_with(n: usize, host_extra: &str, host_audio: &str) -> Vec<Place> {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let dir = tempfile::tempdir().unwrap().keep();
     (0..n)
         .map(|i| {
             let heard = dir.join(format!("{}.raw", NAMES[i]));
-            let devices = Devices::tone_room(TONES[i], COLOURS[i], &heard);
+            let mut devices = Devices::tone_room(TONES[i], COLOURS[i], &heard);
             let daemon = if i == 0 {
+                devices.audio_extra = host_audio.into();
                 let peers: Vec<(&str, u16)> = (1..n).map(|j| (NAMES[j], ports[j])).collect();
                 Daemon::start_with(NAMES[0], ports[0], &peers, host_extra, &devices)
             } else {
@@ -208,4 +214,26 @@ fn a_place_that_joins_and_leaves_again_and_again_never_disturbs_the_others() {
     assert!(after.0 <= before.0 + 4, "threads grew from {} to {}", before.0, after.0);
     assert!(after.1 <= before.1 + 4, "file descriptors grew from {} to {}", before.1, after.1);
     assert_eq!(stay.status().unwrap().meeting.state, RoomState::InCall, "bergen never left");
+}
+
+#[test]
+fn a_room_without_an_echo_canceller_plays_one_place_straight_and_mixes_them_from_two_on() {
+    let _one = one_meeting_at_a_time();
+    // Without a canceller the host's speaker takes one place's sound straight through, and
+    // its mixer starts only when a second place comes (mix_or_pass.rs).
+    let places = meeting_with(3, "auto_answer = true", "echo_cancel = false");
+    let (host, bergen, tromso) = (&places[0].daemon, &places[1].daemon, &places[2].daemon);
+    bergen.press();
+    host.wait_for(SECS(20), "bergen decoding", |s| every_leg_decodes(s, 1));
+    std::thread::sleep(SECS(3));
+    assert_hears_the_others_only(&places, &[0, 1]);
+    tromso.press();
+    host.wait_for(SECS(20), "both decoding", |s| every_leg_decodes(s, 2));
+    std::thread::sleep(SECS(4));
+    assert_hears_the_others_only(&places, &[0, 1, 2]);
+    tromso.press();
+    tromso.wait_state(RoomState::Idle, SECS(5));
+    host.wait_for(SECS(10), "bergen alone", |s| every_leg_decodes(s, 1) && s.meeting.places == 2);
+    std::thread::sleep(SECS(3));
+    assert_hears_the_others_only(&places, &[0, 1]);
 }

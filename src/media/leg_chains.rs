@@ -115,14 +115,14 @@ pub(super) fn audio_send(
     let encoder = OpusRepair::encoder()?;
     let send = [&capsfilter(ROOM_AUDIO)?, &make("audioconvert", &[])?, &encoder, &pay];
     bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
-    let pass = MixOrPass::build(bin, &mix)?;
+    let pass = MixOrPass::build(bin, &mix, 1)?;
     add_and_link(bin, &send)?;
     link_pads(&pad(&pass.selector, "src")?, &pad(send[0], "sink")?)?;
     // The microphone: straight on while this is the only place, and into the mixer.
     let mic = tee()?;
     bin.add(&mic).map_err(|e| MediaError::Internal(e.to_string()))?;
     ghost(bin, &pad(&mic, "sink")?, "mix_mic")?;
-    link_pads(&request(&mic, "src_%u")?, &pass.direct)?;
+    link_pads(&request(&mic, "src_%u")?, &pass.direct[0])?;
     // Each input of the mixer through its own queue: one tee feeds several mixers, none may
     // block it.
     let others = (0..slots).filter(|s| *s != slot).map(|other| Some(format!("mix_slot_{other}")));
@@ -132,6 +132,7 @@ pub(super) fn audio_send(
         bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
         let sink = pad(&queue, "sink")?;
+        pass.hold_until_mixing(&sink);
         match input {
             Some(name) => drop(ghost(bin, &sink, &name)?),
             None => link_pads(&request(&mic, "src_%u")?, &sink)?,

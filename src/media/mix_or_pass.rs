@@ -1,10 +1,16 @@
 //! A mixer used only when there is something to mix. An `input-selector` in front of what
 //! follows takes either one input directly (a two-place call: the microphone straight to the
-//! encoder, as before meetings existed) or the mixer's output. The mixer is fed all the while,
-//! so that its output keeps the timeline of its inputs when a third place makes it needed.
-//! Directly, the sound waits for no mixer: a mixer drops what comes later than the latency it
-//! knows of, and on a starved CPU (the emulated VM of tests/hw_vm.rs) that was all of the
-//! microphone.
+//! encoder, the one place straight to the speaker, as before meetings existed) or the mixer's
+//! output. Directly, the sound waits for
+//! no mixer: a mixer drops what comes later than the latency it knows of, and on a starved CPU
+//! (the emulated VM of tests/hw_vm.rs) that was all of the microphone.
+//!
+//! Until it is first needed the mixer is fed nothing (its inputs drop their buffers), so it
+//! never starts: a live mixer that has started mixes every few milliseconds, silence or not,
+//! and in a two-place call that was all it did. Once needed it is fed all the while, so that
+//! its output keeps the timeline of its inputs whenever a third place makes it needed again.
+
+use std::sync::Mutex;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -13,30 +19,62 @@ use super::MediaError;
 use super::elements::{link_pads, make, pad, request};
 
 pub(super) struct MixOrPass {
+    /// The mixer's inputs and the probes that drop their buffers, until mixing is first
+    /// needed.
+    held: Mutex<Vec<(gst::Pad, gst::PadProbeId)>>,
     /// Link this to what follows (the leg's encoder).
     pub selector: gst::Element,
     mixer: gst::Element,
     mixed: gst::Pad,
-    /// The selector's pad for the input that may pass directly; link it.
-    pub direct: gst::Pad,
+    /// The selector's pads for the inputs that may pass directly; link them.
+    pub direct: Vec<gst::Pad>,
 }
 
 impl MixOrPass {
-    /// Adds the selector to `bin` behind `mixer` (already in `bin`); it passes the direct
-    /// input until told to mix.
-    pub fn build(bin: &impl IsA<gst::Bin>, mixer: &gst::Element) -> Result<Self, MediaError> {
+    /// Adds the selector to `bin` behind `mixer` (already in `bin`), with `directs` inputs
+    /// that may pass directly; it passes the first until told otherwise.
+    pub fn build(bin: &impl IsA<gst::Bin>, mixer: &gst::Element, directs: usize) -> Result<Self, MediaError> {
         let selector = make("input-selector", &[("sync-streams", "false"), ("cache-buffers", "false")])?;
         bin.add(&selector).map_err(|e| MediaError::Internal(e.to_string()))?;
         let mixed = request(&selector, "sink_%u")?;
         link_pads(&pad(mixer, "src")?, &mixed)?;
-        let direct = request(&selector, "sink_%u")?;
-        selector.set_property("active-pad", &direct);
-        Ok(Self { selector, mixer: mixer.clone(), mixed, direct })
+        let direct = (0..directs.max(1)).map(|_| request(&selector, "sink_%u")).collect::<Result<Vec<_>, _>>()?;
+        selector.set_property("active-pad", &direct[0]);
+        Ok(Self { held: Mutex::new(vec![]), selector, mixer: mixer.clone(), mixed, direct })
     }
 
-    /// Passes the mixer's output (`true`) or the direct input.
+    /// Drops what reaches `input` (a pad in front of the mixer) until mixing is first needed.
+    pub fn hold_until_mixing(&self, input: &gst::Pad) {
+        let drop_buffers = gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
+        if let (Some(id), Ok(mut held)) =
+            (input.add_probe(drop_buffers, |_, _| gst::PadProbeReturn::Drop), self.held.lock())
+        {
+            held.push((input.clone(), id));
+        }
+    }
+
+    /// Passes the mixer's output (`true`) or the first direct input.
     pub fn set_mixing(&self, mixing: bool) {
-        let want = if mixing { &self.mixed } else { &self.direct };
+        self.pass(if mixing { None } else { Some(0) });
+    }
+
+    /// Passes direct input `direct`, or with `None` the mixer's output (from then on the
+    /// mixer is fed). A direct input that does not exist changes nothing.
+    pub fn pass(&self, direct: Option<usize>) {
+        let want = match direct {
+            Some(i) => match self.direct.get(i) {
+                Some(pad) => pad,
+                None => return,
+            },
+            None => {
+                if let Ok(mut held) = self.held.lock() {
+                    for (input, id) in held.drain(..) {
+                        input.remove_probe(id);
+                    }
+                }
+                &self.mixed
+            }
+        };
         if self.selector.property::<Option<gst::Pad>>("active-pad").as_ref() != Some(want) {
             self.selector.set_property("active-pad", want);
         }

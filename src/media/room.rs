@@ -201,6 +201,12 @@ impl RoomMedia {
         for linked in self.legs.values() {
             linked.leg.set_mixing(present.len() >= 2);
         }
+        // The speaker: one place straight through where it may be, else mixed.
+        match present.as_slice() {
+            [(slot, _)] if g.speaker_direct => g.speaker.pass(Some(*slot)),
+            [_, ..] => g.speaker.pass(None),
+            [] => {}
+        }
         if present.len() >= 2 && self.gallery.is_none() {
             match Gallery::build(&self.pipeline, g, &self.plan) {
                 Ok(gallery) => self.gallery = Some(gallery),

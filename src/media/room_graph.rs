@@ -16,6 +16,7 @@ use super::elements::{
 use super::encoder_control::EncoderControl;
 use super::leg::ROOM_AUDIO;
 use super::measure::watch_qr_reader;
+use super::mix_or_pass::MixOrPass;
 use super::plan::MediaPlan;
 use super::room_meters::RoomMeters;
 use super::self_view;
@@ -49,6 +50,10 @@ pub(super) struct RoomGraph {
     pub direct_pad: gst::Pad,
     /// Whether the self-view is pasted onto the screen now (only with one remote place).
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
+    /// What the speaker plays: one slot directly, or the mix of every slot.
+    pub speaker: MixOrPass,
+    /// Whether one place's sound may go to the speaker directly (no echo canceller).
+    pub speaker_direct: bool,
 }
 
 /// The microphone's sound while the echo canceller works on it.
@@ -173,20 +178,7 @@ pub(super) fn build(
             *l = Some(rms_dbfs_s16le(&map));
         }
     });
-    // The speaker's mixer: its output buffer adds to the whole pipeline's latency (GStreamer
-    // keeps sound and picture in sync), so it is short; slots no place used are not waited for.
-    let speaker = make(
-        "audiomixer",
-        &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
-    )?;
-    speaker.set_property("name", sound_name("speaker-mixer"));
-    let speaker_sink = fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?;
-    speaker_sink.set_property("name", sound_name("speaker"));
-    let mut speaker_chain = vec![speaker.clone(), capsfilter(ROOM_AUDIO)?];
-    speaker_chain.extend(echo.map(|(_, probe)| probe));
-    speaker_chain.extend([make("audioconvert", &[])?, make("audioresample", &[])?, speaker_sink]);
-    let speaker_chain: Vec<&gst::Element> = speaker_chain.iter().collect();
-    add_and_link(pipeline, &speaker_chain)?;
+    let speaker = speaker(pipeline, plan, slots, echo.map(|(_, probe)| probe))?;
 
     let (mut slot_video, mut slot_audio, mut screen_slots) = (vec![], vec![], vec![]);
     for slot in 0..slots {
@@ -203,11 +195,15 @@ pub(super) fn build(
         super::gallery::answers_no_latency(&screen_pad);
         super::gallery::stamped_on_arrival(&pad(&to_screen, "sink")?);
         let audio = tee()?;
-        let to_speaker = audio_queue()?;
+        let (to_speaker, heard) = (audio_queue()?, tee()?);
         to_speaker.set_property("name", sound_name(&format!("to-speaker-{slot}")));
-        pipeline.add_many([&audio, &to_speaker]).map_err(|e| MediaError::Internal(e.to_string()))?;
+        pipeline.add_many([&audio, &to_speaker, &heard]).map_err(|e| MediaError::Internal(e.to_string()))?;
         link_pads(&request(&audio, "src_%u")?, &pad(&to_speaker, "sink")?)?;
-        link_pads(&pad(&to_speaker, "src")?, &request(&speaker, "sink_%u")?)?;
+        link_pads(&pad(&to_speaker, "src")?, &pad(&heard, "sink")?)?;
+        let into_mixer = request(&heard, "src_%u")?;
+        link_pads(&into_mixer, &request(&speaker.mixer, "sink_%u")?)?;
+        speaker.pass.hold_until_mixing(&into_mixer);
+        link_pads(&request(&heard, "src_%u")?, &speaker.pass.direct[slot])?;
         slot_video.push(video);
         slot_audio.push(audio);
         screen_slots.push(screen_pad);
@@ -227,5 +223,46 @@ pub(super) fn build(
         screen_slots,
         direct_pad,
         self_view_on,
+        speaker: speaker.pass,
+        speaker_direct: !plan.echo_cancel,
     })
+}
+
+/// The speaker's mixer and what it plays through.
+struct Speaker {
+    mixer: gst::Element,
+    /// The mixer, or one slot straight to the speaker.
+    pass: MixOrPass,
+}
+
+/// The speaker: the mixer of every slot, then the echo canceller's probe and the sink. In a
+/// room without the canceller the one place's sound goes straight through while it is the
+/// only one (see `mix_or_pass.rs`). The canceller needs the mixer's even cadence: it learns
+/// the room from its probe, and a place's sound as it comes from the network is bursty under
+/// load (straight through, `tests/echo.rs` under `make test` once heard the echo come back
+/// louder with the canceller on than off).
+fn speaker(
+    pipeline: &gst::Pipeline,
+    plan: &MediaPlan,
+    slots: usize,
+    echo_probe: Option<gst::Element>,
+) -> Result<Speaker, MediaError> {
+    // Its output buffer adds to the whole pipeline's latency (GStreamer keeps sound and
+    // picture in sync), so it is short; slots no place used are not waited for.
+    let mixer = make(
+        "audiomixer",
+        &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
+    )?;
+    mixer.set_property("name", sound_name("speaker-mixer"));
+    pipeline.add(&mixer).map_err(|e| MediaError::Internal(e.to_string()))?;
+    let pass = MixOrPass::build(pipeline, &mixer, slots)?;
+    let sink = fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?;
+    sink.set_property("name", sound_name("speaker"));
+    let mut chain = vec![capsfilter(ROOM_AUDIO)?];
+    chain.extend(echo_probe);
+    chain.extend([make("audioconvert", &[])?, make("audioresample", &[])?, sink]);
+    let chain: Vec<&gst::Element> = chain.iter().collect();
+    add_and_link(pipeline, &chain)?;
+    link_pads(&pad(&pass.selector, "src")?, &pad(chain[0], "sink")?)?;
+    Ok(Speaker { mixer, pass })
 }
