@@ -103,19 +103,13 @@ pub(super) fn audio_send(
     slot: usize,
     slots: usize,
 ) -> Result<AudioSend, MediaError> {
-    // Slots no place has used yet are not waited for: the receiver lip-syncs our video to this
-    // sound, so every millisecond the mixer holds it back is a millisecond of picture delay.
-    let mix = make(
-        "audiomixer",
-        &[("start-time-selection", "first"), ("output-buffer-duration", "10000000"), ("ignore-inactive-pads", "true")],
-    )?;
-    mix.set_property("name", sound_name("mix-minus"));
     let pay = make("rtpopuspay", &[("pt", &pt.to_string())])?;
     pay.set_property("name", format!("{id}-audio-pay"));
     let encoder = OpusRepair::encoder()?;
     let send = [&capsfilter(ROOM_AUDIO)?, &make("audioconvert", &[])?, &encoder, &pay];
-    bin.add(&mix).map_err(|e| MediaError::Internal(e.to_string()))?;
-    let pass = MixOrPass::build(bin, &mix, 1)?;
+    // The receiver lip-syncs our video to this sound, so every millisecond the mixer holds it
+    // back (a slot no place used, a long output buffer) is a millisecond of picture delay.
+    let pass = MixOrPass::build(bin, &sound_name("mix-minus"), 10_000_000, 1)?;
     add_and_link(bin, &send)?;
     link_pads(&pad(&pass.selector, "src")?, &pad(send[0], "sink")?)?;
     // The microphone: straight on while this is the only place, and into the mixer.
@@ -130,7 +124,7 @@ pub(super) fn audio_send(
         let queue = audio_queue()?;
         queue.set_property("name", sound_name(&format!("mix-in-{}", input.as_deref().unwrap_or("mic"))));
         bin.add(&queue).map_err(|e| MediaError::Internal(e.to_string()))?;
-        link_pads(&pad(&queue, "src")?, &request(&mix, "sink_%u")?)?;
+        link_pads(&pad(&queue, "src")?, &request(&pass.mixer, "sink_%u")?)?;
         let sink = pad(&queue, "sink")?;
         pass.hold_until_mixing(&sink);
         match input {

@@ -1,9 +1,9 @@
 //! A mixer used only when there is something to mix. An `input-selector` in front of what
 //! follows takes either one input directly (a two-place call: the microphone straight to the
 //! encoder, the one place straight to the speaker, as before meetings existed) or the mixer's
-//! output. Directly, the sound waits for
-//! no mixer: a mixer drops what comes later than the latency it knows of, and on a starved CPU
-//! (the emulated VM of tests/hw_vm.rs) that was all of the microphone.
+//! output. Directly, the sound waits for no mixer: a mixer drops what comes later than the
+//! latency it knows of, and on a starved CPU (the emulated VM of tests/hw_vm.rs) that was all
+//! of the microphone.
 //!
 //! Until it is first needed the mixer is fed nothing (its inputs drop their buffers), so it
 //! never starts: a live mixer that has started mixes every few milliseconds, silence or not,
@@ -24,23 +24,35 @@ pub(super) struct MixOrPass {
     held: Mutex<Vec<(gst::Pad, gst::PadProbeId)>>,
     /// Link this to what follows (the leg's encoder).
     pub selector: gst::Element,
-    mixer: gst::Element,
+    /// The mixer: request its `sink_%u` pads for the inputs.
+    pub mixer: gst::Element,
     mixed: gst::Pad,
     /// The selector's pads for the inputs that may pass directly; link them.
     pub direct: Vec<gst::Pad>,
 }
 
 impl MixOrPass {
-    /// Adds the selector to `bin` behind `mixer` (already in `bin`), with `directs` inputs
-    /// that may pass directly; it passes the first until told otherwise.
-    pub fn build(bin: &impl IsA<gst::Bin>, mixer: &gst::Element, directs: usize) -> Result<Self, MediaError> {
+    /// Adds a live mixer named `name` that outputs `output_ns` buffers, and the selector
+    /// behind it with `directs` inputs that may pass directly, to `bin`; it passes the first
+    /// until told otherwise. Slots no place has used yet are not waited for.
+    pub fn build(bin: &impl IsA<gst::Bin>, name: &str, output_ns: u64, directs: usize) -> Result<Self, MediaError> {
+        let mixer = make(
+            "audiomixer",
+            &[
+                ("start-time-selection", "first"),
+                ("output-buffer-duration", &output_ns.to_string()),
+                ("ignore-inactive-pads", "true"),
+            ],
+        )?;
+        mixer.set_property("name", name);
+        bin.add(&mixer).map_err(|e| MediaError::Internal(e.to_string()))?;
         let selector = make("input-selector", &[("sync-streams", "false"), ("cache-buffers", "false")])?;
         bin.add(&selector).map_err(|e| MediaError::Internal(e.to_string()))?;
         let mixed = request(&selector, "sink_%u")?;
-        link_pads(&pad(mixer, "src")?, &mixed)?;
+        link_pads(&pad(&mixer, "src")?, &mixed)?;
         let direct = (0..directs.max(1)).map(|_| request(&selector, "sink_%u")).collect::<Result<Vec<_>, _>>()?;
         selector.set_property("active-pad", &direct[0]);
-        Ok(Self { held: Mutex::new(vec![]), selector, mixer: mixer.clone(), mixed, direct })
+        Ok(Self { held: Mutex::new(vec![]), selector, mixer, mixed, direct })
     }
 
     /// Drops what reaches `input` (a pad in front of the mixer) until mixing is first needed.

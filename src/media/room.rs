@@ -203,7 +203,7 @@ impl RoomMedia {
         }
         // The speaker: one place straight through where it may be, else mixed.
         match present.as_slice() {
-            [(slot, _)] if g.speaker_direct => g.speaker.pass(Some(*slot)),
+            [(slot, _)] if !self.plan.echo_cancel => g.speaker.pass(Some(*slot)),
             [_, ..] => g.speaker.pass(None),
             [] => {}
         }

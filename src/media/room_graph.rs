@@ -50,10 +50,9 @@ pub(super) struct RoomGraph {
     pub direct_pad: gst::Pad,
     /// Whether the self-view is pasted onto the screen now (only with one remote place).
     pub self_view_on: Arc<std::sync::atomic::AtomicBool>,
-    /// What the speaker plays: one slot directly, or the mix of every slot.
+    /// What the speaker plays: one slot directly (only without the echo canceller, see
+    /// `speaker()` below), or the mix of every slot.
     pub speaker: MixOrPass,
-    /// Whether one place's sound may go to the speaker directly (no echo canceller).
-    pub speaker_direct: bool,
 }
 
 /// The microphone's sound while the echo canceller works on it.
@@ -202,8 +201,8 @@ pub(super) fn build(
         link_pads(&pad(&to_speaker, "src")?, &pad(&heard, "sink")?)?;
         let into_mixer = request(&heard, "src_%u")?;
         link_pads(&into_mixer, &request(&speaker.mixer, "sink_%u")?)?;
-        speaker.pass.hold_until_mixing(&into_mixer);
-        link_pads(&request(&heard, "src_%u")?, &speaker.pass.direct[slot])?;
+        speaker.hold_until_mixing(&into_mixer);
+        link_pads(&request(&heard, "src_%u")?, &speaker.direct[slot])?;
         slot_video.push(video);
         slot_audio.push(audio);
         screen_slots.push(screen_pad);
@@ -223,16 +222,8 @@ pub(super) fn build(
         screen_slots,
         direct_pad,
         self_view_on,
-        speaker: speaker.pass,
-        speaker_direct: !plan.echo_cancel,
+        speaker,
     })
-}
-
-/// The speaker's mixer and what it plays through.
-struct Speaker {
-    mixer: gst::Element,
-    /// The mixer, or one slot straight to the speaker.
-    pass: MixOrPass,
 }
 
 /// The speaker: the mixer of every slot, then the echo canceller's probe and the sink. In a
@@ -246,16 +237,10 @@ fn speaker(
     plan: &MediaPlan,
     slots: usize,
     echo_probe: Option<gst::Element>,
-) -> Result<Speaker, MediaError> {
+) -> Result<MixOrPass, MediaError> {
     // Its output buffer adds to the whole pipeline's latency (GStreamer keeps sound and
-    // picture in sync), so it is short; slots no place used are not waited for.
-    let mixer = make(
-        "audiomixer",
-        &[("start-time-selection", "first"), ("output-buffer-duration", "2500000"), ("ignore-inactive-pads", "true")],
-    )?;
-    mixer.set_property("name", sound_name("speaker-mixer"));
-    pipeline.add(&mixer).map_err(|e| MediaError::Internal(e.to_string()))?;
-    let pass = MixOrPass::build(pipeline, &mixer, slots)?;
+    // picture in sync), so it is short.
+    let speaker = MixOrPass::build(pipeline, &sound_name("speaker-mixer"), 2_500_000, slots)?;
     let sink = fragment(&plan.audio_sink.fragment, gst::PadDirection::Sink)?;
     sink.set_property("name", sound_name("speaker"));
     let mut chain = vec![capsfilter(ROOM_AUDIO)?];
@@ -263,6 +248,6 @@ fn speaker(
     chain.extend([make("audioconvert", &[])?, make("audioresample", &[])?, sink]);
     let chain: Vec<&gst::Element> = chain.iter().collect();
     add_and_link(pipeline, &chain)?;
-    link_pads(&pad(&pass.selector, "src")?, &pad(chain[0], "sink")?)?;
-    Ok(Speaker { mixer, pass })
+    link_pads(&pad(&speaker.selector, "src")?, &pad(chain[0], "sink")?)?;
+    Ok(speaker)
 }

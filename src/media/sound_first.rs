@@ -18,11 +18,11 @@ use gst::prelude::*;
 use gstreamer as gst;
 
 /// What the name of every element on the room's sound path starts with.
-pub const SOUND: &str = "sound-";
+const SOUND: &str = "sound-";
 
 /// How many nice levels the sound threads run above the rest of the daemon (a service at
 /// nice 0 runs its sound at -10, which the unit allows with `LimitNICE=-10`).
-pub const SOUND_RAISE: i32 = 10;
+const SOUND_RAISE: i32 = 10;
 
 /// The nice value the daemon was started with: every thread that is not on the sound path
 /// runs at it (a pooled thread that served sound and is reused for picture goes back to it).
