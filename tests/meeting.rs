@@ -236,4 +236,7 @@ fn a_room_without_an_echo_canceller_plays_one_place_straight_and_mixes_them_from
     host.wait_for(SECS(10), "bergen alone", |s| every_leg_decodes(s, 1) && s.meeting.places == 2);
     std::thread::sleep(SECS(3));
     assert_hears_the_others_only(&places, &[0, 1]);
+    for place in &places {
+        assert_eq!(place.daemon.criticals(), Vec::<String>::new(), "GStreamer reported programming errors");
+    }
 }

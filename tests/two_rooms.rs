@@ -62,6 +62,9 @@ fn two_rooms_join_see_and_hear_each_other_and_leave() {
     assert_eq!((a_idle.meeting.led, b_idle.meeting.led), (LedPattern::Off, LedPattern::Off));
     assert!(a_idle.media.is_empty() && b_idle.media.is_empty(), "media torn down on leave");
     assert_eq!(a_idle.meeting.last_error, None);
+    for room in [&a, &b] {
+        assert_eq!(room.criticals(), Vec::<String>::new(), "GStreamer reported programming errors");
+    }
 }
 
 #[test]

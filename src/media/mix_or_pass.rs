@@ -57,9 +57,12 @@ impl MixOrPass {
 
     /// Drops what reaches `input` (a pad in front of the mixer) until mixing is first needed.
     pub fn hold_until_mixing(&self, input: &gst::Pad) {
-        let drop_buffers = gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
+        let buffers = gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
+        // Dropped as `Handled`: gstreamer-rs has already taken the buffer from GStreamer and
+        // frees it; with `Drop`, GStreamer 1.22.0's chain function then frees the emptied slot
+        // too, a CRITICAL in the log for every buffer (100 a second from a microphone).
         if let (Some(id), Ok(mut held)) =
-            (input.add_probe(drop_buffers, |_, _| gst::PadProbeReturn::Drop), self.held.lock())
+            (input.add_probe(buffers, |_, _| gst::PadProbeReturn::Handled), self.held.lock())
         {
             held.push((input.clone(), id));
         }

@@ -185,6 +185,11 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("roombox.log")).unwrap_or_default()
     }
 
+    /// The programming errors GStreamer and GLib reported in the log (`…-CRITICAL **: …`).
+    pub fn criticals(&self) -> Vec<String> {
+        self.log().lines().filter(|l| l.contains("-CRITICAL **")).take(5).map(str::to_owned).collect()
+    }
+
     pub fn ctl(&self, args: &[&str]) -> Output {
         Command::new(BIN).arg("ctl").arg("--socket").arg(self.socket()).args(args).output().unwrap()
     }
