@@ -174,7 +174,7 @@ pub fn write(r: &Results, seconds: u64) {
     let plain: Vec<String> = r.plain_peak_rss_mb.iter().map(|v| format!("{v:.0}")).collect();
     let _ = writeln!(
         md,
-        "- Peak RSS over 10 plain 720p calls (test sources, no QR instruments): {} MB per room. The call table's peak \
+        "- Peak RSS over 10 plain 720p calls (the bare test source, self-view on, no QR instruments): {} MB per room. The call table's peak \
          includes the bench's QR overlay and reader (`debugqroverlay`, `zbar`), which the baseline carries too.",
         plain.join(", ")
     );
