@@ -4,7 +4,7 @@
 //!
 //! `BENCH_SECONDS` (default 20) sets each measured call's length. `BENCH_ONLY` runs one part
 //! and prints it (results.md stays): `through-host`, `meetings`, `srtp`, `guests`,
-//! `guest-joins` (10 joins and each step's median), `joins`. `BENCH_RUST_LOG` sets the rooms'
+//! `guest-joins` (10 joins and each step's median), `joins`, `leaks` (RSS over 50 joins). `BENCH_RUST_LOG` sets the rooms'
 //! `RUST_LOG` (default `roombox=info`); `BENCH_LOGS=dir` keeps each room's log there.
 
 #[path = "room/baseline.rs"]
@@ -108,6 +108,16 @@ fn main() {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("joins") {
         let (joins, peaks) = roombox_joins(10);
         println!("joins {joins:?}\npeak RSS MB {peaks:?}");
+        return;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("leaks") {
+        let rss = leak_check(50);
+        let trend = |side: fn(&(f64, f64)) -> f64| report::slope(&rss.iter().skip(5).map(side).collect::<Vec<_>>());
+        println!(
+            "RSS MB {rss:.1?}\ntrend after the first 5 joins (kB per join) {:+.0} / {:+.0}",
+            trend(|p| p.0) * 1024.0,
+            trend(|p| p.1) * 1024.0
+        );
         return;
     }
     let mut results = Results::default();

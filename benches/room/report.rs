@@ -73,7 +73,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// Least-squares slope of y over its index.
-fn slope(y: &[f64]) -> f64 {
+pub fn slope(y: &[f64]) -> f64 {
     let n = y.len() as f64;
     if n < 2.0 {
         return 0.0;

@@ -41,8 +41,10 @@ pub struct SrtpSessions {
     decoders: Arc<Made>,
 }
 
-/// The SRTP elements made so far, by session.
-type Made = Mutex<HashMap<u32, gst::Element>>;
+/// The SRTP elements made so far, by session. Weak: rtpbin owns them, and their pads' probes
+/// hold the leg's meters, which hold this map; a strong element here would keep the leg's
+/// meters, its decoders and their libsrtp sessions (keys included) alive after the leg is gone.
+type Made = Mutex<HashMap<u32, gst::glib::WeakRef<gst::Element>>>;
 
 impl SrtpSessions {
     pub fn dropped(&self, session: u32) -> u64 {
@@ -51,7 +53,7 @@ impl SrtpSessions {
 
     /// The session's decoder, once rtpbin asked for it (its `rtcp_src` carries plain RTCP).
     pub fn decoder(&self, session: u32) -> Option<gst::Element> {
-        self.decoders.lock().ok()?.get(&session).cloned()
+        self.decoders.lock().ok()?.get(&session)?.upgrade()
     }
 }
 
@@ -169,12 +171,12 @@ pub fn install(rtpbin: &gst::Element, negotiated: &Negotiated, srtp: &Arc<SrtpSe
         move |args: &[gst::glib::Value]| {
             let session = args.get(1).and_then(|a| a.get::<u32>().ok())?;
             let mut made = made.lock().ok()?;
-            if let Some(element) = made.get(&session) {
-                return Some(Some(element.clone()).to_value());
+            if let Some(element) = made.get(&session).and_then(|e| e.upgrade()) {
+                return Some(Some(element).to_value());
             }
             let element = build(session);
             if let Some(e) = &element {
-                made.insert(session, e.clone());
+                made.insert(session, e.downgrade());
             }
             Some(element.to_value())
         }
@@ -197,4 +199,58 @@ pub fn install(rtpbin: &gst::Element, negotiated: &Negotiated, srtp: &Arc<SrtpSe
 fn log_failed(e: MediaError) -> MediaError {
     tracing::error!("{e}: the call cannot be encrypted");
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp::{MasterKey, NegotiatedStream, SrtpSuite};
+
+    fn encrypted_video() -> Negotiated {
+        let suite = SrtpSuite::AesCm128HmacSha1_80;
+        let key = || MasterKey::fresh(suite).expect("a fresh key");
+        let keys = SrtpKeys { suite, send: key(), receive: key() };
+        let stream = NegotiatedStream {
+            pt: 96,
+            codec: "H264/90000".into(),
+            fmtp: None,
+            remote_ip: "127.0.0.1".parse().expect("an address"),
+            remote_rtp_port: 40000,
+            remote_rtcp_port: 40001,
+            feedback: Default::default(),
+            rtx_pt: None,
+            srtp: Some(keys),
+        };
+        Negotiated { video: Some(stream), audio: None }
+    }
+
+    /// The leg's meters (here: the sessions themselves) hang on the decoder's pads, as the leg's
+    /// probes put them there; the decoder, its libsrtp session and its keys must still go
+    /// with the leg's rtpbin, not stay for the daemon's lifetime after every encrypted call.
+    #[test]
+    fn a_legs_decoder_is_freed_with_its_rtpbin() {
+        gst::init().expect("GStreamer");
+        let rtpbin = gst::ElementFactory::make("rtpbin").build().expect("rtpbin");
+        let sessions = Arc::new(SrtpSessions::default());
+        install(&rtpbin, &encrypted_video(), &sessions).expect("SRTP elements");
+        let asked = rtpbin.emit_by_name::<Option<gst::Element>>("request-rtp-decoder", &[&VIDEO]);
+        let decoder = asked.expect("a decoder for the encrypted session");
+        let again = rtpbin.emit_by_name::<Option<gst::Element>>("request-rtcp-decoder", &[&VIDEO]);
+        assert_eq!(again.as_ref(), Some(&decoder), "RTP and RTCP share the session's decoder");
+        assert_eq!(sessions.decoder(VIDEO).as_ref(), Some(&decoder));
+        let held = sessions.clone();
+        let pad = decoder.static_pad("rtp_src").expect("rtp_src");
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let _ = held.dropped(VIDEO);
+            gst::PadProbeReturn::Ok
+        });
+        // rtpbin would own the decoder once it links it; here the test's bin stands in for it.
+        let bin = gst::Bin::new();
+        bin.add(&decoder).expect("the decoder in a bin");
+        let freed = decoder.downgrade();
+        drop((decoder, again, pad));
+        drop((bin, rtpbin));
+        assert!(freed.upgrade().is_none(), "the decoder outlived its leg");
+        assert!(sessions.decoder(VIDEO).is_none());
+    }
 }
