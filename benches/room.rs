@@ -4,8 +4,9 @@
 //!
 //! `BENCH_SECONDS` (default 20) sets each measured call's length. `BENCH_ONLY` runs one part
 //! and prints it (results.md stays): `through-host`, `meetings`, `srtp`, `guests`,
-//! `guest-joins` (10 joins and each step's median), `joins`, `leaks` (RSS over 50 joins). `BENCH_RUST_LOG` sets the rooms'
-//! `RUST_LOG` (default `roombox=info`); `BENCH_LOGS=dir` keeps each room's log there.
+//! `guest-joins` (10 joins and each step's median), `joins`, `leaks` (RSS over 50 joins).
+//! `BENCH_RUST_LOG` sets the rooms' `RUST_LOG` (default `roombox=info`); `BENCH_LOGS=dir`
+//! keeps each room's log there.
 
 #[path = "room/baseline.rs"]
 mod baseline;
@@ -112,12 +113,8 @@ fn main() {
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("leaks") {
         let rss = leak_check(50);
-        let trend = |side: fn(&(f64, f64)) -> f64| report::slope(&rss.iter().skip(5).map(side).collect::<Vec<_>>());
-        println!(
-            "RSS MB {rss:.1?}\ntrend after the first 5 joins (kB per join) {:+.0} / {:+.0}",
-            trend(|p| p.0) * 1024.0,
-            trend(|p| p.1) * 1024.0
-        );
+        let [a, b] = report::rss_trend_kb(&rss);
+        println!("RSS MB {rss:.1?}\ntrend after the first 5 joins (kB per join) {a:+.0} / {b:+.0}");
         return;
     }
     let mut results = Results::default();

@@ -73,7 +73,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// Least-squares slope of y over its index.
-pub fn slope(y: &[f64]) -> f64 {
+fn slope(y: &[f64]) -> f64 {
     let n = y.len() as f64;
     if n < 2.0 {
         return 0.0;
@@ -85,6 +85,13 @@ pub fn slope(y: &[f64]) -> f64 {
         .enumerate()
         .fold((0.0, 0.0), |(a, b), (i, v)| (a + (i as f64 - mx) * (v - my), b + (i as f64 - mx).powi(2)));
     num / den
+}
+
+/// Each room's RSS growth in kB per join over `rss` (MB after each join and leave, both
+/// rooms), leaving out the first 5 joins, whose caches and pools still fill.
+pub fn rss_trend_kb(rss: &[(f64, f64)]) -> [f64; 2] {
+    let series = |room: fn(&(f64, f64)) -> f64| rss.iter().skip(5).map(room).collect::<Vec<_>>();
+    [slope(&series(|p| p.0)) * 1024.0, slope(&series(|p| p.1)) * 1024.0]
 }
 
 pub fn write(r: &Results, seconds: u64) {
@@ -150,8 +157,7 @@ pub fn write(r: &Results, seconds: u64) {
     let joins = median(&r.roombox_joins);
     let base_joins = median(&r.baseline_joins);
     let startup = median(&r.startup_ms);
-    let series = |i: usize| r.rss_per_join.iter().map(|p| if i == 0 { p.0 } else { p.1 }).skip(5).collect::<Vec<_>>();
-    let slopes = [slope(&series(0)), slope(&series(1))];
+    let trend = rss_trend_kb(&r.rss_per_join);
     let _ = writeln!(md, "\n## Joining, memory, start-up\n");
     let _ = writeln!(
         md,
@@ -168,8 +174,8 @@ pub fn write(r: &Results, seconds: u64) {
         r.rss_per_join.last().map_or(0.0, |p| p.0),
         r.rss_per_join.first().map_or(0.0, |p| p.1),
         r.rss_per_join.last().map_or(0.0, |p| p.1),
-        slopes[0] * 1024.0,
-        slopes[1] * 1024.0
+        trend[0],
+        trend[1]
     );
     let plain: Vec<String> = r.plain_peak_rss_mb.iter().map(|v| format!("{v:.0}")).collect();
     let _ = writeln!(
@@ -227,8 +233,8 @@ pub fn write(r: &Results, seconds: u64) {
         ("Peak RSS ≤ 80 MB (plain 720p call)", peak > 0.0 && peak <= 80.0, format!("{peak:.0} MB")),
         (
             "No RSS growth over 50 joins (< 20 kB/join)",
-            slopes.iter().all(|s| s * 1024.0 < 20.0),
-            format!("{:+.0} / {:+.0} kB/join", slopes[0] * 1024.0, slopes[1] * 1024.0),
+            trend.iter().all(|kb| *kb < 20.0),
+            format!("{:+.0} / {:+.0} kB/join", trend[0], trend[1]),
         ),
         (
             "Start-up ≤ 500 ms",
